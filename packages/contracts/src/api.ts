@@ -1,0 +1,116 @@
+import { z } from 'zod'
+import { EpochMs, HostId } from './envelope.js'
+import { SERIES_NAME_RE } from './series.js'
+
+/** Every HTTP error body. */
+export const ApiError = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+})
+export type ApiError = z.infer<typeof ApiError>
+
+/** GET /api/metrics/system — DESIGN.md's SystemMetrics, plus the full snapshot under `detail`. */
+export const SystemMetrics = z.object({
+  timestamp: EpochMs,
+  host: HostId,
+  cpuUsage: z.number(),
+  cpuTemperature: z.number().nullable(),
+  memoryTotal: z.number(),
+  memoryUsed: z.number(),
+  memoryPercent: z.number(),
+  /** Root filesystem ("/"), or the largest real filesystem when "/" is not reported. */
+  diskTotal: z.number().nullable(),
+  diskUsed: z.number().nullable(),
+  diskPercent: z.number().nullable(),
+})
+export type SystemMetrics = z.infer<typeof SystemMetrics>
+
+/** One point of GET /api/metrics/system/history: bucket averages; null where there was no data (a gap). */
+export const SystemMetricsPoint = z.object({
+  timestamp: EpochMs,
+  cpuUsage: z.number().nullable(),
+  cpuTemperature: z.number().nullable(),
+  memoryTotal: z.number().nullable(),
+  memoryUsed: z.number().nullable(),
+  memoryPercent: z.number().nullable(),
+  diskTotal: z.number().nullable(),
+  diskUsed: z.number().nullable(),
+  diskPercent: z.number().nullable(),
+})
+export const SystemMetricsHistory = z.object({
+  host: HostId,
+  from: EpochMs,
+  to: EpochMs,
+  tier: z.enum(['raw', '1m', '1h']),
+  stepMs: z.number(),
+  points: z.array(SystemMetricsPoint),
+})
+export type SystemMetricsHistory = z.infer<typeof SystemMetricsHistory>
+
+export const TIERS = ['raw', '1m', '1h'] as const
+export type Tier = (typeof TIERS)[number]
+
+/** GET /api/history — uPlot-ready columns. `min`/`max` equal `avg` where a point stands for one sample. */
+export const HistoryResponse = z.object({
+  host: HostId,
+  series: z.string(),
+  from: EpochMs,
+  to: EpochMs,
+  tier: z.enum(TIERS),
+  stepMs: z.number(),
+  /** [timestamps (ms), avg, min, max]; null marks a gap. */
+  columns: z.tuple([z.array(EpochMs), z.array(z.number().nullable()), z.array(z.number().nullable()), z.array(z.number().nullable())]),
+})
+export type HistoryResponse = z.infer<typeof HistoryResponse>
+
+export const MAX_HISTORY_POINTS = 5000
+
+/** Query of GET /api/history. Strings in, validated numbers out; `from` defaults to `to` − 1 h. */
+export const HistoryQuery = z
+  .object({
+    host: HostId.optional(),
+    series: z.string().regex(SERIES_NAME_RE, 'series must be a series name such as cpu.usage or fs.used{mount=/}'),
+    from: z.coerce.number().int().min(0).optional(),
+    to: z.coerce.number().int().min(0).optional(),
+    points: z.coerce.number().int().min(2).max(MAX_HISTORY_POINTS).default(1000),
+  })
+  .strict()
+
+export const SystemHistoryQuery = z
+  .object({
+    host: HostId.optional(),
+    hours: z.coerce.number().positive().max(24 * 400).default(24),
+    points: z.coerce.number().int().min(2).max(MAX_HISTORY_POINTS).default(500),
+  })
+  .strict()
+
+export const Role = z.enum(['viewer', 'operator', 'admin'])
+export type Role = z.infer<typeof Role>
+
+export const LoginRequest = z.object({ token: z.string().min(16).max(256) }).strict()
+export const Me = z.object({ name: z.string(), role: Role })
+export type Me = z.infer<typeof Me>
+
+export const HostSummary = z.object({
+  host: HostId,
+  lastSeen: EpochMs.nullable(),
+  services: z.array(
+    z.object({
+      service: z.string(),
+      availability: z.enum(['online', 'offline', 'unknown']),
+      state: z.enum(['ok', 'degraded', 'unavailable']).nullable(),
+      reason: z.string().nullable(),
+      since: EpochMs.nullable(),
+    }),
+  ),
+})
+export type HostSummary = z.infer<typeof HostSummary>
+
+/** Server-sent event payload of GET /api/live: the topic's parsed parts and the validated payload. */
+export const LiveMessage = z.object({
+  topic: z.string(),
+  host: HostId,
+  service: z.string(),
+  channel: z.string(),
+  payload: z.unknown(),
+})
+export type LiveMessage = z.infer<typeof LiveMessage>

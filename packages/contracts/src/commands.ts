@@ -1,0 +1,24 @@
+import { z } from 'zod'
+
+export const CommandAction = z.enum(['start', 'stop', 'restart'])
+export type CommandAction = z.infer<typeof CommandAction>
+
+/** Request body on `<base>/<host>/<service>/cmd`, sent with MQTT 5 responseTopic + correlationData + message expiry. */
+export const CommandRequest = z.object({
+  v: z.literal(1),
+  action: CommandAction,
+  target: z.string().min(1).max(256),
+  requestedBy: z.string().min(1).max(128),
+})
+export type CommandRequest = z.infer<typeof CommandRequest>
+
+/** Reply published to the request's responseTopic with the same correlationData. */
+export const CommandResult = z.object({
+  v: z.literal(1),
+  ts: z.number().int(),
+  action: CommandAction,
+  target: z.string(),
+  outcome: z.enum(['done', 'refused', 'not_found', 'failed', 'timeout']),
+  message: z.string().max(2000),
+})
+export type CommandResult = z.infer<typeof CommandResult>

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { BaseTopic, HostId, sanitizeHostId } from '@homelab/contracts'
+import { z } from 'zod'
+
+/** A configuration error: one message naming the variable and what it allows. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Source = Record<string, string | undefined>
+
+/**
+ * Reads a service's config from the environment, optionally merged over a JSON file named by
+ * HOMELAB_CONFIG_FILE (keys are the same variable names; the environment wins). The schema is an object
+ * keyed by variable names; its defaults are the documented defaults.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: Source = process.env): z.infer<S> {
+  let merged: Source = {}
+  const file = env.HOMELAB_CONFIG_FILE
+  if (file) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'))
+    } catch (e) {
+      throw new ConfigError(`HOMELAB_CONFIG_FILE: cannot read ${file} as JSON (${(e as Error).message})`)
+    }
+    const obj = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).safeParse(parsed)
+    if (!obj.success) throw new ConfigError(`HOMELAB_CONFIG_FILE: ${file} must hold one JSON object of "VARIABLE": value`)
+    merged = Object.fromEntries(Object.entries(obj.data).map(([k, v]) => [k, String(v)]))
+  }
+  const input: Source = {}
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key] ?? merged[key]
+    // An empty variable means "unset" so `FOO= npm start` falls back to the default.
+    input[key] = v === '' ? undefined : v
+  }
+  const result = schema.safeParse(input)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const key = String(issue.path[0] ?? '?')
+    const got = input[key]
+    throw new ConfigError(`${key}: ${issue.message}${got === undefined ? '' : ` (got "${got}")`}`)
+  }
+  return result.data
+}
+
+export const port = (what: string) =>
+  z.coerce.number({ error: `${what} must be a port number 1–65535` }).int(`${what} must be a port number 1–65535`).min(1, `${what} must be a port number 1–65535`).max(65535, `${what} must be a port number 1–65535`)
+
+export const duration = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a number of milliseconds between ${min} and ${max}` })
+    .int(`must be a whole number of milliseconds between ${min} and ${max}`)
+    .min(min, `must be at least ${min} ms`)
+    .max(max, `must be at most ${max} ms`)
+
+export const globList = z
+  .string()
+  .default('')
+  .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+
+/** Settings every service shares: where the broker is, who it is, where its data lives. */
+export const commonShape = {
+  HOMELAB_MQTT_URL: z
+    .string()
+    .regex(/^(mqtts?|tcp|ssl|wss?):\/\/[^\s]+$/, 'must be a broker URL such as mqtt://127.0.0.1:1883 or mqtts://broker:8883')
+    .default('mqtt://127.0.0.1:1883'),
+  HOMELAB_MQTT_USERNAME: z.string().min(1).max(128).optional(),
+  HOMELAB_MQTT_PASSWORD: z.string().min(1).max(512).optional(),
+  /** A file holding the password (Docker secrets); read at start. */
+  HOMELAB_MQTT_PASSWORD_FILE: z.string().min(1).optional(),
+  HOMELAB_BASE_TOPIC: BaseTopic.default('homelab'),
+  HOMELAB_HOST_ID: HostId.optional(),
+  HOMELAB_DATA_DIR: z.string().min(1).default('./data'),
+}
+
+export const CommonConfig = z.object(commonShape)
+export type CommonConfig = z.infer<typeof CommonConfig>
+
+export function resolveHostId(c: { HOMELAB_HOST_ID?: string | undefined }): string {
+  return c.HOMELAB_HOST_ID ?? sanitizeHostId(hostname())
+}
+
+export function resolvePassword(c: CommonConfig): string | undefined {
+  if (c.HOMELAB_MQTT_PASSWORD) return c.HOMELAB_MQTT_PASSWORD
+  if (c.HOMELAB_MQTT_PASSWORD_FILE) {
+    try {
+      return readFileSync(c.HOMELAB_MQTT_PASSWORD_FILE, 'utf8').trim()
+    } catch (e) {
+      throw new ConfigError(`HOMELAB_MQTT_PASSWORD_FILE: cannot read ${c.HOMELAB_MQTT_PASSWORD_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+    }
+  }
+  return undefined
+}

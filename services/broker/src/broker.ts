@@ -1,0 +1,138 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { mkdirSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { StartError, type Counters, type Logger } from '@homelab/service-kit'
+import { Aedes, type AuthenticateError, type Client } from 'aedes'
+import aedesPersistenceLevel from 'aedes-persistence-level'
+import { Level } from 'level'
+import { type AclRules, aclFor, type BrokerUser, BROKER_USERS, canPublish, canSubscribe } from './acl.js'
+import type { Credentials } from './credentials.js'
+
+export interface BrokerOptions {
+  port: number
+  bind: string
+  /** Folder for on-disk persistence (retained messages, sessions, queued QoS 1 messages). */
+  persistenceDir: string
+  credentials: Credentials
+  baseTopic: string
+  haPrefix?: string
+  maxPacketBytes?: number
+  log: Logger
+  counters: Counters
+}
+
+export interface RunningBroker {
+  readonly port: number
+  /** Emits 'denied' ({user, action, topic}) for each refused publish or subscribe. */
+  readonly events: EventEmitter
+  stop(): Promise<void>
+}
+
+const digest = (s: string | Buffer) => createHash('sha256').update(s).digest()
+
+function authError(message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: 4 as const })
+}
+
+/**
+ * The MQTT 5 broker (aedes 2) with a password per user, an ACL per user and on-disk persistence, so retained
+ * messages and persistent sessions survive a restart.
+ */
+export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
+  mkdirSync(o.persistenceDir, { recursive: true })
+  const level = new Level<string, unknown>(o.persistenceDir, { valueEncoding: 'view' } as never)
+  const users = new Map<string, { hash: Buffer; acl: AclRules }>()
+  for (const u of BROKER_USERS) {
+    const pw = o.credentials[u]
+    if (pw) users.set(u, { hash: digest(pw), acl: aclFor(u as BrokerUser, o.baseTopic, o.haPrefix) })
+  }
+  const userOf = new WeakMap<Client, string>()
+  const events = new EventEmitter()
+  const deny = (client: Client | null, action: string, topic: string) => {
+    const user = client ? (userOf.get(client) ?? '?') : '?'
+    o.counters.inc(`denied.${action}`)
+    o.log.once(`deny:${user}:${action}:${topic}`, `denied ${action} of ${topic} to ${user}`)
+    events.emit('denied', { user, action, topic })
+  }
+
+  const broker = await Aedes.createBroker({
+    persistence: aedesPersistenceLevel(level),
+    maximumPacketSize: o.maxPacketBytes ?? 2 * 1024 * 1024,
+    sessionExpiryIntervalLimit: 30 * 24 * 3600,
+    drainTimeout: 30_000,
+    authenticate(client, username, password, done) {
+      const entry = username ? users.get(username) : undefined
+      if (!entry || !password || !timingSafeEqual(entry.hash, digest(password))) {
+        o.counters.inc('auth.refused')
+        o.log.once(`auth:${username ?? ''}`, `refused login of "${username ?? '(none)'}" from client ${client.id}`)
+        return done(authError('bad user name or password'), false)
+      }
+      userOf.set(client, username!)
+      done(null, true)
+    },
+    authorizePublish(client, packet, done) {
+      // client is null only for a will published after its client is gone; the will was checked at connect.
+      if (client === null) return done(null)
+      const entry = users.get(userOf.get(client) ?? '')
+      if (!entry || !canPublish(entry.acl, packet.topic)) {
+        deny(client, 'publish', packet.topic)
+        return done(new Error('not authorized'))
+      }
+      done(null)
+    },
+    authorizeSubscribe(client, sub, done) {
+      const entry = users.get(userOf.get(client) ?? '')
+      if (!entry || !canSubscribe(entry.acl, sub.topic)) {
+        deny(client, 'subscribe', sub.topic)
+        return done(new Error('not authorized'))
+      }
+      done(null, sub)
+    },
+    preConnect(client, packet, done) {
+      // A will outside the user's own subtree is refused up front (its user is not known yet: check by name).
+      const will = packet.will
+      const entry = packet.username ? users.get(packet.username) : undefined
+      if (will && entry && !canPublish(entry.acl, will.topic)) {
+        deny(client, 'will', will.topic)
+        return done(new Error('will topic not authorized'), false)
+      }
+      done(null, true)
+    },
+  })
+  broker.on('clientError', (client, err) => o.log.debug(`client ${client.id}: ${err.message}`))
+
+  const server: Server = createServer(broker.handle)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(o.port, o.bind, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (e) {
+    await new Promise<void>((r) => broker.close(() => r()))
+    await level.close()
+    const err = e as NodeJS.ErrnoException
+    if (err.code === 'EADDRINUSE') {
+      throw new StartError(
+        `MQTT port ${o.port} is already in use (often an existing Mosquitto). Either set HOMELAB_MQTT_PORT to a free port for the embedded broker, or set HOMELAB_MQTT_URL=mqtt://<host>:${o.port} with HOMELAB_MQTT_USERNAME and HOMELAB_MQTT_PASSWORD to use that broker instead.`,
+      )
+    }
+    throw e
+  }
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : o.port
+  o.log.info(`MQTT 5 broker listening on ${o.bind}:${port} (${users.size} users)`)
+
+  return {
+    port,
+    events,
+    async stop() {
+      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>((r) => broker.close(() => r()))
+      await level.close()
+    },
+  }
+}

@@ -1,0 +1,86 @@
+import { HostFacts, SystemReading, type Topics } from '@homelab/contracts'
+import type { Counters, Logger, MqttConnection } from '@homelab/service-kit'
+import { HostReader, type HostPaths, type RawSnapshot } from './host-reader.js'
+import { buildReading } from './sampler.js'
+import { readHostFacts } from './si-adapter.js'
+
+export interface SysCollectorDeps {
+  conn: MqttConnection
+  topics: Topics
+  host: string
+  intervalMs: number
+  paths: HostPaths
+  log: Logger
+  counters: Counters
+}
+
+/**
+ * Samples the host every interval (aligned to multiples of it, so samples from several hosts line up) and publishes
+ * one retained `reading/system` document; publishes `reading/facts` at start. A tick that is still running when the
+ * next one is due is skipped, never stacked.
+ */
+export class SysCollector {
+  private timer: NodeJS.Timeout | null = null
+  private prev: RawSnapshot | null = null
+  private busy = false
+  private readonly reader: HostReader
+  /** Test and bench hook: called after each published reading. */
+  onReading: ((r: SystemReading) => void) | null = null
+
+  constructor(private readonly d: SysCollectorDeps) {
+    this.reader = new HostReader(d.paths)
+  }
+
+  async start(): Promise<void> {
+    const { d } = this
+    await this.reader.init()
+    d.log.info(`sampling every ${d.intervalMs} ms; CPU temperature: ${this.reader.temperatureSource ?? 'no sensor (reported as null)'}`)
+    try {
+      const facts = await readHostFacts(d.host, d.paths.proc)
+      d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, facts, { retain: true })
+    } catch (e) {
+      d.counters.inc('facts.errors')
+      d.log.warn('could not read host facts:', e)
+    }
+    this.prev = await this.reader.read()
+    this.schedule()
+  }
+
+  private schedule(): void {
+    const now = Date.now()
+    const next = Math.ceil((now + 1) / this.d.intervalMs) * this.d.intervalMs
+    this.timer = setTimeout(() => void this.tick(), next - now)
+  }
+
+  /** Takes one sample now and publishes it. */
+  async tick(): Promise<void> {
+    this.schedule()
+    if (this.busy) {
+      this.d.counters.inc('ticks.skipped')
+      return
+    }
+    this.busy = true
+    try {
+      const cur = await this.reader.read()
+      if (this.prev) {
+        const reading = buildReading(this.prev, cur, this.d.host, this.d.intervalMs)
+        this.d.conn.publishJson(this.d.topics.reading(this.d.host, 'sys-collector', 'system'), SystemReading, reading, { retain: true })
+        this.d.counters.inc('readings')
+        this.onReading?.(reading)
+      }
+      this.prev = cur
+      if (this.d.counters.get('sample.errors') > 0) this.d.conn.setStatus('ok', null)
+    } catch (e) {
+      this.d.counters.inc('sample.errors')
+      this.d.log.once(`sample:${(e as Error).message}`, 'sampling failed:', e)
+      this.d.conn.setStatus('degraded', `sampling failed: ${(e as Error).message}`)
+    } finally {
+      this.busy = false
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+}

@@ -1,0 +1,141 @@
+import { readdir, readFile, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  type CpuTimes,
+  type DiskCounters,
+  type Mount,
+  type NetCounters,
+  parseDiskstats,
+  parseLoadavg,
+  parseMeminfo,
+  parseMountinfo,
+  parseNetDev,
+  parseProcStat,
+  parseUptime,
+} from './procfs.js'
+
+export interface HostPaths {
+  /** Where the host's /proc is (`/proc`, or `/host/proc` in a container). */
+  proc: string
+  /** Where the host's /sys is. */
+  sys: string
+  /** Where the host's root filesystem is mounted ('' when this is the host). */
+  rootfs: string
+}
+
+/** One raw read of the host's counters; rates come from the difference of two. */
+export interface RawSnapshot {
+  at: number
+  cpu: { total: CpuTimes; cores: CpuTimes[] }
+  mem: ReturnType<typeof parseMeminfo>
+  load: [number, number, number]
+  uptime: number
+  disks: Map<string, DiskCounters>
+  net: Map<string, NetCounters>
+  filesystems: Array<Mount & { total: number; used: number; available: number }>
+  temperature: number | null
+}
+
+const isWholeDisk = (name: string) => !/^(loop|ram|zram|fd|sr)\d*/.test(name)
+
+/**
+ * Reads the host's state with asynchronous file reads and `statfs` only: no child processes, nothing blocking.
+ * Discovery that does not change between samples (the temperature sensor, which block devices are disks) is done
+ * once in `init()`, and the mount table is re-read only every minute.
+ */
+export class HostReader {
+  private tempPath: string | null = null
+  private disks = new Set<string>()
+  private mounts: Mount[] = []
+  private mountsReadAt = 0
+
+  constructor(private readonly paths: HostPaths) {}
+
+  async init(): Promise<void> {
+    this.tempPath = await findCpuTemperature(this.paths.sys)
+    try {
+      this.disks = new Set((await readdir(join(this.paths.sys, 'block'))).filter(isWholeDisk))
+    } catch {
+      this.disks = new Set()
+    }
+  }
+
+  get temperatureSource(): string | null {
+    return this.tempPath
+  }
+
+  async read(): Promise<RawSnapshot> {
+    const p = this.paths.proc
+    const now = Date.now()
+    if (now - this.mountsReadAt > 60_000) {
+      this.mounts = parseMountinfo(await readFile(join(p, '1/mountinfo'), 'utf8').catch(() => readFile(join(p, 'self/mountinfo'), 'utf8')), this.paths.rootfs)
+      this.mountsReadAt = now
+    }
+    const [stat, meminfo, loadavg, uptime, diskstats, netdev, temperature, filesystems] = await Promise.all([
+      readFile(join(p, 'stat'), 'utf8'),
+      readFile(join(p, 'meminfo'), 'utf8'),
+      readFile(join(p, 'loadavg'), 'utf8'),
+      readFile(join(p, 'uptime'), 'utf8'),
+      readFile(join(p, 'diskstats'), 'utf8').catch(() => ''),
+      readFile(join(p, '1/net/dev'), 'utf8').catch(() => readFile(join(p, 'net/dev'), 'utf8')),
+      this.readTemperature(),
+      Promise.all(this.mounts.map((m) => this.statMount(m))),
+    ])
+    return {
+      at: now,
+      cpu: parseProcStat(stat),
+      mem: parseMeminfo(meminfo),
+      load: parseLoadavg(loadavg),
+      uptime: parseUptime(uptime),
+      disks: parseDiskstats(diskstats, (n) => this.disks.has(n)),
+      net: parseNetDev(netdev),
+      temperature,
+      filesystems: filesystems.filter((f): f is NonNullable<typeof f> => f !== null),
+    }
+  }
+
+  private async statMount(m: Mount) {
+    try {
+      const s = await statfs(join(this.paths.rootfs || '/', m.mount))
+      const total = s.blocks * s.bsize
+      if (total === 0) return null
+      const available = s.bavail * s.bsize
+      const used = total - s.bfree * s.bsize
+      return { ...m, total, used, available }
+    } catch {
+      return null
+    }
+  }
+
+  private async readTemperature(): Promise<number | null> {
+    if (!this.tempPath) return null
+    try {
+      const milli = Number((await readFile(this.tempPath, 'utf8')).trim())
+      return Number.isFinite(milli) ? Math.round(milli / 100) / 10 : null
+    } catch {
+      return null
+    }
+  }
+}
+
+const CPU_HWMON = ['coretemp', 'k10temp', 'zenpower', 'cpu_thermal', 'cpu-thermal', 'soc_thermal', 'rpi_volt', 'scpi_sensors']
+const CPU_ZONES = ['x86_pkg_temp', 'cpu-thermal', 'cpu_thermal', 'soc-thermal', 'soc_thermal', 'cpu', 'cpu0-thermal', 'k10temp']
+
+/** Finds the file holding the CPU temperature (millidegrees), or null when the machine exposes none. */
+export async function findCpuTemperature(sys: string): Promise<string | null> {
+  const hwmon = join(sys, 'class/hwmon')
+  for (const d of await readdir(hwmon).catch(() => [] as string[])) {
+    const name = (await readFile(join(hwmon, d, 'name'), 'utf8').catch(() => '')).trim()
+    if (CPU_HWMON.includes(name)) {
+      const file = join(hwmon, d, 'temp1_input')
+      if (await readFile(file, 'utf8').then(() => true, () => false)) return file
+    }
+  }
+  const thermal = join(sys, 'class/thermal')
+  for (const d of await readdir(thermal).catch(() => [] as string[])) {
+    if (!d.startsWith('thermal_zone')) continue
+    const type = (await readFile(join(thermal, d, 'type'), 'utf8').catch(() => '')).trim()
+    if (CPU_ZONES.includes(type)) return join(thermal, d, 'temp')
+  }
+  return null
+}
