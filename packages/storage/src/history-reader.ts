@@ -1,0 +1,181 @@
+import type { Tier } from '@homelab/contracts'
+import { decodeChunk } from './codec.js'
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './schema.js'
+
+export const TIER_MS: Record<Exclude<Tier, 'raw'>, number> = { '1m': 60_000, '1h': 3_600_000 }
+
+export interface SeriesColumns {
+  tier: Tier
+  stepMs: number
+  /** [x (ms), avg, min, max]; null entries are gaps. */
+  columns: [number[], Array<number | null>, Array<number | null>, Array<number | null>]
+}
+
+interface Agg {
+  min: number
+  max: number
+  sum: number
+  count: number
+}
+
+/**
+ * Reads history for the gateway, from a read-only connection. It picks the finest tier that answers the range with
+ * a bounded amount of work (raw when a point would stand for under a minute, then 1-minute, then 1-hour rollups),
+ * aggregates into buckets aligned to multiples of the step (so several series line up), keeps min and max per
+ * bucket, and marks gaps with null instead of drawing a line across them.
+ */
+export class HistoryReader {
+  private readonly seriesId
+  private readonly chunks
+  private readonly staged
+  private readonly rollup: Record<Exclude<Tier, 'raw'>, Statement<[number, number, number], { bucket: number } & Agg>>
+  private readonly hasRaw
+  private readonly latestStmt
+
+  constructor(private readonly db: Db) {
+    this.seriesId = db.prepare<[string, string], { id: number }>('SELECT id FROM series WHERE host = ? AND name = ?')
+    this.chunks = db.prepare<[number, number, number], { data: Buffer }>(
+      'SELECT data FROM raw_chunks WHERE series_id = ? AND end_ts >= ? AND start_ts <= ? ORDER BY start_ts',
+    )
+    this.staged = db.prepare<[number, number, number], { ts: number; value: number }>(
+      'SELECT ts, value FROM raw_staging WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts',
+    )
+    this.rollup = {
+      '1m': db.prepare<[number, number, number], { bucket: number } & Agg>('SELECT bucket, min, max, sum, count FROM rollup_1m WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket'),
+      '1h': db.prepare<[number, number, number], { bucket: number } & Agg>('SELECT bucket, min, max, sum, count FROM rollup_1h WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket'),
+    }
+    this.hasRaw = db.prepare<[number, number, number, number, number, number], { x: number }>(
+      `SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM raw_staging WHERE series_id = ? AND ts BETWEEN ? AND ?)
+          OR EXISTS (SELECT 1 FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?)`,
+    )
+    this.latestStmt = db.prepare<[string], { ts: number; payload: string }>('SELECT ts, payload FROM latest WHERE topic = ?')
+  }
+
+  seriesIdOf(host: string, name: string): number | null {
+    return this.seriesId.get(host, name)?.id ?? null
+  }
+
+  latest(topic: string): { ts: number; payload: string } | null {
+    return this.latestStmt.get(topic) ?? null
+  }
+
+  /** The tier that serves [from, to] at `points` points. */
+  chooseTier(from: number, to: number, points: number, seriesIds: number[]): Tier {
+    const step = (to - from) / points
+    if (step < 60_000) {
+      // Raw only where raw data still exists at the start of the range (retention may have removed it).
+      const probeTo = Math.min(to, from + Math.max(step * 10, 600_000))
+      if (seriesIds.some((id) => this.hasRaw.get(id, from, probeTo, id, probeTo, from))) return 'raw'
+      if (seriesIds.every((id) => !this.hasRaw.get(id, from, to, id, to, from))) return step < 60_000 ? '1m' : '1h'
+      return 'raw'
+    }
+    return step < 3_600_000 ? '1m' : '1h'
+  }
+
+  /** Raw samples of a series in [from, to], in time order. */
+  readRaw(id: number, from: number, to: number): { ts: number[]; values: number[] } {
+    const ts: number[] = []
+    const values: number[] = []
+    for (const c of this.chunks.all(id, from, to)) {
+      const d = decodeChunk(c.data)
+      for (let i = 0; i < d.ts.length; i++) {
+        const t = d.ts[i]!
+        if (t >= from && t <= to) {
+          ts.push(t)
+          values.push(d.values[i]!)
+        }
+      }
+    }
+    for (const r of this.staged.iterate(id, from, to)) {
+      ts.push(r.ts)
+      values.push(r.value)
+    }
+    return { ts, values }
+  }
+
+  /**
+   * History of several series of one host on one time axis. Columns per series: avg, min, max.
+   */
+  query(
+    host: string,
+    names: string[],
+    from: number,
+    to: number,
+    points: number,
+  ): { tier: Tier; stepMs: number; x: number[]; series: Array<{ avg: Array<number | null>; min: Array<number | null>; max: Array<number | null> }> } {
+    const ids = names.map((n) => this.seriesIdOf(host, n))
+    const known = ids.filter((i): i is number => i !== null)
+    const tier = known.length ? this.chooseTier(from, to, points, known) : '1m'
+    const tierMs = tier === 'raw' ? 0 : TIER_MS[tier]
+    const step = Math.max(tierMs, niceStep((to - from) / points))
+    const perSeries: Array<Map<number, Agg>> = []
+    let baseInterval = tierMs
+    for (const id of ids) {
+      const buckets = new Map<number, Agg>()
+      perSeries.push(buckets)
+      if (id === null) continue
+      if (tier === 'raw') {
+        const { ts, values } = this.readRaw(id, from, to)
+        baseInterval = Math.max(baseInterval, medianDelta(ts))
+        for (let i = 0; i < ts.length; i++) add(buckets, Math.floor(ts[i]! / step) * step, values[i]!, values[i]!, values[i]!, 1)
+      } else {
+        const rows = this.rollup[tier].all(id, Math.floor(from / tierMs) * tierMs, to)
+        for (const r of rows) add(buckets, Math.floor(r.bucket / step) * step, r.min, r.max, r.sum, r.count)
+      }
+    }
+    const xs = [...new Set(perSeries.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b)
+    // A gap is a jump of more than two steps or 2.5 sampling intervals; a null point is put in it.
+    const gap = Math.max(2 * step, 2.5 * baseInterval)
+    const x: number[] = []
+    for (let i = 0; i < xs.length; i++) {
+      if (i > 0 && xs[i]! - xs[i - 1]! > gap) x.push(xs[i - 1]! + step)
+      x.push(xs[i]!)
+    }
+    const series = perSeries.map((m) => {
+      const avg: Array<number | null> = []
+      const min: Array<number | null> = []
+      const max: Array<number | null> = []
+      for (const t of x) {
+        const a = m.get(t)
+        avg.push(a ? round(a.sum / a.count) : null)
+        min.push(a ? a.min : null)
+        max.push(a ? a.max : null)
+      }
+      return { avg, min, max }
+    })
+    return { tier, stepMs: step, x, series }
+  }
+}
+
+function add(m: Map<number, Agg>, key: number, min: number, max: number, sum: number, count: number) {
+  const a = m.get(key)
+  if (!a) m.set(key, { min, max, sum, count })
+  else {
+    if (min < a.min) a.min = min
+    if (max > a.max) a.max = max
+    a.sum += sum
+    a.count += count
+  }
+}
+
+function round(v: number): number {
+  return Math.abs(v) >= 1000 ? Math.round(v) : Math.round(v * 1000) / 1000
+}
+
+function medianDelta(ts: number[]): number {
+  if (ts.length < 2) return 0
+  const sample: number[] = []
+  const stride = Math.max(1, Math.floor(ts.length / 200))
+  for (let i = 1; i < ts.length; i += stride) sample.push(ts[i]! - ts[i - 1]!)
+  sample.sort((a, b) => a - b)
+  return sample[Math.floor(sample.length / 2)] ?? 0
+}
+
+const NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000)
+
+/** Rounds a step up to a readable one (1 s, 5 s, 1 min, 5 min, 1 h…), so buckets align across queries. */
+export function niceStep(ms: number): number {
+  for (const s of NICE) if (s >= ms) return s
+  return Math.ceil(ms / 86_400_000) * 86_400_000
+}

@@ -1,0 +1,3 @@
+export * from './codec.js'
+export * from './history-reader.js'
+export * from './schema.js'

@@ -1,0 +1,124 @@
+import Database from 'better-sqlite3'
+
+export type Db = Database.Database
+
+/**
+ * Versioned migrations. Each runs once, in order, in a transaction; `PRAGMA user_version` records the last one.
+ * Never edit a released migration: add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: the event log, the raw tier (staged rows + sealed chunks), rollups, latest documents, projections. */ `
+  CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (host, name)
+  );
+  -- Raw samples not yet sealed into a chunk (committed before the message is acknowledged).
+  CREATE TABLE raw_staging (
+    series_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (series_id, ts)
+  ) WITHOUT ROWID;
+  -- Sealed, compactly encoded runs of raw samples (see codec.ts).
+  CREATE TABLE raw_chunks (
+    series_id INTEGER NOT NULL,
+    start_ts INTEGER NOT NULL,
+    end_ts INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (series_id, start_ts)
+  ) WITHOUT ROWID;
+  CREATE TABLE rollup_1m (
+    series_id INTEGER NOT NULL, bucket INTEGER NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+  ) WITHOUT ROWID;
+  CREATE TABLE rollup_1h (
+    series_id INTEGER NOT NULL, bucket INTEGER NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+  ) WITHOUT ROWID;
+  -- The append-only event log: state changes, commands and their results, alerts.
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    ts INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    source TEXT NOT NULL,
+    type TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    payload TEXT NOT NULL
+  );
+  CREATE INDEX events_by_ts ON events (ts);
+  CREATE INDEX events_by_subject ON events (host, subject, ts);
+  -- Latest document per topic (readings, service status): a cache refreshed within one interval.
+  CREATE TABLE latest (
+    topic TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    service TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    payload TEXT NOT NULL
+  );
+  -- Projection of service.availability events (rebuildable from the log).
+  CREATE TABLE service_state (
+    host TEXT NOT NULL,
+    service TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (host, service)
+  );
+  -- Payloads that failed validation, kept for inspection (truncated).
+  CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    payload BLOB NOT NULL
+  );
+  CREATE INDEX quarantine_by_time ON quarantine (received_at);
+  `,
+]
+
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** Opens the database for the one writer (the recorder): WAL, migrations applied. */
+export function openWriter(path: string): Db {
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  // NORMAL in WAL mode: a committed transaction survives a crash of the process (SIGKILL); only a power cut may
+  // lose the last few. Far fewer fsyncs on an SD card than FULL.
+  db.pragma('synchronous = NORMAL')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('wal_autocheckpoint = 4000')
+  migrate(db)
+  return db
+}
+
+/** Opens the database read-only (the gateway). Waits for the recorder to have created it. */
+export function openReader(path: string): Db {
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  db.pragma('busy_timeout = 5000')
+  const v = db.pragma('user_version', { simple: true }) as number
+  if (v > SCHEMA_VERSION) throw new Error(`database schema ${v} is newer than this build knows (${SCHEMA_VERSION}); upgrade`)
+  return db
+}
+
+export function migrate(db: Db): number {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema ${current} is newer than this build knows (${MIGRATIONS.length}); upgrade the recorder`)
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!)
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+  return MIGRATIONS.length - current
+}

@@ -1,0 +1,35 @@
+import { createTopics } from '@homelab/contracts'
+import { Counters, createLogger, loadConfig, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
+import { openWriter } from '@homelab/storage'
+import { RecorderConfig } from './config.js'
+import { rebuildProjections } from './rebuild.js'
+import { databasePath, Recorder } from './recorder.js'
+import { Store } from './store.js'
+
+const log = createLogger('recorder')
+
+if (process.argv[2] === 'rebuild') {
+  // `recorder rebuild`: replay the event log and the raw tier into the projections (run with the recorder stopped).
+  const c = loadConfig(RecorderConfig)
+  const db = openWriter(databasePath(c.HOMELAB_DATA_DIR))
+  const r = rebuildProjections(db, new Store(db))
+  db.close()
+  log.info(`rebuilt projections from ${r.events} events and ${r.samples} raw samples`)
+} else {
+  await runUntilSignal(log, async () => {
+    const c = loadConfig(RecorderConfig)
+    const host = resolveHostId(c)
+    const recorder = new Recorder({
+      config: c,
+      topics: createTopics(c.HOMELAB_BASE_TOPIC),
+      host,
+      username: c.HOMELAB_MQTT_USERNAME ?? 'recorder',
+      password: resolvePassword(c),
+      log,
+      counters: new Counters(),
+    })
+    recorder.start()
+    log.info(`recording to ${databasePath(c.HOMELAB_DATA_DIR)}`)
+    return recorder
+  })
+}

@@ -1,0 +1,167 @@
+import type { Event, Sample } from '@homelab/contracts'
+import { type Db, encodeChunk } from '@homelab/storage'
+
+export interface StoreOptions {
+  /** Seal a series' staged samples into a chunk once it has this many… */
+  chunkSamples?: number
+  /** …or once the oldest staged sample is this old (ms). */
+  chunkMaxAgeMs?: number
+}
+
+export interface SampleBatchResult {
+  stored: number
+  duplicates: number
+}
+
+/**
+ * The recorder's single writer. Every method runs inside the caller's transaction (see Ingest), so a message's
+ * samples, rollups and events commit together or not at all.
+ *
+ * Duplicates: a series accepts only samples newer than the newest it holds, so a redelivered message (QoS 1 after a
+ * crash, a retained message on resubscribe) is ignored; events are unique by id.
+ */
+export class Store {
+  private readonly seriesIds = new Map<string, number>()
+  private readonly lastTs = new Map<number, number>()
+  private readonly staged = new Map<number, { count: number; oldest: number }>()
+  private readonly chunkSamples: number
+  private readonly chunkMaxAgeMs: number
+  private readonly st
+
+  constructor(
+    readonly db: Db,
+    o: StoreOptions = {},
+  ) {
+    this.chunkSamples = o.chunkSamples ?? 720
+    this.chunkMaxAgeMs = o.chunkMaxAgeMs ?? 2 * 3_600_000
+    this.st = {
+      findSeries: db.prepare<[string, string], { id: number }>('SELECT id FROM series WHERE host = ? AND name = ?'),
+      addSeries: db.prepare<[string, string, number]>('INSERT INTO series (host, name, created_at) VALUES (?, ?, ?)'),
+      stage: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO raw_staging (series_id, ts, value) VALUES (?, ?, ?)'),
+      up1m: db.prepare<[number, number, number, number, number]>(
+        `INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, 1)
+         ON CONFLICT (series_id, bucket) DO UPDATE SET min = min(min, excluded.min), max = max(max, excluded.max),
+           sum = sum + excluded.sum, count = count + 1`,
+      ),
+      up1h: db.prepare<[number, number, number, number, number]>(
+        `INSERT INTO rollup_1h (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, 1)
+         ON CONFLICT (series_id, bucket) DO UPDATE SET min = min(min, excluded.min), max = max(max, excluded.max),
+           sum = sum + excluded.sum, count = count + 1`,
+      ),
+      stagedOf: db.prepare<[number], { ts: number; value: number }>('SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts'),
+      unstage: db.prepare<[number]>('DELETE FROM raw_staging WHERE series_id = ?'),
+      addChunk: db.prepare<[number, number, number, number, Buffer]>(
+        'INSERT OR REPLACE INTO raw_chunks (series_id, start_ts, end_ts, count, data) VALUES (?, ?, ?, ?, ?)',
+      ),
+      addEvent: db.prepare<[string, number, string, string, string, string, string, string]>(
+        'INSERT OR IGNORE INTO events (id, ts, host, source, type, subject, severity, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      latestTs: db.prepare<[string], { ts: number }>('SELECT ts FROM latest WHERE topic = ?'),
+      putLatest: db.prepare<[string, string, string, string, number, string]>(
+        `INSERT INTO latest (topic, host, service, kind, ts, payload) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (topic) DO UPDATE SET ts = excluded.ts, payload = excluded.payload WHERE excluded.ts >= latest.ts`,
+      ),
+      getService: db.prepare<[string, string], { availability: string }>('SELECT availability FROM service_state WHERE host = ? AND service = ?'),
+      putService: db.prepare<[string, string, string, number]>(
+        `INSERT INTO service_state (host, service, availability, since) VALUES (?, ?, ?, ?)
+         ON CONFLICT (host, service) DO UPDATE SET availability = excluded.availability, since = excluded.since`,
+      ),
+      quarantine: db.prepare<[number, string, string, number, Buffer]>(
+        'INSERT INTO quarantine (received_at, topic, reason, size, payload) VALUES (?, ?, ?, ?, ?)',
+      ),
+    }
+    this.loadState()
+  }
+
+  /** Rebuilds the in-memory indexes (newest sample per series, staged counts) from the database. */
+  private loadState(): void {
+    for (const r of this.db.prepare<[], { id: number; host: string; name: string }>('SELECT id, host, name FROM series').iterate()) {
+      this.seriesIds.set(`${r.host}\u0000${r.name}`, r.id)
+    }
+    for (const r of this.db.prepare<[], { id: number; t: number }>('SELECT series_id AS id, max(end_ts) AS t FROM raw_chunks GROUP BY series_id').iterate()) {
+      this.lastTs.set(r.id, r.t)
+    }
+    const q = 'SELECT series_id AS id, max(ts) AS t, min(ts) AS o, count(*) AS n FROM raw_staging GROUP BY series_id'
+    for (const r of this.db.prepare<[], { id: number; t: number; o: number; n: number }>(q).iterate()) {
+      this.lastTs.set(r.id, Math.max(r.t, this.lastTs.get(r.id) ?? 0))
+      this.staged.set(r.id, { count: r.n, oldest: r.o })
+    }
+  }
+
+  seriesId(host: string, name: string): number {
+    const key = `${host}\u0000${name}`
+    let id = this.seriesIds.get(key)
+    if (id === undefined) {
+      id = this.st.findSeries.get(host, name)?.id
+      if (id === undefined) id = Number(this.st.addSeries.run(host, name, Date.now()).lastInsertRowid)
+      this.seriesIds.set(key, id)
+    }
+    return id
+  }
+
+  /** Appends the samples of one reading taken at `ts`. */
+  addSamples(host: string, ts: number, samples: readonly Sample[]): SampleBatchResult {
+    let stored = 0
+    let duplicates = 0
+    const m = Math.floor(ts / 60_000) * 60_000
+    const h = Math.floor(ts / 3_600_000) * 3_600_000
+    for (const [name, value] of samples) {
+      if (!Number.isFinite(value)) continue
+      const id = this.seriesId(host, name)
+      if (ts <= (this.lastTs.get(id) ?? -1)) {
+        duplicates++
+        continue
+      }
+      this.lastTs.set(id, ts)
+      this.st.stage.run(id, ts, value)
+      this.st.up1m.run(id, m, value, value, value)
+      this.st.up1h.run(id, h, value, value, value)
+      const s = this.staged.get(id)
+      if (s) s.count++
+      else this.staged.set(id, { count: 1, oldest: ts })
+      const st = this.staged.get(id)!
+      if (st.count >= this.chunkSamples || ts - st.oldest >= this.chunkMaxAgeMs) this.seal(id)
+      stored++
+    }
+    return { stored, duplicates }
+  }
+
+  /** Moves a series' staged samples into one encoded chunk. */
+  seal(id: number): void {
+    const rows = this.st.stagedOf.all(id)
+    this.staged.delete(id)
+    if (rows.length === 0) return
+    const ts = rows.map((r) => r.ts)
+    const values = rows.map((r) => r.value)
+    this.st.addChunk.run(id, ts[0]!, ts[ts.length - 1]!, rows.length, encodeChunk(ts, values))
+    this.st.unstage.run(id)
+  }
+
+  /** Seals every series with staged samples (on shutdown, so a stopped recorder leaves only compact chunks). */
+  sealAll(): number {
+    const ids = [...this.staged.keys()]
+    for (const id of ids) this.seal(id)
+    return ids.length
+  }
+
+  /** Appends an event; false if an event with this id is already in the log. */
+  addEvent(e: Event): boolean {
+    return this.st.addEvent.run(e.id, e.ts, e.host, e.source, e.type, e.subject, e.severity, JSON.stringify(e)).changes > 0
+  }
+
+  putLatest(topic: string, host: string, service: string, kind: string, ts: number, payload: string): void {
+    this.st.putLatest.run(topic, host, service, kind, ts, payload)
+  }
+
+  serviceAvailability(host: string, service: string): string | null {
+    return this.st.getService.get(host, service)?.availability ?? null
+  }
+
+  setServiceAvailability(host: string, service: string, availability: string, since: number): void {
+    this.st.putService.run(host, service, availability, since)
+  }
+
+  quarantine(topic: string, reason: string, payload: Buffer): void {
+    this.st.quarantine.run(Date.now(), topic.slice(0, 1024), reason.slice(0, 1000), payload.length, payload.subarray(0, 4096))
+  }
+}
