@@ -52,6 +52,40 @@ export class HistoryReader {
     this.latestStmt = db.prepare<[string], { ts: number; payload: string }>('SELECT ts, payload FROM latest WHERE topic = ?')
   }
 
+  seriesNames(host: string, prefix = ''): string[] {
+    return this.db
+      .prepare<[string, string], { name: string }>("SELECT name FROM series WHERE host = ? AND substr(name, 1, length(?2)) = ?2 ORDER BY name")
+      .all(host, prefix)
+      .map((r) => r.name)
+  }
+
+  serviceStates(): Array<{ host: string; service: string; availability: 'online' | 'offline'; since: number }> {
+    return this.db
+      .prepare<[], { host: string; service: string; availability: 'online' | 'offline'; since: number }>(
+        'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
+      )
+      .all()
+  }
+
+  lastSeen(host: string): number | null {
+    return this.db.prepare<[string], { t: number | null }>('SELECT max(ts) AS t FROM latest WHERE host = ?').get(host)?.t ?? null
+  }
+
+  /** Events, newest first. */
+  events(q: { host?: string; subject?: string; type?: string; before?: number; limit: number }): unknown[] {
+    const where: string[] = []
+    const args: Array<string | number> = []
+    if (q.host !== undefined) where.push('host = ?'), args.push(q.host)
+    if (q.subject !== undefined) where.push('subject = ?'), args.push(q.subject)
+    if (q.type !== undefined) where.push('type = ?'), args.push(q.type)
+    if (q.before !== undefined) where.push('ts < ?'), args.push(q.before)
+    const sql = `SELECT payload FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, seq DESC LIMIT ?`
+    return this.db
+      .prepare<Array<string | number>, { payload: string }>(sql)
+      .all(...args, q.limit)
+      .map((r) => JSON.parse(r.payload) as unknown)
+  }
+
   seriesIdOf(host: string, name: string): number | null {
     return this.seriesId.get(host, name)?.id ?? null
   }

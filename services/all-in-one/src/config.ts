@@ -1,0 +1,18 @@
+import { BrokerConfig } from '@homelab/broker/config'
+import { GatewayConfig } from '@homelab/gateway/config'
+import { RecorderConfig } from '@homelab/recorder/config'
+import { SysCollectorConfig } from '@homelab/sys-collector/config'
+import { z } from 'zod'
+
+/**
+ * Everything in one process: the union of every service's settings. HOMELAB_MQTT_URL is optional here: unset, the
+ * embedded broker starts on HOMELAB_MQTT_PORT and each service logs in as its own user.
+ */
+export const AllInOneConfig = z.object({
+  ...BrokerConfig.shape,
+  ...SysCollectorConfig.shape,
+  ...RecorderConfig.shape,
+  ...GatewayConfig.shape,
+  HOMELAB_MQTT_URL: SysCollectorConfig.shape.HOMELAB_MQTT_URL.unwrap().optional(),
+})
+export type AllInOneConfig = z.infer<typeof AllInOneConfig>

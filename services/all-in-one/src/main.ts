@@ -1,0 +1,130 @@
+import { join, resolve } from 'node:path'
+import { startBroker, type RunningBroker } from '@homelab/broker/broker'
+import { ensureCredentials, usersFilePath } from '@homelab/broker/credentials'
+import { createTopics } from '@homelab/contracts'
+import { Gateway } from '@homelab/gateway/gateway'
+import { databasePath, Recorder } from '@homelab/recorder/recorder'
+import { Counters, createLogger, loadConfig, MqttConnection, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
+import { SysCollector } from '@homelab/sys-collector/collector'
+import { AllInOneConfig } from './config.js'
+
+const log = createLogger('homelab')
+
+/**
+ * `npm start`: broker (unless HOMELAB_MQTT_URL names another), recorder, gateway and sys-collector in one process,
+ * each its own MQTT client with its own user, exactly as they run in separate containers.
+ */
+await runUntilSignal(log, async () => {
+  const c = loadConfig(AllInOneConfig)
+  const host = resolveHostId(c)
+  const topics = createTopics(c.HOMELAB_BASE_TOPIC)
+  const stops: Array<() => Promise<void>> = []
+  let broker: RunningBroker | null = null
+  let url = c.HOMELAB_MQTT_URL
+  const creds = (user: 'sys-collector' | 'recorder' | 'gateway') => {
+    if (c.HOMELAB_MQTT_URL) return { username: c.HOMELAB_MQTT_USERNAME, password: resolvePassword({ ...c, HOMELAB_MQTT_URL: c.HOMELAB_MQTT_URL }) }
+    return { username: user, password: credentials[user] }
+  }
+  const credentials = c.HOMELAB_MQTT_URL ? {} : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
+  try {
+    if (!url) {
+      broker = await startBroker({
+        port: c.HOMELAB_MQTT_PORT,
+        bind: c.HOMELAB_MQTT_BIND,
+        persistenceDir: join(c.HOMELAB_DATA_DIR, 'broker'),
+        credentials,
+        baseTopic: c.HOMELAB_BASE_TOPIC,
+        haPrefix: c.HOMELAB_HA_DISCOVERY_PREFIX,
+        log: log.child('broker'),
+        counters: new Counters(),
+      })
+      const b = broker
+      stops.unshift(() => b.stop())
+      url = `mqtt://127.0.0.1:${broker.port}`
+    } else {
+      log.info(`using the broker at ${url}`)
+    }
+    const withUrl = { ...c, HOMELAB_MQTT_URL: url }
+
+    const rc = creds('recorder')
+    const recorder = new Recorder({
+      config: withUrl,
+      topics,
+      host,
+      username: rc.username ?? 'recorder',
+      password: rc.password,
+      log: log.child('recorder'),
+      counters: new Counters(),
+    })
+    recorder.start()
+    stops.unshift(() => recorder.stop())
+
+    const gateway = new Gateway({
+      config: withUrl,
+      topics,
+      host,
+      username: creds('gateway').username ?? 'gateway',
+      password: creds('gateway').password,
+      databasePath: databasePath(c.HOMELAB_DATA_DIR),
+      log: log.child('gateway'),
+      counters: new Counters(),
+    })
+    await gateway.start()
+    stops.unshift(() => gateway.stop())
+
+    const sysCounters = new Counters()
+    const sysLog = log.child('sys-collector')
+    const sc = creds('sys-collector')
+    const conn = new MqttConnection({
+      url,
+      username: sc.username,
+      password: sc.password,
+      clientId: `sys-collector-${host}`,
+      host,
+      service: 'sys-collector',
+      topics,
+      log: sysLog,
+      counters: sysCounters,
+      version: '0.1.0',
+    })
+    conn.start()
+    const collector = new SysCollector({
+      conn,
+      topics,
+      host,
+      intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
+      paths: { proc: c.HOMELAB_PROC_DIR, sys: c.HOMELAB_SYS_DIR, rootfs: c.HOMELAB_ROOTFS },
+      log: sysLog,
+      counters: sysCounters,
+    })
+    await collector.start()
+    stops.unshift(async () => {
+      await collector.stop()
+      await conn.stop()
+    })
+
+    const dataDir = resolve(c.HOMELAB_DATA_DIR)
+    log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)
+    if (!c.HOMELAB_MQTT_URL) log.info(`MQTT broker on port ${broker?.port}; service passwords in ${usersFilePath(dataDir)} (mode 0600)`)
+    log.info(
+      gateway.auth.generatedAdminTokenPath
+        ? `admin login token: ${resolve(gateway.auth.generatedAdminTokenPath)} (mode 0600; or set HOMELAB_ADMIN_TOKEN)`
+        : 'admin login token: the value of HOMELAB_ADMIN_TOKEN',
+    )
+    process.stdout.write(`\n  Dashboard: http://localhost:${gateway.port}/\n\n`)
+  } catch (e) {
+    for (const stop of stops) await stop().catch(() => undefined)
+    throw e
+  }
+  return {
+    async stop() {
+      for (const stop of stops) {
+        try {
+          await stop()
+        } catch (e) {
+          log.warn('error while stopping:', e)
+        }
+      }
+    },
+  }
+})

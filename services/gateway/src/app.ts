@@ -1,0 +1,68 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { Hono } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Env, GatewayDeps } from './context.js'
+import { ApiFailure } from './errors.js'
+import { requireLogin } from './middleware.js'
+import { authRoutes, tokenRoutes } from './routes/auth.js'
+import { historyRoutes } from './routes/history.js'
+import { hostRoutes } from './routes/hosts.js'
+import { liveRoutes } from './routes/live.js'
+import { metricsRoutes } from './routes/metrics.js'
+
+/** The gateway's HTTP app. main.ts serves it; tests call `app.request()` or serve it on a loopback port. */
+export function createApp(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+
+  app.onError((err, c) => {
+    if (err instanceof ApiFailure) {
+      deps.counters.inc(`http.${err.status}`)
+      return c.json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, err.status as ContentfulStatusCode)
+    }
+    deps.counters.inc('http.500')
+    deps.log.error(`${c.req.method} ${c.req.path} failed:`, err)
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500)
+  })
+
+  app.use('*', async (c, next) => {
+    await next()
+    c.header('X-Content-Type-Options', 'nosniff')
+    c.header('Referrer-Policy', 'same-origin')
+    if ((c.res.headers.get('content-type') ?? '').includes('text/html')) {
+      c.header('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+    }
+  })
+
+  app.get('/healthz', (c) => {
+    const db = deps.history() !== null
+    const mqtt = deps.mqttConnected()
+    return c.json({ status: mqtt ? 'ok' : 'degraded', mqtt, database: db }, mqtt ? 200 : 503)
+  })
+
+  app.route('/api/auth', authRoutes(deps))
+  app.route('/api/tokens', tokenRoutes(deps))
+  const api = new Hono<Env>()
+  api.use('*', requireLogin(deps))
+  api.route('/metrics', metricsRoutes(deps))
+  api.route('/', historyRoutes(deps))
+  api.route('/', liveRoutes(deps))
+  api.route('/', hostRoutes(deps))
+  app.route('/api', api)
+  app.all('/api/*', () => {
+    throw new ApiFailure(404, 'not_found', 'no such endpoint')
+  })
+
+  const web = deps.webDir
+  if (web && existsSync(join(web, 'index.html'))) {
+    const index = readFileSync(join(web, 'index.html'), 'utf8')
+    app.use('/assets/*', serveStatic({ root: web }))
+    app.use('/*', serveStatic({ root: web }))
+    // The app routes in the browser: any other path gets index.html.
+    app.get('*', (c) => c.html(index))
+  } else {
+    app.get('/', (c) => c.text('The web app is not built: run `npm run build`.', 503))
+  }
+  return app
+}

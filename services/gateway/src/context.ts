@@ -1,0 +1,27 @@
+import type { Topics } from '@homelab/contracts'
+import type { Counters, Logger } from '@homelab/service-kit'
+import type { HistoryReader } from '@homelab/storage'
+import type { Auth, Principal } from './auth.js'
+import type { LoginLimiter } from './auth.js'
+import type { LiveHub } from './live-hub.js'
+
+/** Everything the routes need, passed to createApp (tests build it with real parts on temp folders and ports). */
+export interface GatewayDeps {
+  auth: Auth
+  limiter: LoginLimiter
+  hub: LiveHub
+  /** The history reader, or null while the recorder's database does not exist yet. */
+  history: () => HistoryReader | null
+  topics: Topics
+  /** The host the gateway runs on: the default `host` of every query. */
+  host: string
+  sessionTtlMs: number
+  secureCookies: boolean
+  commandTimeoutMs: number
+  webDir: string | null
+  mqttConnected: () => boolean
+  log: Logger
+  counters: Counters
+}
+
+export type Env = { Variables: { principal: Principal } }

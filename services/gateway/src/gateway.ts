@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { serve, type ServerType } from '@hono/node-server'
+import type { Topics } from '@homelab/contracts'
+import { type Counters, type Logger, MqttConnection, StartError } from '@homelab/service-kit'
+import { type HistoryReader, HistoryReader as Reader, openReader, type Db } from '@homelab/storage'
+import { createApp } from './app.js'
+import { Auth, LoginLimiter } from './auth.js'
+import type { GatewayConfig } from './config.js'
+import { LiveHub } from './live-hub.js'
+
+export interface GatewayServiceDeps {
+  config: GatewayConfig
+  topics: Topics
+  host: string
+  username: string
+  password: string | undefined
+  databasePath: string
+  log: Logger
+  counters: Counters
+}
+
+/** Finds web/dist: HOMELAB_WEB_DIR, else walking up from this file (works from src/ in tests and dist/ bundles). */
+export function findWebDir(configured: string | undefined): string | null {
+  if (configured) return resolve(configured)
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'web', 'dist')
+    if (existsSync(join(candidate, 'index.html'))) return candidate
+    dir = dirname(dir)
+  }
+  return null
+}
+
+export class Gateway {
+  readonly conn: MqttConnection
+  readonly hub: LiveHub
+  readonly auth: Auth
+  private server: ServerType | null = null
+  private db: Db | null = null
+  private reader: HistoryReader | null = null
+  port = 0
+
+  constructor(private readonly d: GatewayServiceDeps) {
+    this.auth = new Auth(d.config.HOMELAB_DATA_DIR, d.config.HOMELAB_ADMIN_TOKEN)
+    this.conn = new MqttConnection({
+      url: d.config.HOMELAB_MQTT_URL,
+      username: d.username,
+      password: d.password,
+      clientId: `gateway-${d.host}-${process.pid}`,
+      host: d.host,
+      service: 'gateway',
+      topics: d.topics,
+      log: d.log,
+      counters: d.counters,
+      version: '0.1.0',
+    })
+    this.hub = new LiveHub(this.conn, d.topics, d.log, d.counters)
+  }
+
+  /** The read-only history reader, opened once the recorder's database exists. */
+  private history = (): HistoryReader | null => {
+    if (this.reader) return this.reader
+    if (!existsSync(this.d.databasePath)) return null
+    try {
+      this.db = openReader(this.d.databasePath)
+      this.reader = new Reader(this.db)
+    } catch (e) {
+      this.d.log.once(`db:${(e as Error).message}`, 'cannot open the database yet:', e)
+      return null
+    }
+    return this.reader
+  }
+
+  async start(): Promise<void> {
+    const { d } = this
+    this.conn.start()
+    const webDir = findWebDir(d.config.HOMELAB_WEB_DIR)
+    if (!webDir) d.log.warn('web app not built (run `npm run build`); serving the API only')
+    const app = createApp({
+      auth: this.auth,
+      limiter: new LoginLimiter(),
+      hub: this.hub,
+      history: this.history,
+      topics: d.topics,
+      host: d.host,
+      sessionTtlMs: d.config.HOMELAB_SESSION_HOURS * 3_600_000,
+      secureCookies: d.config.HOMELAB_SECURE_COOKIES,
+      commandTimeoutMs: d.config.HOMELAB_COMMAND_TIMEOUT_MS,
+      webDir,
+      mqttConnected: () => this.conn.connected,
+      log: d.log,
+      counters: d.counters,
+    })
+    await new Promise<void>((resolveStart, reject) => {
+      const server = serve({ fetch: app.fetch, port: d.config.HOMELAB_PORT, hostname: d.config.HOMELAB_BIND }, (info: AddressInfo) => {
+        this.port = info.port
+        resolveStart()
+      })
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        reject(
+          e.code === 'EADDRINUSE'
+            ? new StartError(`HTTP port ${d.config.HOMELAB_PORT} is already in use: set HOMELAB_PORT to a free port.`)
+            : e,
+        )
+      })
+      this.server = server
+    })
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server
+    this.server = null
+    if (s) {
+      // SSE streams stay open until closed: end them so close() returns.
+      ;(s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      await new Promise<void>((r) => s.close(() => r()))
+    }
+    await this.conn.stop()
+    this.db?.close()
+  }
+}

@@ -1,0 +1,44 @@
+import { createTopics, Role } from '@homelab/contracts'
+import { Counters, createLogger, loadConfig, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
+import { join } from 'node:path'
+import { Auth } from './auth.js'
+import { GatewayConfig } from './config.js'
+import { Gateway } from './gateway.js'
+
+const log = createLogger('gateway')
+const [cmd, ...args] = process.argv.slice(2)
+
+if (cmd === 'token') {
+  // `gateway token create <name> <viewer|operator|admin>` | `gateway token list` | `gateway token delete <id>`
+  const c = loadConfig(GatewayConfig)
+  const auth = new Auth(c.HOMELAB_DATA_DIR, c.HOMELAB_ADMIN_TOKEN)
+  const [sub, a, b] = args
+  if (sub === 'create' && a && Role.safeParse(b).success) {
+    const t = auth.createToken(a, Role.parse(b))
+    process.stdout.write(`${t.token}\n`)
+  } else if (sub === 'list') {
+    for (const t of auth.listTokens()) process.stdout.write(`${t.id}  ${t.role.padEnd(8)}  ${t.name}\n`)
+  } else if (sub === 'delete' && a) {
+    process.exit(auth.deleteToken(a) ? 0 : 1)
+  } else {
+    process.stderr.write('usage: token create <name> <viewer|operator|admin> | token list | token delete <id>\n')
+    process.exit(2)
+  }
+} else {
+  await runUntilSignal(log, async () => {
+    const c = loadConfig(GatewayConfig)
+    const gw = new Gateway({
+      config: c,
+      topics: createTopics(c.HOMELAB_BASE_TOPIC),
+      host: resolveHostId(c),
+      username: c.HOMELAB_MQTT_USERNAME ?? 'gateway',
+      password: resolvePassword(c),
+      databasePath: join(c.HOMELAB_DATA_DIR, 'homelab.db'),
+      log,
+      counters: new Counters(),
+    })
+    await gw.start()
+    log.info(`dashboard on http://localhost:${gw.port}/`)
+    return gw
+  })
+}

@@ -1,0 +1,58 @@
+import { LoginRequest, Role } from '@homelab/contracts'
+import { Hono } from 'hono'
+import { deleteCookie, setCookie } from 'hono/cookie'
+import { z } from 'zod'
+import type { Env, GatewayDeps } from '../context.js'
+import { ApiFailure, parseInput } from '../errors.js'
+import { jsonBody, requireLogin, requireRole, SESSION_COOKIE } from '../middleware.js'
+
+export function authRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+  app.post('/login', async (c) => {
+    const addr = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? 'local'
+    if (deps.limiter.blocked(addr)) throw new ApiFailure(429, 'too_many_requests', 'too many failed logins; wait a minute')
+    const { token } = parseInput(LoginRequest, await jsonBody(c), 'body')
+    const p = deps.auth.verifyToken(token)
+    if (!p) {
+      deps.limiter.fail(addr)
+      deps.counters.inc('auth.failed')
+      throw new ApiFailure(401, 'unauthorized', 'that token is not valid')
+    }
+    setCookie(c, SESSION_COOKIE, deps.auth.issueSession(p, deps.sessionTtlMs), {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: deps.secureCookies,
+      path: '/',
+      maxAge: Math.floor(deps.sessionTtlMs / 1000),
+    })
+    return c.json({ name: p.name, role: p.role })
+  })
+  app.post('/logout', (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: '/' })
+    return c.json({ ok: true })
+  })
+  app.get('/me', requireLogin(deps), (c) => {
+    const p = c.get('principal')
+    return c.json({ name: p.name, role: p.role })
+  })
+  return app
+}
+
+const NewToken = z.object({ name: z.string().min(1).max(64), role: Role }).strict()
+
+export function tokenRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+  app.use('*', requireLogin(deps), requireRole('admin'))
+  app.get('/', (c) => c.json({ tokens: deps.auth.listTokens() }))
+  app.post('/', async (c) => {
+    const t = parseInput(NewToken, await jsonBody(c), 'body')
+    const created = deps.auth.createToken(t.name, t.role)
+    deps.log.info(`token "${t.name}" (${t.role}) created by ${c.get('principal').name}`)
+    return c.json({ id: created.id, name: t.name, role: t.role, token: created.token }, 201)
+  })
+  app.delete('/:id', (c) => {
+    if (!deps.auth.deleteToken(c.req.param('id'))) throw new ApiFailure(404, 'not_found', 'no token with that id')
+    return c.json({ ok: true })
+  })
+  return app
+}

@@ -1,0 +1,32 @@
+import { HistoryQuery, type HistoryResponse, HostId } from '@homelab/contracts'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { Env, GatewayDeps } from '../context.js'
+import { ApiFailure, parseInput } from '../errors.js'
+
+const SeriesQuery = z.object({ host: HostId.optional(), prefix: z.string().max(64).optional() }).strict()
+
+export function historyRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+  app.get('/history', (c) => {
+    const q = parseInput(HistoryQuery, c.req.query(), 'query')
+    const to = q.to ?? Date.now()
+    const from = q.from ?? to - 3_600_000
+    if (from >= to) throw new ApiFailure(400, 'bad_request', `from (${from}) must be before to (${to})`)
+    const reader = deps.history()
+    if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
+    const host = q.host ?? deps.host
+    if (reader.seriesIdOf(host, q.series) === null) throw new ApiFailure(404, 'not_found', `no series "${q.series}" on host "${host}"`)
+    const h = reader.query(host, [q.series], from, to, q.points)
+    const s = h.series[0]!
+    const body: HistoryResponse = { host, series: q.series, from, to, tier: h.tier, stepMs: h.stepMs, columns: [h.x, s.avg, s.min, s.max] }
+    return c.json(body)
+  })
+  app.get('/series', (c) => {
+    const q = parseInput(SeriesQuery, c.req.query(), 'query')
+    const reader = deps.history()
+    if (!reader) return c.json({ host: q.host ?? deps.host, series: [] })
+    return c.json({ host: q.host ?? deps.host, series: reader.seriesNames(q.host ?? deps.host, q.prefix ?? '') })
+  })
+  return app
+}

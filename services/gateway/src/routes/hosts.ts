@@ -1,0 +1,74 @@
+import { CommandRequest, CommandAction, HostId, type HostSummary, ServiceName, type ServiceStatus } from '@homelab/contracts'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { Env, GatewayDeps } from '../context.js'
+import { ApiFailure, parseInput } from '../errors.js'
+import { jsonBody, requireRole } from '../middleware.js'
+
+const EventsQuery = z
+  .object({
+    host: HostId.optional(),
+    subject: z.string().min(1).max(256).optional(),
+    type: z.string().min(1).max(128).optional(),
+    before: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict()
+
+const CommandBody = z.object({ action: CommandAction, target: z.string().min(1).max(256) }).strict()
+
+/** Hosts and their services' availability, the event log, and the generic command relay. */
+export function hostRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+
+  app.get('/hosts', (c) => {
+    const byHost = new Map<string, HostSummary>()
+    const get = (host: string) => {
+      let h = byHost.get(host)
+      if (!h) byHost.set(host, (h = { host, lastSeen: null, services: [] }))
+      return h
+    }
+    const reader = deps.history()
+    for (const s of reader?.serviceStates() ?? []) {
+      get(s.host).services.push({ service: s.service, availability: s.availability, state: null, reason: null, since: s.since })
+    }
+    for (const m of deps.hub.snapshot()) {
+      const h = get(m.host)
+      let svc = h.services.find((s) => s.service === m.service)
+      if (!svc) h.services.push((svc = { service: m.service, availability: 'unknown', state: null, reason: null, since: null }))
+      if (m.channel === 'availability') svc.availability = m.payload as 'online' | 'offline'
+      if (m.channel === 'status') {
+        const st = m.payload as ServiceStatus
+        svc.state = st.state
+        svc.reason = st.reason
+        h.lastSeen = Math.max(h.lastSeen ?? 0, st.ts)
+      }
+      if (m.channel === 'reading') h.lastSeen = Math.max(h.lastSeen ?? 0, (m.payload as { ts: number }).ts)
+    }
+    for (const h of byHost.values()) {
+      if (h.lastSeen === null) h.lastSeen = reader?.lastSeen(h.host) ?? null
+      h.services.sort((a, b) => a.service.localeCompare(b.service))
+    }
+    return c.json({ self: deps.host, hosts: [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host)) })
+  })
+
+  app.get('/events', (c) => {
+    const q = parseInput(EventsQuery, c.req.query(), 'query')
+    const reader = deps.history()
+    return c.json({ events: reader ? reader.events(q) : [] })
+  })
+
+  app.post('/hosts/:host/services/:service/commands', requireRole('operator'), async (c) => {
+    const host = parseInput(HostId, c.req.param('host'), 'host')
+    const service = parseInput(ServiceName, c.req.param('service'), 'service')
+    const body = parseInput(CommandBody, await jsonBody(c), 'body')
+    const avail = deps.hub.latestOn(deps.topics.availability(host, service))
+    if (avail?.payload !== 'online') throw new ApiFailure(503, 'unavailable', `${service} on ${host} is not online`)
+    const req = parseInput(CommandRequest, { v: 1, ...body, requestedBy: c.get('principal').name }, 'command')
+    const result = await deps.hub.command(host, service, req, deps.commandTimeoutMs)
+    if (!result) throw new ApiFailure(504, 'timeout', `${service} on ${host} did not answer within ${deps.commandTimeoutMs} ms`)
+    const status = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
+    return c.json(result, status[result.outcome])
+  })
+  return app
+}

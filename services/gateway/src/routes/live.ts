@@ -1,0 +1,53 @@
+import { HostId, type LiveMessage } from '@homelab/contracts'
+import { Hono } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import { z } from 'zod'
+import type { Env, GatewayDeps } from '../context.js'
+import { parseInput } from '../errors.js'
+
+const LiveQuery = z.object({ host: HostId.optional() }).strict()
+
+/**
+ * GET /api/live: server-sent events. On connect, the latest message of every topic (event "message" each), then
+ * every new one as it arrives; a comment every 15 s keeps proxies from closing the stream.
+ */
+export function liveRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+  app.get('/live', (c) => {
+    const q = parseInput(LiveQuery, c.req.query(), 'query')
+    const wanted = (m: LiveMessage) => q.host === undefined || m.host === q.host
+    return streamSSE(c, async (stream) => {
+      const queue: LiveMessage[] = deps.hub.snapshot(wanted)
+      let wake: (() => void) | null = null
+      const off = deps.hub.subscribe((m) => {
+        if (!wanted(m)) return
+        if (queue.length > 1000) queue.shift()
+        queue.push(m)
+        wake?.()
+      })
+      let closed = false
+      stream.onAbort(() => {
+        closed = true
+        wake?.()
+      })
+      const ping = setInterval(() => void stream.write(': ping\n\n').catch(() => undefined), 15_000)
+      try {
+        while (!closed) {
+          const m = queue.shift()
+          if (m) {
+            await stream.writeSSE({ event: 'message', data: JSON.stringify(m) })
+            continue
+          }
+          await new Promise<void>((r) => {
+            wake = r
+          })
+          wake = null
+        }
+      } finally {
+        clearInterval(ping)
+        off()
+      }
+    })
+  })
+  return app
+}

@@ -1,0 +1,45 @@
+import type { HistoryResponse, HostSummary, LiveMessage, Me } from '@homelab/contracts'
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(path, { credentials: 'same-origin', ...init })
+  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null
+  if (!res.ok) throw new HttpError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? res.statusText)
+  return body as T
+}
+
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+})
+
+export const api = {
+  me: () => call<Me>('/api/auth/me'),
+  login: (token: string) => call<Me>('/api/auth/login', json({ token })),
+  logout: () => call<unknown>('/api/auth/logout', json({})),
+  hosts: () => call<{ self: string; hosts: HostSummary[] }>('/api/hosts'),
+  history: (host: string, series: string, from: number, to: number, points: number) =>
+    call<HistoryResponse>(
+      `/api/history?${new URLSearchParams({ host, series, from: String(Math.round(from)), to: String(Math.round(to)), points: String(points) })}`,
+    ),
+  series: (host: string) => call<{ series: string[] }>(`/api/series?host=${encodeURIComponent(host)}`),
+}
+
+/** Opens the live stream; returns a function that closes it. Reconnects by itself (EventSource does). */
+export function openLive(host: string, onMessage: (m: LiveMessage) => void, onState: (open: boolean) => void): () => void {
+  const es = new EventSource(`/api/live?host=${encodeURIComponent(host)}`)
+  es.addEventListener('message', (e) => onMessage(JSON.parse((e as MessageEvent<string>).data) as LiveMessage))
+  es.onopen = () => onState(true)
+  es.onerror = () => onState(false)
+  return () => es.close()
+}

@@ -1,0 +1,76 @@
+import type uPlot from 'uplot'
+
+/** Chart option factories. Time is in ms everywhere (uPlot `ms: 1`); null values are gaps, never 0. */
+
+function css(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
+}
+
+function axes(fmt: (v: number) => string): uPlot.Axis[] {
+  const stroke = css('--muted')
+  const grid = { stroke: css('--grid'), width: 1 }
+  return [
+    { stroke, grid, ticks: grid },
+    { stroke, grid, ticks: grid, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))) },
+  ]
+}
+
+export interface LineSpec {
+  label: string
+  color: string
+}
+
+/** A live chart: lines over a sliding window, no legend values clutter. */
+export function liveOptions(width: number, height: number, lines: LineSpec[], fmt: (v: number) => string, max?: number): uPlot.Options {
+  return {
+    width,
+    height,
+    ms: 1,
+    cursor: { drag: { x: false, y: false } },
+    legend: { show: true, live: true },
+    scales: { x: { time: true }, y: { range: (_u, lo, hi) => [Math.min(0, lo ?? 0), max ?? Math.max(1, (hi ?? 1) * 1.1)] } },
+    axes: axes(fmt),
+    series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v)) }))],
+  }
+}
+
+/**
+ * A history chart: the average line and a min–max band (where a point stands for many samples, the band shows the
+ * spikes the average hides). Drag across it to zoom; `onZoom` gets the selected range in ms.
+ */
+export function historyOptions(
+  width: number,
+  height: number,
+  label: string,
+  color: string,
+  fmt: (v: number) => string,
+  onZoom: (from: number, to: number) => void,
+): uPlot.Options {
+  return {
+    width,
+    height,
+    ms: 1,
+    cursor: { drag: { x: true, y: false, setScale: false } },
+    select: { show: true, left: 0, top: 0, width: 0, height: 0 },
+    scales: { x: { time: true } },
+    axes: axes(fmt),
+    series: [
+      {},
+      { label, stroke: color, width: 1.5, value: (_u, v) => (v === null ? '–' : fmt(v)) },
+      { label: 'min', stroke: 'transparent', points: { show: false }, value: (_u, v) => (v === null ? '–' : fmt(v)) },
+      { label: 'max', stroke: 'transparent', points: { show: false }, value: (_u, v) => (v === null ? '–' : fmt(v)) },
+    ],
+    bands: [{ series: [3, 2], fill: `${color}33` }],
+    hooks: {
+      setSelect: [
+        (u) => {
+          if (u.select.width < 5) return
+          const from = u.posToVal(u.select.left, 'x')
+          const to = u.posToVal(u.select.left + u.select.width, 'x')
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
+          onZoom(from, to)
+        },
+      ],
+    },
+  }
+}

@@ -1,0 +1,102 @@
+import type { HostSummary, Me } from '@homelab/contracts'
+import { render } from 'preact'
+import { useCallback, useEffect, useState } from 'preact/hooks'
+import { api, HttpError } from './api'
+import { History } from './pages/history'
+import { Login } from './pages/login'
+import { Overview } from './pages/overview'
+import './styles.css'
+
+type Page = 'overview' | 'history'
+
+function pageFromPath(): Page {
+  return location.pathname.startsWith('/history') ? 'history' : 'overview'
+}
+
+function applyTheme(t: string) {
+  document.documentElement.dataset.theme = t
+}
+
+function App() {
+  const [me, setMe] = useState<Me | null | 'unknown'>('unknown')
+  const [page, setPage] = useState<Page>(pageFromPath())
+  const [hosts, setHosts] = useState<HostSummary[]>([])
+  const [host, setHost] = useState<string | null>(new URLSearchParams(location.search).get('host'))
+  const [theme, setTheme] = useState(localStorage.getItem('theme') ?? 'auto')
+
+  useEffect(() => applyTheme(theme), [theme])
+  const check = useCallback(() => {
+    api.me().then(setMe, (e) => setMe(e instanceof HttpError && e.status === 401 ? null : null))
+  }, [])
+  useEffect(check, [check])
+  useEffect(() => {
+    const onPop = () => setPage(pageFromPath())
+    addEventListener('popstate', onPop)
+    return () => removeEventListener('popstate', onPop)
+  }, [])
+  useEffect(() => {
+    if (!me || me === 'unknown') return
+    const load = () =>
+      api.hosts().then(
+        (r) => {
+          setHosts(r.hosts)
+          setHost((h) => h ?? r.self)
+        },
+        (e) => e instanceof HttpError && e.status === 401 && setMe(null),
+      )
+    load()
+    const t = setInterval(load, 15_000)
+    return () => clearInterval(t)
+  }, [me])
+
+  if (me === 'unknown') return null
+  if (me === null) return <Login onLogin={check} />
+
+  const go = (p: Page) => {
+    history.pushState(null, '', p === 'overview' ? '/' : '/history')
+    setPage(p)
+  }
+  const cycleTheme = () => {
+    const next = theme === 'auto' ? 'dark' : theme === 'dark' ? 'light' : 'auto'
+    localStorage.setItem('theme', next)
+    setTheme(next)
+  }
+  const stale = (h: HostSummary) => h.lastSeen === null || Date.now() - h.lastSeen > 60_000
+  return (
+    <>
+      <header>
+        <strong>Homelab</strong>
+        <nav>
+          <a href="/" aria-current={page === 'overview' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('overview'))}>
+            Overview
+          </a>
+          <a href="/history" aria-current={page === 'history' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('history'))}>
+            History
+          </a>
+        </nav>
+        <select aria-label="host" value={host ?? ''} onChange={(e) => setHost((e.target as HTMLSelectElement).value)}>
+          {hosts.map((h) => (
+            <option key={h.host} value={h.host}>
+              {h.host}
+              {stale(h) ? ' (offline)' : ''}
+            </option>
+          ))}
+        </select>
+        <span class="spacer" />
+        <button type="button" class="ghost" onClick={cycleTheme} title="theme">
+          {theme === 'auto' ? '◐' : theme === 'dark' ? '☾' : '☀'}
+        </button>
+        <span class="muted small">
+          {me.name} ({me.role})
+        </span>
+        <button type="button" class="ghost" onClick={() => api.logout().finally(() => setMe(null))}>
+          Log out
+        </button>
+      </header>
+      {host && page === 'overview' && <Overview host={host} summary={hosts.find((h) => h.host === host)} />}
+      {host && page === 'history' && <History host={host} />}
+    </>
+  )
+}
+
+render(<App />, document.getElementById('app')!)
