@@ -24,7 +24,7 @@ const json = (body: unknown): RequestInit => ({
 })
 
 export const api = {
-  me: () => call<Me>('/api/auth/me'),
+  session: () => call<{ user: Me | null }>('/api/auth/session'),
   login: (token: string) => call<Me>('/api/auth/login', json({ token })),
   logout: () => call<unknown>('/api/auth/logout', json({})),
   hosts: () => call<{ self: string; hosts: HostSummary[] }>('/api/hosts'),

@@ -26,7 +26,10 @@ function App() {
 
   useEffect(() => applyTheme(theme), [theme])
   const check = useCallback(() => {
-    api.me().then(setMe, (e) => setMe(e instanceof HttpError && e.status === 401 ? null : null))
+    api.session().then(
+      (s) => setMe(s.user),
+      () => setMe(null),
+    )
   }, [])
   useEffect(check, [check])
   useEffect(() => {

@@ -49,6 +49,8 @@ export class MqttConnection {
   private connectedOnce: Promise<void>
   private resolveConnected!: () => void
   private lastError: string | null = null
+  /** Topics that delivered a live (non-retained) message since the last connect. */
+  private readonly liveSeen = new Set<string>()
 
   constructor(private readonly o: MqttConnectionOptions) {
     this.limit = o.offlineBufferLimit ?? 10_000
@@ -92,10 +94,18 @@ export class MqttConnection {
       resubscribe: true,
       properties: o.persistentSession ? { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 1000 } : {},
       will: { topic: availability, payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(o.onMessageAck ? { customHandleAcks: (t: string, m: Buffer, p: IPublishPacket, d: (e: Error | number, c?: number) => void) => o.onMessageAck!(t, m, p, (code) => d(code)) } : {}),
+      ...(o.onMessageAck
+        ? {
+            customHandleAcks: (t: string, m: Buffer, p: IPublishPacket, d: (e: Error | number, c?: number) => void) => {
+              if (this.isStale(t, p)) return d(0)
+              o.onMessageAck!(t, m, p, (code) => d(code))
+            },
+          }
+        : {}),
     })
     this.client = client
     client.on('connect', (connack) => {
+      this.liveSeen.clear()
       this.backoff = 1000
       client.options.reconnectPeriod = 1000
       if (this.lastError !== null) o.log.info(`connected to ${o.url} again`)
@@ -123,6 +133,8 @@ export class MqttConnection {
       o.counters.inc('mqtt.errors')
     })
     client.on('message', (topic, payload, packet) => {
+      // With customHandleAcks, QoS 1 messages were already checked (and counted) there.
+      if (!(o.onMessageAck && packet.qos > 0) && this.isStale(topic, packet)) return
       for (const h of this.handlers) {
         try {
           h(topic, payload, packet)
@@ -132,6 +144,24 @@ export class MqttConnection {
         }
       }
     })
+  }
+
+  /**
+   * A retained message is what the broker held when we subscribed. If the topic already brought a live message
+   * since then (a service announcing `online` while our subscription was being served), the retained one is older
+   * and must not overwrite it.
+   */
+  private isStale(topic: string, packet: IPublishPacket): boolean {
+    if (!packet.retain) {
+      if (this.liveSeen.size > 100_000) this.liveSeen.clear()
+      this.liveSeen.add(topic)
+      return false
+    }
+    if (this.liveSeen.has(topic)) {
+      this.o.counters.inc('retained.stale')
+      return true
+    }
+    return false
   }
 
   onMessage(handler: (topic: string, payload: Buffer, packet: IPublishPacket) => void): void {

@@ -54,8 +54,10 @@ export class HistoryReader {
 
   seriesNames(host: string, prefix = ''): string[] {
     return this.db
-      .prepare<[string, string], { name: string }>("SELECT name FROM series WHERE host = ? AND substr(name, 1, length(?2)) = ?2 ORDER BY name")
-      .all(host, prefix)
+      .prepare<[{ host: string; prefix: string }], { name: string }>(
+        'SELECT name FROM series WHERE host = @host AND substr(name, 1, length(@prefix)) = @prefix ORDER BY name',
+      )
+      .all({ host, prefix })
       .map((r) => r.name)
   }
 

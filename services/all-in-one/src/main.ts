@@ -35,7 +35,7 @@ await runUntilSignal(log, async () => {
         credentials,
         baseTopic: c.HOMELAB_BASE_TOPIC,
         haPrefix: c.HOMELAB_HA_DISCOVERY_PREFIX,
-        log: log.child('broker'),
+        log: createLogger('broker'),
         counters: new Counters(),
       })
       const b = broker
@@ -53,7 +53,7 @@ await runUntilSignal(log, async () => {
       host,
       username: rc.username ?? 'recorder',
       password: rc.password,
-      log: log.child('recorder'),
+      log: createLogger('recorder'),
       counters: new Counters(),
     })
     recorder.start()
@@ -66,14 +66,14 @@ await runUntilSignal(log, async () => {
       username: creds('gateway').username ?? 'gateway',
       password: creds('gateway').password,
       databasePath: databasePath(c.HOMELAB_DATA_DIR),
-      log: log.child('gateway'),
+      log: createLogger('gateway'),
       counters: new Counters(),
     })
     await gateway.start()
     stops.unshift(() => gateway.stop())
 
     const sysCounters = new Counters()
-    const sysLog = log.child('sys-collector')
+    const sysLog = createLogger('sys-collector')
     const sc = creds('sys-collector')
     const conn = new MqttConnection({
       url,

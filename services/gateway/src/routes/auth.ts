@@ -1,6 +1,6 @@
 import { LoginRequest, Role } from '@homelab/contracts'
 import { Hono } from 'hono'
-import { deleteCookie, setCookie } from 'hono/cookie'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { z } from 'zod'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
@@ -30,6 +30,12 @@ export function authRoutes(deps: GatewayDeps) {
   app.post('/logout', (c) => {
     deleteCookie(c, SESSION_COOKIE, { path: '/' })
     return c.json({ ok: true })
+  })
+  // For the web app: 200 whether or not logged in, so a first visit logs no failed request.
+  app.get('/session', (c) => {
+    const cookie = getCookie(c, SESSION_COOKIE)
+    const p = cookie ? deps.auth.verifySession(cookie) : null
+    return c.json({ user: p ? { name: p.name, role: p.role } : null })
   })
   app.get('/me', requireLogin(deps), (c) => {
     const p = c.get('principal')
