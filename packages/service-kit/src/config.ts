@@ -45,8 +45,11 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Source = proce
   return result.data
 }
 
-export const port = (what: string) =>
-  z.coerce.number({ error: `${what} must be a port number 1–65535` }).int(`${what} must be a port number 1–65535`).min(1, `${what} must be a port number 1–65535`).max(65535, `${what} must be a port number 1–65535`)
+/** A TCP port; 0 asks the system for any free port (tests, or several instances on one machine). */
+export const port = (what: string) => {
+  const msg = `${what} must be a port number 0–65535 (0 = any free port)`
+  return z.coerce.number({ error: msg }).int(msg).min(0, msg).max(65535, msg)
+}
 
 export const duration = (min: number, max: number) =>
   z.coerce

@@ -85,7 +85,8 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       const entry = users.get(userOf.get(client) ?? '')
       if (!entry || !canSubscribe(entry.acl, sub.topic)) {
         deny(client, 'subscribe', sub.topic)
-        return done(new Error('not authorized'))
+        // A null subscription answers this one filter with a failure code; an error would drop the connection.
+        return done(null, null)
       }
       done(null, sub)
     },
@@ -130,8 +131,13 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     port,
     events,
     async stop() {
-      await new Promise<void>((r) => server.close(() => r()))
+      // Close the broker first: it disconnects the clients, which lets the listener's close() complete.
+      const closed = new Promise<void>((r) => server.close(() => r()))
       await new Promise<void>((r) => broker.close(() => r()))
+      await closed
+      // Disconnecting clients still clean up their wills and sessions in the store: let that finish first.
+      for (let i = 0; i < 100 && broker.connectedClients > 0; i++) await new Promise((r) => setTimeout(r, 10))
+      await new Promise((r) => setTimeout(r, 20))
       await level.close()
     },
   }

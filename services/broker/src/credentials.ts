@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { BROKER_USERS, type BrokerUser } from './acl.js'
 
 export const UsersFile = z.object({
-  users: z.partialRecord(z.enum(BROKER_USERS), z.string().min(16)),
+  users: z.partialRecord(z.enum(BROKER_USERS), z.string().min(8)),
 })
 export type Credentials = Partial<Record<BrokerUser, string>>
 

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { aclFor, canPublish, canSubscribe, filterCovers, topicMatches } from './acl.js'
+
+describe('ACL', () => {
+  const sys = aclFor('sys-collector', 'homelab')
+  const gw = aclFor('gateway', 'homelab')
+  const ha = aclFor('homeassistant', 'homelab')
+
+  it('lets a collector publish only its own readings, status, events and replies', () => {
+    expect(canPublish(sys, 'homelab/pi/sys-collector/reading/system')).toBe(true)
+    expect(canPublish(sys, 'homelab/pi/sys-collector/availability')).toBe(true)
+    expect(canPublish(sys, 'homelab/pi/docker-collector/reading/container/x')).toBe(false)
+    expect(canPublish(sys, 'homelab/pi/sys-collector/cmd')).toBe(false)
+    expect(canPublish(sys, 'homelab/pi/sys-collector/set/x')).toBe(false)
+    expect(canPublish(sys, 'homelab/pi/docker-collector/cmd')).toBe(false)
+    expect(canPublish(sys, 'elsewhere')).toBe(false)
+    expect(canPublish(sys, 'homelab/pi/sys-collector/reading/#')).toBe(false)
+  })
+
+  it('lets a collector subscribe only to its own command topics', () => {
+    expect(canSubscribe(sys, 'homelab/+/sys-collector/cmd')).toBe(true)
+    expect(canSubscribe(sys, 'homelab/pi/sys-collector/set/+')).toBe(true)
+    expect(canSubscribe(sys, 'homelab/#')).toBe(false)
+    expect(canSubscribe(sys, 'homelab/+/+/cmd')).toBe(false)
+    expect(canSubscribe(sys, '#')).toBe(false)
+  })
+
+  it('lets only the gateway and Home Assistant publish commands', () => {
+    expect(canPublish(gw, 'homelab/pi/docker-collector/cmd')).toBe(true)
+    expect(canPublish(ha, 'homelab/pi/docker-collector/set/web')).toBe(true)
+    expect(canPublish(ha, 'homeassistant/status')).toBe(true)
+    expect(canPublish(ha, 'homelab/pi/sys-collector/reading/system')).toBe(false)
+    expect(canPublish(aclFor('recorder', 'homelab'), 'homelab/pi/docker-collector/cmd')).toBe(false)
+  })
+
+  it('matches MQTT filters as the spec says', () => {
+    expect(topicMatches('a/+/c', 'a/b/c')).toBe(true)
+    expect(topicMatches('a/#', 'a')).toBe(true)
+    expect(topicMatches('#', '$SYS/x')).toBe(false)
+    expect(filterCovers('a/+/c', 'a/b/c')).toBe(true)
+    expect(filterCovers('a/+/c', 'a/#')).toBe(false)
+    expect(filterCovers('a/#', 'a/+/c')).toBe(true)
+  })
+})

@@ -1,0 +1,129 @@
+import { createTopics, SystemReading } from '@homelab/contracts'
+import { Counters, MqttConnection } from '@homelab/service-kit'
+import type { MqttClient } from 'mqtt'
+import { afterEach, describe, expect, it } from 'vitest'
+import { syntheticReading } from './helpers/readings.js'
+import { connectClient, HOST, startTestBroker, tempDir, testLog, waitFor } from './helpers/stack.js'
+
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function setup() {
+  const dir = tempDir()
+  const b = await startTestBroker(dir.path)
+  cleanups.push(dir.remove, () => b.broker.stop())
+  const client = async (user: 'sys-collector' | 'gateway' | 'recorder' | 'homeassistant') => {
+    const c = await connectClient(b.url, user, b.credentials[user])
+    cleanups.push(() => void c.end(true))
+    return c
+  }
+  return { ...b, dir, client }
+}
+
+const publish = (c: MqttClient, topic: string, payload: string) =>
+  new Promise<void>((resolve, reject) => c.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+
+describe('broker security', () => {
+  it('refuses a wrong password and an unknown user', async () => {
+    const { url } = await setup()
+    await expect(connectClient(url, 'sys-collector', 'wrong-password-wrong')).rejects.toMatchObject({ code: 134 })
+    await expect(connectClient(url, 'nobody', 'whatever-whatever')).rejects.toMatchObject({ code: 134 })
+    await expect(connectClient(url, 'gateway', undefined)).rejects.toMatchObject({ code: 134 })
+  })
+
+  it('keeps a collector out of other subtrees and off command topics', async () => {
+    const { client, broker } = await setup()
+    const watcher = await client('gateway')
+    const seen: string[] = []
+    watcher.on('message', (t) => seen.push(t))
+    await watcher.subscribeAsync('homelab/#', { qos: 1 })
+    const sys = await client('sys-collector')
+    const denied: string[] = []
+    broker.events.on('denied', (d: { topic: string }) => denied.push(d.topic))
+
+    const forbidden = [
+      `homelab/${HOST}/docker-collector/reading/container/web`,
+      `homelab/${HOST}/sys-collector/cmd`,
+      `homelab/${HOST}/sys-collector/set/anything`,
+      `homelab/${HOST}/docker-collector/cmd`,
+      'homeassistant/status',
+    ]
+    for (const t of forbidden) await expect(publish(sys, t, '{}'), t).rejects.toThrow(/Not authorized|135|not authorized/i)
+    expect(denied).toStrictEqual(forbidden)
+    // A permitted message published after them arrives; none of the forbidden ones did.
+    await publish(sys, `homelab/${HOST}/sys-collector/status`, 'marker')
+    await waitFor(() => seen.includes(`homelab/${HOST}/sys-collector/status`))
+    expect(seen).toStrictEqual([`homelab/${HOST}/sys-collector/status`])
+
+    await expect(sys.subscribeAsync('homelab/#', { qos: 1 })).rejects.toThrow(/Not authorized/)
+    await expect(sys.subscribeAsync(`homelab/${HOST}/docker-collector/cmd`, { qos: 1 })).rejects.toThrow(/Not authorized/)
+    const granted = await sys.subscribeAsync(`homelab/${HOST}/sys-collector/cmd`, { qos: 1 })
+    expect(granted.map((g) => g.qos)).toStrictEqual([1])
+    expect(sys.connected).toBe(true)
+  })
+
+  it('lets Home Assistant publish commands and its status but not readings', async () => {
+    const { client } = await setup()
+    const ha = await client('homeassistant')
+    await publish(ha, `homelab/${HOST}/docker-collector/set/web`, 'restart')
+    await publish(ha, 'homeassistant/status', 'online')
+    await expect(publish(ha, `homelab/${HOST}/sys-collector/reading/system`, '{}')).rejects.toThrow()
+  })
+})
+
+describe('broker persistence', () => {
+  it('keeps retained availability and state across a restart, and clients reconnect by themselves', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    let b = await startTestBroker(dir.path)
+    const port = b.broker.port
+    const topics = createTopics('homelab')
+    const counters = new Counters()
+    const conn = new MqttConnection({
+      url: b.url,
+      username: 'sys-collector',
+      password: b.credentials['sys-collector'],
+      clientId: 'sys-persist',
+      host: HOST,
+      service: 'sys-collector',
+      topics,
+      log: testLog('conn'),
+      counters,
+      version: 'test',
+    })
+    conn.start()
+    cleanups.push(() => conn.stop())
+    await conn.whenConnected()
+    const reading = syntheticReading(Date.now(), 1)
+    conn.publishJson(topics.reading(HOST, 'sys-collector', 'system'), SystemReading, reading, { retain: true })
+
+    const retained = async () => {
+      const c = await connectClient(b.url, 'gateway', b.credentials.gateway)
+      const got = new Map<string, string>()
+      c.on('message', (t, p) => got.set(t, p.toString()))
+      await c.subscribeAsync(`homelab/${HOST}/sys-collector/#`, { qos: 1 })
+      await waitFor(() => got.size >= 3, 5000, 'retained messages')
+      c.end(true)
+      return got
+    }
+    const before = await retained()
+    expect(before.get(topics.availability(HOST, 'sys-collector'))).toBe('online')
+    expect(JSON.parse(before.get(topics.reading(HOST, 'sys-collector', 'system'))!)).toStrictEqual(reading)
+
+    await b.broker.stop()
+    await waitFor(() => !conn.connected, 5000, 'disconnect')
+    // Published while the broker is down: buffered, sent after reconnecting.
+    const during = syntheticReading(Date.now() + 1, 2)
+    conn.publishJson(topics.reading(HOST, 'sys-collector', 'system'), SystemReading, during, { retain: true })
+    expect(conn.bufferedCount).toBe(1)
+    b = await startTestBroker(dir.path, port)
+    cleanups.push(() => b.broker.stop())
+    await waitFor(() => counters.get('mqtt.connects') >= 2, 20_000, 'reconnect')
+    const after = await retained()
+    expect(after.get(topics.availability(HOST, 'sys-collector'))).toBe('online')
+    expect(JSON.parse(after.get(topics.reading(HOST, 'sys-collector', 'system'))!)).toStrictEqual(during)
+    expect(JSON.parse(after.get(topics.status(HOST, 'sys-collector'))!).state).toBe('ok')
+  })
+})

@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type RunningBroker, startBroker } from '@homelab/broker/broker'
+import { type Credentials, ensureCredentials } from '@homelab/broker/credentials'
+import { createTopics, type Topics } from '@homelab/contracts'
+import { GatewayConfig } from '@homelab/gateway/config'
+import { Gateway } from '@homelab/gateway/gateway'
+import { RecorderConfig } from '@homelab/recorder/config'
+import { databasePath, Recorder } from '@homelab/recorder/recorder'
+import { Counters, createLogger, type Logger, MqttConnection } from '@homelab/service-kit'
+import { SysCollector } from '@homelab/sys-collector/collector'
+import mqtt, { type MqttClient } from 'mqtt'
+
+export const HOST = 'testhost'
+
+/** A quiet logger for tests (DEBUG=homelab:* shows everything). */
+export function testLog(name: string): Logger {
+  return createLogger(name, process.env.DEBUG ? undefined : () => undefined)
+}
+
+export function tempDir(prefix = 'hl-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** Polls `check` until it returns a truthy value (or throws the last error after `timeoutMs`). */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+  const start = Date.now()
+  let last: unknown = null
+  for (;;) {
+    try {
+      const v = await check()
+      if (v) return v as NonNullable<T>
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export async function connectClient(url: string, username: string, password: string | undefined, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = mqtt.connect(url, { protocolVersion: 5, username, password, reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve())
+    c.once('error', reject)
+  })
+  return c
+}
+
+export async function startTestBroker(dataDir: string, port = 0): Promise<{ broker: RunningBroker; url: string; credentials: Credentials }> {
+  const credentials = ensureCredentials(dataDir, 'ha-password-123')
+  const broker = await startBroker({
+    port,
+    bind: '127.0.0.1',
+    persistenceDir: join(dataDir, 'broker'),
+    credentials,
+    baseTopic: 'homelab',
+    log: testLog('broker'),
+    counters: new Counters(),
+  })
+  return { broker, url: `mqtt://127.0.0.1:${broker.port}`, credentials }
+}
+
+export function recorderConfig(dataDir: string, url: string) {
+  return RecorderConfig.parse({ HOMELAB_DATA_DIR: dataDir, HOMELAB_MQTT_URL: url, HOMELAB_MAX_PAYLOAD_BYTES: '65536' })
+}
+
+export function startRecorder(dataDir: string, url: string, user: string, password: string | undefined, counters = new Counters()): Recorder {
+  const r = new Recorder({
+    config: recorderConfig(dataDir, url),
+    topics: createTopics('homelab'),
+    host: HOST,
+    username: user,
+    password,
+    log: testLog('recorder'),
+    counters,
+  })
+  r.start()
+  return r
+}
+
+export async function startGateway(dataDir: string, url: string, user: string, password: string | undefined, adminToken: string): Promise<Gateway> {
+  const g = new Gateway({
+    config: GatewayConfig.parse({
+      HOMELAB_DATA_DIR: dataDir,
+      HOMELAB_MQTT_URL: url,
+      HOMELAB_PORT: '0',
+      HOMELAB_BIND: '127.0.0.1',
+      HOMELAB_ADMIN_TOKEN: adminToken,
+      HOMELAB_COMMAND_TIMEOUT_MS: '1500',
+    }),
+    topics: createTopics('homelab'),
+    host: HOST,
+    username: user,
+    password,
+    databasePath: databasePath(dataDir),
+    log: testLog('gateway'),
+    counters: new Counters(),
+  })
+  return g
+}
+
+export async function startSysCollector(url: string, user: string, password: string | undefined, intervalMs = 1000) {
+  const topics: Topics = createTopics('homelab')
+  const counters = new Counters()
+  const log = testLog('sys-collector')
+  const conn = new MqttConnection({ url, username: user, password, clientId: `sys-${HOST}-${Math.random()}`, host: HOST, service: 'sys-collector', topics, log, counters, version: 'test' })
+  conn.start()
+  const collector = new SysCollector({ conn, topics, host: HOST, intervalMs, paths: { proc: '/proc', sys: '/sys', rootfs: '' }, log, counters })
+  await collector.start()
+  return {
+    collector,
+    conn,
+    counters,
+    async stop() {
+      await collector.stop()
+      await conn.stop()
+    },
+  }
+}
