@@ -9,6 +9,7 @@ const ADMIN = 'admin-token-for-tests-0123456789'
 const cleanups: Array<() => Promise<void> | void> = []
 let base = ''
 let url = ''
+let broker: Awaited<ReturnType<typeof startTestBroker>>['broker']
 let creds: Awaited<ReturnType<typeof startTestBroker>>['credentials']
 let recorderCounters: Counters
 let recorder: ReturnType<typeof startRecorder>
@@ -28,6 +29,7 @@ beforeAll(async () => {
   const b = await startTestBroker(dir.path)
   cleanups.push(() => b.broker.stop())
   url = b.url
+  broker = b.broker
   creds = b.credentials
   recorderCounters = new Counters()
   recorder = startRecorder(dir.path, url, 'recorder', creds.recorder, recorderCounters)
@@ -78,12 +80,15 @@ describe('bad input reaching the recorder', () => {
     const good = syntheticReading(ts, 123)
     await pub('{not json')
     await pub(JSON.stringify({ ...good, cpu: { ...good.cpu, usage: 'high' } }))
-    await pub(JSON.stringify({ ...good, note: 'x'.repeat(1_000_000) }))
+    // Over the recorder's limit (64 KiB in this test) but under the broker's: the recorder quarantines it.
+    await pub(JSON.stringify({ ...good, note: 'x'.repeat(200_000) }))
     await pub(JSON.stringify({ ...good, host: 'someone-else' }))
     await pub(JSON.stringify({ ...good, v: 99 }))
     await sys.publishAsync(`homelab/${HOST}/sys-collector/availability`, 'maybe', { qos: 1 })
     await pub(JSON.stringify(good))
-    await waitFor(() => recorderCounters.get('messages.quarantined') >= 6, 10_000, 'six quarantined messages')
+    await waitFor(() => recorderCounters.get('messages.quarantined') >= 6, 10_000, 'six quarantined messages').catch((e) => {
+      throw new Error(`${e.message}; recorder counters: ${JSON.stringify(recorderCounters.snapshot())}`)
+    })
     expect({
       json: recorderCounters.get('invalid.json'),
       schema: recorderCounters.get('invalid.schema'),
@@ -94,7 +99,7 @@ describe('bad input reaching the recorder', () => {
     // Arrival order is the broker's (it stores the 1 MB message more slowly), so compare as a sorted list.
     expect(rows.map((r) => r.reason.split(':')[0]).sort()).toStrictEqual(['json', 'mismatch', 'oversized', 'schema', 'schema', 'schema'])
     const big = rows.find((r) => r.reason.startsWith('oversized'))!
-    expect(big.size).toBeGreaterThan(1_000_000)
+    expect(big.size).toBeGreaterThan(200_000)
     expect(big.kept).toBe(4096)
     // The good one after them is stored.
     const h = await waitFor(async () => {
@@ -102,6 +107,19 @@ describe('bad input reaching the recorder', () => {
       return r.columns[0].length === 1 ? r : null
     })
     expect(h.columns[1]).toStrictEqual([good.uptimeSec])
+  })
+})
+
+describe('bad input reaching the broker', () => {
+  it('refuses a 1 MB payload at the edge, counts it, and keeps serving others', async () => {
+    const big = await connectClient(url, 'sys-collector', creds['sys-collector'], { clientId: 'too-big' })
+    const closed = new Promise<void>((r) => big.once('close', () => r()))
+    big.publish(`homelab/${HOST}/sys-collector/reading/system`, 'x'.repeat(1_000_000), { qos: 1 })
+    await closed
+    expect(broker.counters.get('refused.too_large')).toBe(1)
+    big.end(true)
+    const before = recorderCounters.get('messages.stored')
+    await waitFor(() => recorderCounters.get('messages.stored') > before, 10_000, 'the recorder to keep storing')
   })
 })
 
