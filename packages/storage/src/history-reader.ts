@@ -127,6 +127,13 @@ export class HistoryReader {
       ts.push(r.ts)
       values.push(r.value)
     }
+    // Late samples (stored after newer ones were sealed) can make chunks overlap: restore time order.
+    for (let i = 1; i < ts.length; i++) {
+      if (ts[i]! < ts[i - 1]!) {
+        const order = ts.map((_, k) => k).sort((a, b) => ts[a]! - ts[b]!)
+        return { ts: order.map((k) => ts[k]!), values: order.map((k) => values[k]!) }
+      }
+    }
     return { ts, values }
   }
 

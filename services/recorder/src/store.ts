@@ -1,5 +1,5 @@
 import type { Event, Sample } from '@homelab/contracts'
-import { type Db, encodeChunk } from '@homelab/storage'
+import { type Db, decodeChunk, encodeChunk } from '@homelab/storage'
 
 export interface StoreOptions {
   /** Seal a series' staged samples into a chunk once it has this many… */
@@ -17,8 +17,9 @@ export interface SampleBatchResult {
  * The recorder's single writer. Every method runs inside the caller's transaction (see Ingest), so a message's
  * samples, rollups and events commit together or not at all.
  *
- * Duplicates: a series accepts only samples newer than the newest it holds, so a redelivered message (QoS 1 after a
- * crash, a retained message on resubscribe) is ignored; events are unique by id.
+ * Duplicates are detected exactly: a sample newer than the series' newest is appended (the fast path); an older one
+ * (a QoS 1 redelivery after a crash, which the broker may send after newer messages, or a retained message on
+ * resubscribe) is stored only if no sample with that timestamp is staged or sealed. Events are unique by id.
  */
 export class Store {
   private readonly seriesIds = new Map<string, number>()
@@ -47,6 +48,9 @@ export class Store {
         `INSERT INTO rollup_1h (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, 1)
          ON CONFLICT (series_id, bucket) DO UPDATE SET min = min(min, excluded.min), max = max(max, excluded.max),
            sum = sum + excluded.sum, count = count + 1`,
+      ),
+      chunkAt: db.prepare<[number, number, number], { data: Buffer }>(
+        'SELECT data FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?',
       ),
       stagedOf: db.prepare<[number], { ts: number; value: number }>('SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts'),
       unstage: db.prepare<[number]>('DELETE FROM raw_staging WHERE series_id = ?'),
@@ -109,21 +113,37 @@ export class Store {
       if (!Number.isFinite(value)) continue
       const id = this.seriesId(host, name)
       if (ts <= (this.lastTs.get(id) ?? -1)) {
+        if (this.isSealed(id, ts)) {
+          duplicates++
+          continue
+        }
+      } else {
+        this.lastTs.set(id, ts)
+      }
+      if (this.st.stage.run(id, ts, value).changes === 0) {
         duplicates++
         continue
       }
-      this.lastTs.set(id, ts)
-      this.st.stage.run(id, ts, value)
       this.st.up1m.run(id, m, value, value, value)
       this.st.up1h.run(id, h, value, value, value)
       const s = this.staged.get(id)
-      if (s) s.count++
-      else this.staged.set(id, { count: 1, oldest: ts })
+      if (s) {
+        s.count++
+        s.oldest = Math.min(s.oldest, ts)
+      } else this.staged.set(id, { count: 1, oldest: ts })
       const st = this.staged.get(id)!
       if (st.count >= this.chunkSamples || ts - st.oldest >= this.chunkMaxAgeMs) this.seal(id)
       stored++
     }
     return { stored, duplicates }
+  }
+
+  /** Is a sample at `ts` already in a sealed chunk of this series? (Only asked for out-of-order samples.) */
+  private isSealed(id: number, ts: number): boolean {
+    for (const c of this.st.chunkAt.iterate(id, ts, ts)) {
+      if (decodeChunk(c.data).ts.includes(ts)) return true
+    }
+    return false
   }
 
   /** Moves a series' staged samples into one encoded chunk. */

@@ -1,0 +1,64 @@
+import { join } from 'node:path'
+import { HistoryReader, openWriter } from '@homelab/storage'
+import { afterEach, describe, expect, it } from 'vitest'
+import { tempDir } from '../../../test/helpers/stack.js'
+import { rebuildProjections } from './rebuild.js'
+import { Store } from './store.js'
+
+const dirs: Array<{ remove: () => void }> = []
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()))
+
+function open(chunkSamples = 4) {
+  const d = tempDir()
+  dirs.push(d)
+  const path = join(d.path, 'h.db')
+  const db = openWriter(path)
+  return { db, path, store: new Store(db, { chunkSamples }), reader: new HistoryReader(db) }
+}
+
+const series = (r: HistoryReader) => r.readRaw(r.seriesIdOf('h', 'x')!, 0, 1e13)
+
+describe('store', () => {
+  it('stores a late (redelivered) sample once, whether its neighbours are staged or sealed', () => {
+    const { store, reader } = open(4)
+    for (const ts of [1000, 2000, 4000, 5000, 6000, 7000]) store.addSamples('h', ts, [['x', ts / 1000]])
+    // 3000 arrives after newer ones were sealed: stored; a second delivery of 3000 or 5000 is a duplicate.
+    expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 1, duplicates: 0 })
+    expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 0, duplicates: 1 })
+    expect(store.addSamples('h', 5000, [['x', 5]])).toStrictEqual({ stored: 0, duplicates: 1 })
+    expect(store.addSamples('h', 7000, [['x', 7]])).toStrictEqual({ stored: 0, duplicates: 1 })
+    expect(series(reader)).toStrictEqual({ ts: [1000, 2000, 3000, 4000, 5000, 6000, 7000], values: [1, 2, 3, 4, 5, 6, 7] })
+  })
+
+  it('keeps min, max, sum and count in the 1-minute and 1-hour rollups, and rebuild reproduces them from raw', () => {
+    const { db, store } = open(3)
+    const minute = 1_700_000_040_000 // a minute boundary
+    const t = minute + 40_000
+    for (const [i, v] of [5, 1, 9, 3].entries()) store.addSamples('h', t + i * 10_000, [['x', v]])
+    const rollups = () => ({
+      m: db.prepare('SELECT bucket, min, max, sum, count FROM rollup_1m ORDER BY bucket').all(),
+      h: db.prepare('SELECT bucket, min, max, sum, count FROM rollup_1h ORDER BY bucket').all(),
+    })
+    const before = rollups()
+    expect(before.m).toStrictEqual([
+      { bucket: minute, min: 1, max: 5, sum: 6, count: 2 },
+      { bucket: minute + 60_000, min: 3, max: 9, sum: 12, count: 2 },
+    ])
+    db.exec('DELETE FROM rollup_1m; DELETE FROM rollup_1h')
+    expect(rebuildProjections(db, store).samples).toBe(4)
+    expect(rollups()).toStrictEqual(before)
+  })
+
+  it('survives a reopen: the newest sample per series is known again, so a replay is ignored', () => {
+    const { db, path } = open(2)
+    let store = new Store(db, { chunkSamples: 2 })
+    for (const ts of [1000, 2000, 3000]) store.addSamples('h', ts, [['x', 1]])
+    db.close()
+    const db2 = openWriter(path)
+    store = new Store(db2, { chunkSamples: 2 })
+    expect(store.addSamples('h', 2000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1 })
+    expect(store.addSamples('h', 3000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1 })
+    expect(store.addSamples('h', 4000, [['x', 1]])).toStrictEqual({ stored: 1, duplicates: 0 })
+    db2.close()
+  })
+})
