@@ -81,3 +81,19 @@ export function canSubscribe(rules: AclRules, filter: string): boolean {
   const f = filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter
   return rules.subscribe.some((a) => filterCovers(a, f))
 }
+
+/**
+ * The same rules as a Mosquitto `acl_file`, for users who run Mosquitto (as most Home Assistant users do) instead
+ * of the embedded broker: `npm run mosquitto-acl > /etc/mosquitto/homelab.acl`.
+ */
+export function mosquittoAcl(base: string, users: readonly BrokerUser[] = BROKER_USERS, haPrefix = 'homeassistant'): string {
+  const lines: string[] = []
+  for (const u of users) {
+    const r = aclFor(u, base, haPrefix)
+    lines.push(`user ${u}`)
+    for (const t of r.publish) lines.push(`topic write ${t}`)
+    for (const t of r.subscribe) lines.push(`topic read ${t}`)
+    lines.push('')
+  }
+  return lines.join('\n')
+}
