@@ -41,8 +41,36 @@ function authError(message: string): AuthenticateError {
  * messages and persistent sessions survive a restart.
  */
 export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
+  // Bind the port first: a port in use is the common mistake, and it must not leave the store half-open.
+  const server: Server = createServer()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(o.port, o.bind, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    if (err.code === 'EADDRINUSE') {
+      throw new StartError(
+        `MQTT port ${o.port} is already in use (often an existing Mosquitto). Either set HOMELAB_MQTT_PORT to a free port for the embedded broker, or set HOMELAB_MQTT_URL=mqtt://<host>:${o.port} with HOMELAB_MQTT_USERNAME and HOMELAB_MQTT_PASSWORD to use that broker instead.`,
+      )
+    }
+    throw e
+  }
   mkdirSync(o.persistenceDir, { recursive: true })
   const level = new Level<string, unknown>(o.persistenceDir, { valueEncoding: 'view' } as never)
+  try {
+    await level.open()
+  } catch (e) {
+    await new Promise<void>((r) => server.close(() => r()))
+    const locked = (e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /lock/i.test(String((e as Error).cause ?? e))
+    throw locked
+      ? new StartError(`The broker's store ${o.persistenceDir} is in use by another running instance: stop it, or give this one another HOMELAB_DATA_DIR.`)
+      : e
+  }
   const users = new Map<string, { hash: Buffer; acl: AclRules }>()
   for (const u of BROKER_USERS) {
     const pw = o.credentials[u]
@@ -115,26 +143,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     o.log.debug(`client ${client.id}: ${err.message}`)
   })
 
-  const server: Server = createServer(broker.handle)
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(o.port, o.bind, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-  } catch (e) {
-    await new Promise<void>((r) => broker.close(() => r()))
-    await level.close()
-    const err = e as NodeJS.ErrnoException
-    if (err.code === 'EADDRINUSE') {
-      throw new StartError(
-        `MQTT port ${o.port} is already in use (often an existing Mosquitto). Either set HOMELAB_MQTT_PORT to a free port for the embedded broker, or set HOMELAB_MQTT_URL=mqtt://<host>:${o.port} with HOMELAB_MQTT_USERNAME and HOMELAB_MQTT_PASSWORD to use that broker instead.`,
-      )
-    }
-    throw e
-  }
+  server.on('connection', broker.handle)
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : o.port
   o.log.info(`MQTT 5 broker listening on ${o.bind}:${port} (${users.size} users)`)
