@@ -81,7 +81,7 @@ export function startRecorder(dataDir: string, url: string, user: string, passwo
   return r
 }
 
-export async function startGateway(dataDir: string, url: string, user: string, password: string | undefined, adminToken: string): Promise<Gateway> {
+export async function startGateway(dataDir: string, url: string, user: string, password: string | undefined, adminToken: string, webDir?: string): Promise<Gateway> {
   const g = new Gateway({
     config: GatewayConfig.parse({
       HOMELAB_DATA_DIR: dataDir,
@@ -90,6 +90,7 @@ export async function startGateway(dataDir: string, url: string, user: string, p
       HOMELAB_BIND: '127.0.0.1',
       HOMELAB_ADMIN_TOKEN: adminToken,
       HOMELAB_COMMAND_TIMEOUT_MS: '1500',
+      ...(webDir ? { HOMELAB_WEB_DIR: webDir } : {}),
     }),
     topics: createTopics('homelab'),
     host: HOST,

@@ -1,0 +1,92 @@
+import { join } from 'node:path'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { build } from 'vite'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { chromiumPath, describeWith } from './helpers/infra.js'
+import { ROOT } from './helpers/process.js'
+import { startGateway, startRecorder, startSysCollector, startTestBroker, tempDir } from './helpers/stack.js'
+
+const exe = chromiumPath()
+const ADMIN = 'admin-token-for-browser-tests-0001'
+const cleanups: Array<() => Promise<void> | void> = []
+
+describeWith('Chromium', exe !== null, 'Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).')('dashboard in a real browser', () => {
+  let base = ''
+  let browser: Browser
+  const errors: string[] = []
+
+  beforeAll(async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    // The web app as shipped, built into this test's folder.
+    await build({ root: join(ROOT, 'web'), logLevel: 'error', build: { outDir: join(dir.path, 'web'), emptyOutDir: true } })
+    const b = await startTestBroker(dir.path)
+    cleanups.push(() => b.broker.stop())
+    const rec = startRecorder(dir.path, b.url, 'recorder', b.credentials.recorder)
+    cleanups.push(() => rec.stop())
+    await rec.conn.whenConnected()
+    const gw = await startGateway(dir.path, b.url, 'gateway', b.credentials.gateway, ADMIN, join(dir.path, 'web'))
+    await gw.start()
+    cleanups.push(() => gw.stop())
+    base = `http://127.0.0.1:${gw.port}`
+    const sys = await startSysCollector(b.url, 'sys-collector', b.credentials['sys-collector'], 1000)
+    cleanups.push(() => sys.stop())
+    browser = await chromium.launch({
+      executablePath: exe!,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    })
+    cleanups.push(() => browser.close())
+  })
+
+  afterAll(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+
+  async function loggedIn(width: number): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 800 } })
+    page.on('console', (m) => m.type() === 'error' && errors.push(`${m.text()} (${m.location().url})`))
+    page.on('pageerror', (e) => errors.push(String(e)))
+    await page.goto(base)
+    await page.fill('#token', 'wrong-token-but-long-enough')
+    await page.click('button[type=submit]')
+    await expect.poll(() => page.textContent('[role=alert]')).toContain('not valid')
+    errors.length = 0 // the refused login is an expected 401
+    await page.fill('#token', ADMIN)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('[data-testid=tile-cpu-value]', { timeout: 20_000 })
+    return page
+  }
+
+  it('logs in, shows live numbers that change, switches history ranges, and logs no console errors', async () => {
+    const page = await loggedIn(1280)
+    const read = () => page.$$eval('[data-testid$=-value]', (els) => els.map((e) => e.textContent).join('|'))
+    const first = await read()
+    expect(first).toMatch(/%/)
+    expect(await page.textContent('[data-testid=tile-temperature-value]')).toMatch(/^(N\/A|\d+\.\d °C)$/)
+    await expect.poll(read, { timeout: 15_000, intervals: [500] }).not.toBe(first)
+    await page.waitForSelector('[data-testid=live-chart] canvas')
+
+    await page.click('text=History')
+    await page.waitForSelector('[data-testid=history-meta]')
+    await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/raw tier · \d+ points/)
+    for (const r of ['6h', '24h', '7d', '30d', '1h']) {
+      await page.click(`[data-testid=range-${r}]`)
+      await expect.poll(() => page.getAttribute(`[data-testid=range-${r}]`, 'aria-pressed')).toBe('true')
+      await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/tier · \d+ points/)
+    }
+    await page.waitForSelector('[data-testid=history-chart] canvas')
+    expect(errors).toStrictEqual([])
+    await page.close()
+  })
+
+  it('fits a 360 px wide phone screen without sideways scrolling, in the dark theme too', async () => {
+    const page = await loggedIn(360)
+    await page.emulateMedia({ colorScheme: 'dark' })
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    expect(bg).toBe('rgb(15, 17, 21)')
+    expect(errors).toStrictEqual([])
+    await page.close()
+  })
+})
