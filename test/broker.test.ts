@@ -74,6 +74,39 @@ describe('broker security', () => {
 })
 
 describe('broker persistence', () => {
+  it('delivers every QoS 1 message to a persistent session under load', async () => {
+    // Regression: aedes-persistence-level alone lost ~1 % here (see serialized-persistence.ts).
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const b = await startTestBroker(dir.path)
+    cleanups.push(() => b.broker.stop())
+    const rec = await connectClient(b.url, 'recorder', b.credentials.recorder, { clean: false, clientId: 'rec-load', properties: { sessionExpiryInterval: 3600 } })
+    cleanups.push(() => void rec.end(true))
+    const got = new Set<string>()
+    rec.on('message', (_t, p) => got.add(p.toString()))
+    await rec.subscribeAsync('homelab/#', { qos: 1 })
+    const pub = await connectClient(b.url, 'sys-collector', b.credentials['sys-collector'])
+    cleanups.push(() => void pub.end(true))
+    const total = 3000
+    let next = 0
+    let inflight = 0
+    await new Promise<void>((done) => {
+      const pump = () => {
+        while (inflight < 100 && next < total) {
+          inflight++
+          pub.publish(`homelab/${HOST}/sys-collector/reading/system`, String(next++), { qos: 1 }, () => {
+            inflight--
+            pump()
+          })
+        }
+        if (next >= total && inflight === 0) done()
+      }
+      pump()
+    })
+    await waitFor(() => got.size >= total, 15_000, `${total} messages`).catch(() => undefined)
+    expect([...Array(total).keys()].filter((i) => !got.has(String(i)))).toStrictEqual([])
+  })
+
   it('keeps retained availability and state across a restart, and clients reconnect by themselves', async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)

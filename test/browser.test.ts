@@ -63,7 +63,7 @@ describeWith('Chromium', exe !== null, 'Install it with `apt-get install -y chro
     const first = await read()
     expect(first).toMatch(/%/)
     expect(await page.textContent('[data-testid=tile-temperature-value]')).toMatch(/^(N\/A|\d+\.\d °C)$/)
-    await expect.poll(read, { timeout: 15_000, intervals: [500] }).not.toBe(first)
+    await expect.poll(read, { timeout: 15_000, interval: 500 }).not.toBe(first)
     await page.waitForSelector('[data-testid=live-chart] canvas')
 
     await page.click('text=History')

@@ -6,6 +6,7 @@ import { StartError, type Counters, type Logger } from '@homelab/service-kit'
 import { Aedes, type AuthenticateError, type Client } from 'aedes'
 import aedesPersistenceLevel from 'aedes-persistence-level'
 import { Level } from 'level'
+import { serializeOutgoing } from './serialized-persistence.js'
 import { type AclRules, aclFor, type BrokerUser, BROKER_USERS, canPublish, canSubscribe } from './acl.js'
 import type { Credentials } from './credentials.js'
 
@@ -86,9 +87,9 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   }
 
   const broker = await Aedes.createBroker({
-    persistence: aedesPersistenceLevel(level),
-    // 384 KiB: aedes 2.0.0-beta.1 with level persistence loses QoS 1 messages of ~0.5 MB and more queued for
-    // persistent sessions (see docs/mqtt.md); refusing them at the edge means nothing accepted is lost.
+    persistence: serializeOutgoing(aedesPersistenceLevel(level) as object),
+    // 384 KiB: a reading is a few KiB; bigger packets are refused at the edge (the client is disconnected with
+    // 0x95 and the refusal counted) instead of being buffered in memory on a Pi.
     maximumPacketSize: o.maxPacketBytes ?? 384 * 1024,
     sessionExpiryIntervalLimit: 30 * 24 * 3600,
     drainTimeout: 30_000,
