@@ -1,15 +1,19 @@
 // Builds every service into services/<name>/dist/main.js (one esbuild bundle each: workspace packages are inlined
 // from source, npm dependencies stay external) and the web app into web/dist (vite).
 // `--if-stale` skips the build when every output is newer than every source file (used by `npm start`).
-import { readdirSync, statSync, existsSync } from 'node:fs'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+
 import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const services = ['broker', 'sys-collector', 'recorder', 'gateway', 'all-in-one']
-const outputs = [...services.map((s) => join(root, 'services', s, 'dist', 'main.js')), join(root, 'web', 'dist', 'index.html')]
+const outputs = [
+  ...services.map((s) => join(root, 'services', s, 'dist', 'main.js')),
+  join(root, 'web', 'dist', 'index.html'),
+]
 
 function newest(dir) {
   let t = 0
@@ -22,7 +26,10 @@ function newest(dir) {
 }
 
 if (process.argv.includes('--if-stale')) {
-  const src = Math.max(...['packages', 'services', 'web'].map((d) => newest(join(root, d))), statSync(join(root, 'package-lock.json')).mtimeMs)
+  const src = Math.max(
+    ...['packages', 'services', 'web'].map((d) => newest(join(root, d))),
+    statSync(join(root, 'package-lock.json')).mtimeMs,
+  )
   const oldestOut = Math.min(...outputs.map((o) => (existsSync(o) ? statSync(o).mtimeMs : 0)))
   if (oldestOut > src) process.exit(0)
   console.log('building (sources changed since the last build)…')
@@ -31,7 +38,9 @@ if (process.argv.includes('--if-stale')) {
 const workspace = {
   name: 'externalize-npm',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@homelab/') ? undefined : { path: args.path, external: true }))
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@homelab/') ? undefined : { path: args.path, external: true },
+    )
   },
 }
 
@@ -51,8 +60,12 @@ await Promise.all(
     }),
   ),
 )
-execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], {
-  cwd: join(root, 'web'),
-  stdio: 'inherit',
-})
+execFileSync(
+  process.execPath,
+  [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
+  {
+    cwd: join(root, 'web'),
+    stdio: 'inherit',
+  },
+)
 console.log('built services/*/dist and web/dist')

@@ -23,12 +23,16 @@ async function setup() {
 }
 
 const publish = (c: MqttClient, topic: string, payload: string) =>
-  new Promise<void>((resolve, reject) => c.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())))
+  new Promise<void>((resolve, reject) =>
+    c.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+  )
 
 describe('broker security', () => {
   it('refuses a wrong password and an unknown user', async () => {
     const { url } = await setup()
-    await expect(connectClient(url, 'sys-collector', 'wrong-password-wrong')).rejects.toMatchObject({ code: 134 })
+    await expect(connectClient(url, 'sys-collector', 'wrong-password-wrong')).rejects.toMatchObject({
+      code: 134,
+    })
     await expect(connectClient(url, 'nobody', 'whatever-whatever')).rejects.toMatchObject({ code: 134 })
     await expect(connectClient(url, 'gateway', undefined)).rejects.toMatchObject({ code: 134 })
   })
@@ -50,7 +54,8 @@ describe('broker security', () => {
       `homelab/${HOST}/docker-collector/cmd`,
       'homeassistant/status',
     ]
-    for (const t of forbidden) await expect(publish(sys, t, '{}'), t).rejects.toThrow(/Not authorized|135|not authorized/i)
+    for (const t of forbidden)
+      await expect(publish(sys, t, '{}'), t).rejects.toThrow(/Not authorized|135|not authorized/i)
     expect(denied).toStrictEqual(forbidden)
     // A permitted message published after them arrives; none of the forbidden ones did.
     await publish(sys, `homelab/${HOST}/sys-collector/status`, 'marker')
@@ -58,7 +63,9 @@ describe('broker security', () => {
     expect(seen).toStrictEqual([`homelab/${HOST}/sys-collector/status`])
 
     await expect(sys.subscribeAsync('homelab/#', { qos: 1 })).rejects.toThrow(/Not authorized/)
-    await expect(sys.subscribeAsync(`homelab/${HOST}/docker-collector/cmd`, { qos: 1 })).rejects.toThrow(/Not authorized/)
+    await expect(sys.subscribeAsync(`homelab/${HOST}/docker-collector/cmd`, { qos: 1 })).rejects.toThrow(
+      /Not authorized/,
+    )
     const granted = await sys.subscribeAsync(`homelab/${HOST}/sys-collector/cmd`, { qos: 1 })
     expect(granted.map((g) => g.qos)).toStrictEqual([1])
     expect(sys.connected).toBe(true)
@@ -80,7 +87,11 @@ describe('broker persistence', () => {
     cleanups.push(dir.remove)
     const b = await startTestBroker(dir.path)
     cleanups.push(() => b.broker.stop())
-    const rec = await connectClient(b.url, 'recorder', b.credentials.recorder, { clean: false, clientId: 'rec-load', properties: { sessionExpiryInterval: 3600 } })
+    const rec = await connectClient(b.url, 'recorder', b.credentials.recorder, {
+      clean: false,
+      clientId: 'rec-load',
+      properties: { sessionExpiryInterval: 3600 },
+    })
     cleanups.push(() => void rec.end(true))
     const got = new Set<string>()
     rec.on('message', (_t, p) => got.add(p.toString()))
@@ -130,7 +141,9 @@ describe('broker persistence', () => {
     cleanups.push(() => conn.stop())
     await conn.whenConnected()
     const reading = syntheticReading(Date.now(), 1)
-    conn.publishJson(topics.reading(HOST, 'sys-collector', 'system'), SystemReading, reading, { retain: true })
+    conn.publishJson(topics.reading(HOST, 'sys-collector', 'system'), SystemReading, reading, {
+      retain: true,
+    })
 
     const retained = async () => {
       const c = await connectClient(b.url, 'gateway', b.credentials.gateway)

@@ -10,7 +10,11 @@ const exe = chromiumPath()
 const ADMIN = 'admin-token-for-browser-tests-0001'
 const cleanups: Array<() => Promise<void> | void> = []
 
-describeWith('Chromium', exe !== null, 'Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).')('dashboard in a real browser', () => {
+describeWith(
+  'Chromium',
+  exe !== null,
+  'Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).',
+)('dashboard in a real browser', () => {
   let base = ''
   let browser: Browser
   const errors: string[] = []
@@ -19,13 +23,24 @@ describeWith('Chromium', exe !== null, 'Install it with `apt-get install -y chro
     const dir = tempDir()
     cleanups.push(dir.remove)
     // The web app as shipped, built into this test's folder.
-    await build({ root: join(ROOT, 'web'), logLevel: 'error', build: { outDir: join(dir.path, 'web'), emptyOutDir: true } })
+    await build({
+      root: join(ROOT, 'web'),
+      logLevel: 'error',
+      build: { outDir: join(dir.path, 'web'), emptyOutDir: true },
+    })
     const b = await startTestBroker(dir.path)
     cleanups.push(() => b.broker.stop())
     const rec = startRecorder(dir.path, b.url, 'recorder', b.credentials.recorder)
     cleanups.push(() => rec.stop())
     await rec.conn.whenConnected()
-    const gw = await startGateway(dir.path, b.url, 'gateway', b.credentials.gateway, ADMIN, join(dir.path, 'web'))
+    const gw = await startGateway(
+      dir.path,
+      b.url,
+      'gateway',
+      b.credentials.gateway,
+      ADMIN,
+      join(dir.path, 'web'),
+    )
     await gw.start()
     cleanups.push(() => gw.stop())
     base = `http://127.0.0.1:${gw.port}`
@@ -33,7 +48,16 @@ describeWith('Chromium', exe !== null, 'Install it with `apt-get install -y chro
     cleanups.push(() => sys.stop())
     browser = await chromium.launch({
       executablePath: exe!,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
     cleanups.push(() => browser.close())
   })
@@ -82,7 +106,9 @@ describeWith('Chromium', exe !== null, 'Install it with `apt-get install -y chro
   it('fits a 360 px wide phone screen without sideways scrolling, in the dark theme too', async () => {
     const page = await loggedIn(360)
     await page.emulateMedia({ colorScheme: 'dark' })
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    )
     expect(overflow).toBeLessThanOrEqual(0)
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(bg).toBe('rgb(15, 17, 21)')

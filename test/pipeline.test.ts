@@ -3,7 +3,16 @@ import { Counters } from '@homelab/service-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { syntheticReading } from './helpers/readings.js'
-import { connectClient, HOST, startGateway, startRecorder, startSysCollector, startTestBroker, tempDir, waitFor } from './helpers/stack.js'
+import {
+  connectClient,
+  HOST,
+  startGateway,
+  startRecorder,
+  startSysCollector,
+  startTestBroker,
+  tempDir,
+  waitFor,
+} from './helpers/stack.js'
 
 const ADMIN = 'admin-token-for-tests-0123456789'
 const cleanups: Array<() => Promise<void> | void> = []
@@ -16,7 +25,12 @@ let recorder: ReturnType<typeof startRecorder>
 let viewer = ''
 let operator = ''
 
-async function get<S extends z.ZodType>(path: string, schema: S, token = ADMIN, status = 200): Promise<z.infer<S>> {
+async function get<S extends z.ZodType>(
+  path: string,
+  schema: S,
+  token = ADMIN,
+  status = 200,
+): Promise<z.infer<S>> {
   const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } })
   const body: unknown = await res.json()
   expect(res.status, JSON.stringify(body)).toBe(status)
@@ -51,15 +65,26 @@ afterAll(async () => {
 
 describe('readings flow from the collector to the history API', () => {
   it('serves this machine’s current metrics and their history', async () => {
-    const history = await waitFor(async () => {
-      const h = await get(`/api/history?series=cpu.usage&from=${Date.now() - 60_000}&points=100`, HistoryResponse)
-      return h.columns[0].length >= 3 ? h : null
-    }, 20_000, 'three stored samples')
+    const history = await waitFor(
+      async () => {
+        const h = await get(
+          `/api/history?series=cpu.usage&from=${Date.now() - 60_000}&points=100`,
+          HistoryResponse,
+        )
+        return h.columns[0].length >= 3 ? h : null
+      },
+      20_000,
+      'three stored samples',
+    )
     expect(history.tier).toBe('raw')
     expect(history.columns[1].every((v) => v === null || (v >= 0 && v <= 100))).toBe(true)
 
     const now = await get('/api/metrics/system', SystemMetrics)
-    const memTotalKb = Number(/MemTotal:\s+(\d+)/.exec(await import('node:fs').then((fs) => fs.readFileSync('/proc/meminfo', 'utf8')))![1])
+    const memTotalKb = Number(
+      /MemTotal:\s+(\d+)/.exec(
+        await import('node:fs').then((fs) => fs.readFileSync('/proc/meminfo', 'utf8')),
+      )![1],
+    )
     expect(now.memoryTotal).toBe(memTotalKb * 1024)
     expect(now.host).toBe(HOST)
     expect(now.diskTotal).toBeGreaterThan(0)
@@ -86,7 +111,11 @@ describe('bad input reaching the recorder', () => {
     await pub(JSON.stringify({ ...good, v: 99 }))
     await sys.publishAsync(`homelab/${HOST}/sys-collector/availability`, 'maybe', { qos: 1 })
     await pub(JSON.stringify(good))
-    await waitFor(() => recorderCounters.get('messages.quarantined') >= 6, 10_000, 'six quarantined messages').catch((e) => {
+    await waitFor(
+      () => recorderCounters.get('messages.quarantined') >= 6,
+      10_000,
+      'six quarantined messages',
+    ).catch((e) => {
       throw new Error(`${e.message}; recorder counters: ${JSON.stringify(recorderCounters.snapshot())}`)
     })
     expect({
@@ -95,9 +124,18 @@ describe('bad input reaching the recorder', () => {
       oversized: recorderCounters.get('invalid.oversized'),
       mismatch: recorderCounters.get('invalid.mismatch'),
     }).toStrictEqual({ json: 1, schema: 3, oversized: 1, mismatch: 1 })
-    const rows = recorder.db.prepare('SELECT reason, size, length(payload) AS kept FROM quarantine ORDER BY id').all() as Array<{ reason: string; size: number; kept: number }>
+    const rows = recorder.db
+      .prepare('SELECT reason, size, length(payload) AS kept FROM quarantine ORDER BY id')
+      .all() as Array<{ reason: string; size: number; kept: number }>
     // Arrival order is the broker's (it stores the 1 MB message more slowly), so compare as a sorted list.
-    expect(rows.map((r) => r.reason.split(':')[0]).sort()).toStrictEqual(['json', 'mismatch', 'oversized', 'schema', 'schema', 'schema'])
+    expect(rows.map((r) => r.reason.split(':')[0]).sort()).toStrictEqual([
+      'json',
+      'mismatch',
+      'oversized',
+      'schema',
+      'schema',
+      'schema',
+    ])
     const big = rows.find((r) => r.reason.startsWith('oversized'))!
     expect(big.size).toBeGreaterThan(200_000)
     expect(big.kept).toBe(4096)
@@ -119,7 +157,11 @@ describe('bad input reaching the broker', () => {
     expect(broker.counters.get('refused.too_large')).toBe(1)
     big.end(true)
     const before = recorderCounters.get('messages.stored')
-    await waitFor(() => recorderCounters.get('messages.stored') > before, 10_000, 'the recorder to keep storing')
+    await waitFor(
+      () => recorderCounters.get('messages.stored') > before,
+      10_000,
+      'the recorder to keep storing',
+    )
   })
 })
 
@@ -134,9 +176,17 @@ describe('gateway access and input checks', () => {
   })
 
   it('logs in with a token and uses an HttpOnly, SameSite session cookie', async () => {
-    const bad = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'wrong-token-wrong-token' }) })
+    const bad = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'wrong-token-wrong-token' }),
+    })
     expect(bad.status).toBe(401)
-    const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: viewer }) })
+    const res = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: viewer }),
+    })
     expect(res.status).toBe(200)
     const cookie = res.headers.get('set-cookie')!
     expect(cookie).toMatch(/HttpOnly/)
@@ -167,7 +217,10 @@ describe('gateway access and input checks', () => {
     const cases: Array<[string, RegExp]> = [
       ['/api/metrics/system/history?hours=abc', /hours/],
       ['/api/metrics/system/history?hours=-1', /hours/],
-      [`/api/history?series=cpu.usage&from=${Date.now()}&to=${Date.now() - 1000}`, /from .* must be before to/],
+      [
+        `/api/history?series=cpu.usage&from=${Date.now()}&to=${Date.now() - 1000}`,
+        /from .* must be before to/,
+      ],
       ['/api/history?series=cpu.usage&points=1000000000', /points/],
       ['/api/history?series=DROP%20TABLE', /series/],
       ['/api/history?series=cpu.usage&bogus=1', /unknown query parameter/],

@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import { HistoryReader, openReader } from '@homelab/storage'
 import { afterAll, describe, expect, it } from 'vitest'
-import { syntheticReading } from './helpers/readings.js'
 import { exited, spawnService } from './helpers/process.js'
+import { syntheticReading } from './helpers/readings.js'
 import { connectClient, HOST, startTestBroker, tempDir, waitFor } from './helpers/stack.js'
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -33,7 +33,10 @@ describe('recorder crash', () => {
     const watcher = await connectClient(b.url, 'gateway', b.credentials.gateway)
     cleanups.push(() => void watcher.end(true))
     let online = 0
-    watcher.on('message', (t, p) => t.endsWith('/recorder/availability') && p.toString() === 'online' && online++)
+    watcher.on(
+      'message',
+      (t, p) => t.endsWith('/recorder/availability') && p.toString() === 'online' && online++,
+    )
     await watcher.subscribeAsync(`homelab/${HOST}/recorder/availability`, { qos: 1 })
     await waitFor(() => online >= 1, 30_000, 'the recorder to come online')
 
@@ -43,7 +46,11 @@ describe('recorder crash', () => {
     let i = 0
     const publishSome = async (n: number) => {
       for (let k = 0; k < n; k++, i++) {
-        await pub.publishAsync(`homelab/${HOST}/sys-collector/reading/system`, JSON.stringify(syntheticReading(t0 + i * 1000, i)), { qos: 1 })
+        await pub.publishAsync(
+          `homelab/${HOST}/sys-collector/reading/system`,
+          JSON.stringify(syntheticReading(t0 + i * 1000, i)),
+          { qos: 1 },
+        )
       }
     }
     await publishSome(300)
@@ -68,11 +75,17 @@ describe('recorder crash', () => {
         return null
       }
     }
-    const raw = await waitFor(() => {
-      const r = count()
-      return r && r.ts.length >= total ? r : null
-    }, 60_000, `${total} stored readings`).catch((e) => {
-      throw new Error(`${e.message}; have ${count()?.ts.length}; recorder said: ${recorder.output().slice(-2000)}`)
+    const raw = await waitFor(
+      () => {
+        const r = count()
+        return r && r.ts.length >= total ? r : null
+      },
+      60_000,
+      `${total} stored readings`,
+    ).catch((e) => {
+      throw new Error(
+        `${e.message}; have ${count()?.ts.length}; recorder said: ${recorder.output().slice(-2000)}`,
+      )
     })
     expect(raw.ts.length).toBe(total)
     expect(new Set(raw.ts).size).toBe(total)

@@ -14,7 +14,12 @@ afterAll(async () => {
 
 /** Runs `npm start` as a user does, in its own process group (so SIGINT reaches it as Ctrl-C would). */
 function npmStart(env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
@@ -35,53 +40,82 @@ function npmStart(env: Record<string, string>): ChildProcess & { output: () => s
 async function ctrlC(c: ChildProcess & { output: () => string }) {
   process.kill(-c.pid!, 'SIGINT')
   await exited(c)
-  await waitFor(() => {
-    try {
-      process.kill(-c.pid!, 0)
-      return false
-    } catch {
-      return true
-    }
-  }, 15_000, 'every process of npm start to exit')
+  await waitFor(
+    () => {
+      try {
+        process.kill(-c.pid!, 0)
+        return false
+      } catch {
+        return true
+      }
+    },
+    15_000,
+    'every process of npm start to exit',
+  )
   expect(c.output()).toContain('SIGINT: stopping')
   expect(c.output()).not.toMatch(/ERROR|exiting now|took longer/)
 }
 
 describe('npm start', () => {
-  it('serves this machine’s real metrics within 20 s, stops cleanly, and keeps history across a restart', { timeout: 120_000 }, async () => {
+  it('serves this machine’s real metrics within 20 s, stops cleanly, and keeps history across a restart', {
+    timeout: 120_000,
+  }, async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)
     const port = await freePort()
-    const env = { HOMELAB_DATA_DIR: dir.path, HOMELAB_PORT: String(port), HOMELAB_MQTT_PORT: String(await freePort()), HOMELAB_SYS_INTERVAL_MS: '1000' }
+    const env = {
+      HOMELAB_DATA_DIR: dir.path,
+      HOMELAB_PORT: String(port),
+      HOMELAB_MQTT_PORT: String(await freePort()),
+      HOMELAB_SYS_INTERVAL_MS: '1000',
+    }
     const startedAt = Date.now()
     let app = npmStart(env)
-    await waitFor(() => app.output().includes(`Dashboard: http://localhost:${port}/`), 20_000, `the dashboard URL (output: ${app.output()})`)
+    await waitFor(
+      () => app.output().includes(`Dashboard: http://localhost:${port}/`),
+      20_000,
+      `the dashboard URL (output: ${app.output()})`,
+    )
     expect(app.output()).toContain(join(dir.path, 'secrets', 'admin-token'))
 
     const base = `http://127.0.0.1:${port}`
     const login = async () => {
       const token = readFileSync(join(dir.path, 'secrets', 'admin-token'), 'utf8').trim()
-      const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) })
+      const res = await fetch(`${base}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      })
       expect(res.status).toBe(200)
       return res.headers.get('set-cookie')!.split(';')[0]!
     }
     const cookie = await login()
-    const metrics = await waitFor(async () => {
-      const r = await fetch(`${base}/api/metrics/system`, { headers: { cookie } })
-      return r.status === 200 ? SystemMetrics.parse(await r.json()) : null
-    }, 20_000 - (Date.now() - startedAt), 'metrics within 20 s of the start')
+    const metrics = await waitFor(
+      async () => {
+        const r = await fetch(`${base}/api/metrics/system`, { headers: { cookie } })
+        return r.status === 200 ? SystemMetrics.parse(await r.json()) : null
+      },
+      20_000 - (Date.now() - startedAt),
+      'metrics within 20 s of the start',
+    )
     const kb = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1])
     expect(metrics.memoryTotal).toBe(kb * 1024)
     expect(metrics.cpuUsage).toBeGreaterThanOrEqual(0)
 
     const history = async (c: string, from: number, to: number) => {
-      const r = await fetch(`${base}/api/history?series=uptime&from=${from}&to=${to}&points=1000`, { headers: { cookie: c } })
+      const r = await fetch(`${base}/api/history?series=uptime&from=${from}&to=${to}&points=1000`, {
+        headers: { cookie: c },
+      })
       return HistoryResponse.parse(await r.json())
     }
-    const before = await waitFor(async () => {
-      const h = await history(cookie, startedAt - 1000, Date.now())
-      return h.columns[0].length >= 3 ? h : null
-    }, 15_000, 'three samples')
+    const before = await waitFor(
+      async () => {
+        const h = await history(cookie, startedAt - 1000, Date.now())
+        return h.columns[0].length >= 3 ? h : null
+      },
+      15_000,
+      'three samples',
+    )
 
     await ctrlC(app)
 
@@ -105,6 +139,8 @@ describe('npm start', () => {
     cleanups.push(dir.remove)
     const app = npmStart({ HOMELAB_DATA_DIR: dir.path, HOMELAB_PORT: 'eighty' })
     expect(await exited(app)).toBe(2)
-    expect(app.output()).toContain('HOMELAB_PORT: HOMELAB_PORT must be a port number 0–65535 (0 = any free port) (got "eighty")')
+    expect(app.output()).toContain(
+      'HOMELAB_PORT: HOMELAB_PORT must be a port number 0–65535 (0 = any free port) (got "eighty")',
+    )
   })
 })

@@ -10,7 +10,10 @@ function start(cmd: string, args: string[], env: Record<string, string> = {}): C
   const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   p.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)))
-  p.on('exit', (code) => code && code !== 0 && process.stderr.write(`${cmd} ${args.join(' ')} exited ${code}: ${err}\n`))
+  p.on(
+    'exit',
+    (code) => code && code !== 0 && process.stderr.write(`${cmd} ${args.join(' ')} exited ${code}: ${err}\n`),
+  )
   return p
 }
 
@@ -27,7 +30,9 @@ async function waitPort(url: string, timeoutMs = 30_000) {
   throw new Error(`${url} did not answer`)
 }
 
-const nodeExporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/sbin/prometheus-node-exporter'].find((p) => existsSync(p))
+const nodeExporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/sbin/prometheus-node-exporter'].find(
+  (p) => existsSync(p),
+)
 
 /**
  * All services in one process at default settings (5 s sampling, no dashboard open), side by side in the same
@@ -49,7 +54,10 @@ export async function benchFootprint(dir: string, seconds: number) {
     const dataDir = join(dir, 'split')
     const mqttPort = await freePort()
     const common = { HOMELAB_DATA_DIR: dataDir, HOMELAB_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` }
-    const broker = start(process.execPath, [join(ROOT, 'services/broker/dist/main.js')], { ...common, HOMELAB_MQTT_PORT: String(mqttPort) })
+    const broker = start(process.execPath, [join(ROOT, 'services/broker/dist/main.js')], {
+      ...common,
+      HOMELAB_MQTT_PORT: String(mqttPort),
+    })
     procs.push(broker)
     const usersFile = join(dataDir, 'secrets', 'mqtt-users.json')
     for (let i = 0; i < 100 && !existsSync(usersFile); i++) await sleep(100)
@@ -83,7 +91,12 @@ export async function benchFootprint(dir: string, seconds: number) {
     let scrapes = 0
     const scraper = ne
       ? setInterval(() => {
-          fetch(`http://127.0.0.1:${nePort}/metrics`).then((r) => r.text()).then(() => scrapes++, () => undefined)
+          fetch(`http://127.0.0.1:${nePort}/metrics`)
+            .then((r) => r.text())
+            .then(
+              () => scrapes++,
+              () => undefined,
+            )
         }, 5000)
       : null
     await sleep(seconds * 1000)
@@ -108,7 +121,10 @@ export async function benchFootprint(dir: string, seconds: number) {
     }
     for (const [name, p] of alone) {
       const m = rssMb(p.pid!)
-      line(`${name} alone: CPU % / RSS now / peak (budget < 60 MB)`, `${fmt(pct(p), 3)} % / ${fmt(m.rss, 1)} / ${fmt(m.peak, 1)} MB`)
+      line(
+        `${name} alone: CPU % / RSS now / peak (budget < 60 MB)`,
+        `${fmt(pct(p), 3)} % / ${fmt(m.rss, 1)} / ${fmt(m.peak, 1)} MB`,
+      )
     }
   } finally {
     for (const p of procs) p.kill('SIGTERM')

@@ -41,6 +41,9 @@ export function benchHistory(dir: string) {
       points = r.x.length
       tier = r.tier
     }
-    line(`${label} → ${points} points from the ${tier} tier (budget < 50 ms)`, `median ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms`)
+    line(
+      `${label} → ${points} points from the ${tier} tier (budget < 50 ms)`,
+      `median ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms`,
+    )
   }
 }

@@ -12,13 +12,17 @@ const all = ['sys', 'ingest', 'history', 'footprint']
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
-process.stdout.write(`node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}\n`)
+process.stdout.write(
+  `node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString()}\n`,
+)
 try {
   if (run.includes('sys')) await benchSysSample()
   if (run.includes('ingest')) await benchIngest(join(dir, 'ingest'))
   if (run.includes('history')) benchHistory(dir)
   if (run.includes('footprint')) {
-    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], { stdio: 'inherit' })
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
+      stdio: 'inherit',
+    })
     await benchFootprint(dir, Number(process.env.BENCH_SECONDS ?? 60))
   }
 } finally {

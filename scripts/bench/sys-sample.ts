@@ -37,7 +37,15 @@ export async function benchSysSample(n = 200) {
   })
   const c0 = childCpuMs()
   const baseline = await measure('baseline: systeminformation', Math.min(n, 50), async () => {
-    await Promise.all([si.currentLoad(), si.mem(), si.fsSize(), si.networkStats('*'), si.disksIO(), si.cpuTemperature(), si.time()])
+    await Promise.all([
+      si.currentLoad(),
+      si.mem(),
+      si.fsSize(),
+      si.networkStats('*'),
+      si.disksIO(),
+      si.cpuTemperature(),
+      si.time(),
+    ])
   })
   const childMs = (childCpuMs() - c0) / Math.min(n, 50)
   for (const r of [ours, { ...baseline, cpuMs: baseline.cpuMs + childMs }]) {
@@ -48,4 +56,5 @@ export async function benchSysSample(n = 200) {
 }
 
 import { createRequire } from 'node:module'
+
 const require = createRequire(import.meta.url)

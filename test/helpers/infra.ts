@@ -27,5 +27,7 @@ export function which(bin: string): string | null {
   }
 }
 
-export const mosquittoPath = (): string | null => which('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : null)
-export const chromiumPath = (): string | null => process.env.CHROMIUM_PATH ?? which('chromium') ?? which('chromium-browser')
+export const mosquittoPath = (): string | null =>
+  which('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : null)
+export const chromiumPath = (): string | null =>
+  process.env.CHROMIUM_PATH ?? which('chromium') ?? which('chromium-browser')

@@ -23,7 +23,10 @@ export const MOSQUITTO_USERS = {
 } as const
 
 /** Starts a real Mosquitto on a loopback port with a password file and the project's ACL (generated from acl.ts). */
-export async function startMosquitto(bin: string, dir: string): Promise<{ url: string; stop: () => Promise<void>; proc: ChildProcess }> {
+export async function startMosquitto(
+  bin: string,
+  dir: string,
+): Promise<{ url: string; stop: () => Promise<void>; proc: ChildProcess }> {
   const port = await freePort()
   const passwd = join(dir, 'passwd')
   writeFileSync(passwd, '')
@@ -36,7 +39,13 @@ export async function startMosquitto(bin: string, dir: string): Promise<{ url: s
       `listener ${port} 127.0.0.1`,
       // As root, Mosquitto would switch to its own user, which cannot read this private temp folder.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
-      'allow_anonymous false', `password_file ${passwd}`, `acl_file ${join(dir, 'acl')}`, 'persistence false', 'log_dest stderr', ''].join('\n'),
+      'allow_anonymous false',
+      `password_file ${passwd}`,
+      `acl_file ${join(dir, 'acl')}`,
+      'persistence false',
+      'log_dest stderr',
+      '',
+    ].join('\n'),
   )
   const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
@@ -46,7 +55,10 @@ export async function startMosquitto(bin: string, dir: string): Promise<{ url: s
     async () => {
       if (proc.exitCode !== null) throw new Error(`mosquitto exited with ${proc.exitCode}: ${log}`)
       return new Promise<boolean>((r) => {
-        const s = connect(port, '127.0.0.1', () => (s.destroy(), r(true)))
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy()
+          r(true)
+        })
         s.on('error', () => r(false))
       })
     },

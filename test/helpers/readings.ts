@@ -13,9 +13,21 @@ export function syntheticReading(ts: number, i: number, host = HOST): SystemRead
     load: [0.1, 0.2, 0.3],
     memory: { total: 8e9, used: 1e9 + i, available: 7e9 - i, percent: 12.5, swapTotal: 0, swapUsed: 0 },
     cpuTemperature: null,
-    filesystems: [{ mount: '/', device: '/dev/sda1', fsType: 'ext4', total: 1e11, used: 5e10, available: 5e10, percent: 50 }],
+    filesystems: [
+      {
+        mount: '/',
+        device: '/dev/sda1',
+        fsType: 'ext4',
+        total: 1e11,
+        used: 5e10,
+        available: 5e10,
+        percent: 50,
+      },
+    ],
     disks: [],
-    network: [{ iface: 'eth0', rxBytesPerSec: 100, txBytesPerSec: 200, rxBytes: 1000 + i, txBytes: 2000 + i }],
+    network: [
+      { iface: 'eth0', rxBytesPerSec: 100, txBytesPerSec: 200, rxBytes: 1000 + i, txBytes: 2000 + i },
+    ],
     uptimeSec: 1000 + i,
   }
 }

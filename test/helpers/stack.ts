@@ -25,7 +25,11 @@ export function tempDir(prefix = 'hl-'): { path: string; remove: () => void } {
 }
 
 /** Polls `check` until it returns a truthy value (or throws the last error after `timeoutMs`). */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const start = Date.now()
   let last: unknown = null
   for (;;) {
@@ -35,13 +39,26 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000
     } catch (e) {
       last = e
     }
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
 
-export async function connectClient(url: string, username: string, password: string | undefined, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const c = mqtt.connect(url, { protocolVersion: 5, username, password, reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+export async function connectClient(
+  url: string,
+  username: string,
+  password: string | undefined,
+  opts: mqtt.IClientOptions = {},
+): Promise<MqttClient> {
+  const c = mqtt.connect(url, {
+    protocolVersion: 5,
+    username,
+    password,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...opts,
+  })
   await new Promise<void>((resolve, reject) => {
     c.once('connect', () => resolve())
     c.once('error', reject)
@@ -49,7 +66,10 @@ export async function connectClient(url: string, username: string, password: str
   return c
 }
 
-export async function startTestBroker(dataDir: string, port = 0): Promise<{ broker: RunningBroker; url: string; credentials: Credentials }> {
+export async function startTestBroker(
+  dataDir: string,
+  port = 0,
+): Promise<{ broker: RunningBroker; url: string; credentials: Credentials }> {
   const credentials = ensureCredentials(dataDir, 'ha-password-123')
   const broker = await startBroker({
     port,
@@ -64,10 +84,20 @@ export async function startTestBroker(dataDir: string, port = 0): Promise<{ brok
 }
 
 export function recorderConfig(dataDir: string, url: string) {
-  return RecorderConfig.parse({ HOMELAB_DATA_DIR: dataDir, HOMELAB_MQTT_URL: url, HOMELAB_MAX_PAYLOAD_BYTES: '65536' })
+  return RecorderConfig.parse({
+    HOMELAB_DATA_DIR: dataDir,
+    HOMELAB_MQTT_URL: url,
+    HOMELAB_MAX_PAYLOAD_BYTES: '65536',
+  })
 }
 
-export function startRecorder(dataDir: string, url: string, user: string, password: string | undefined, counters = new Counters()): Recorder {
+export function startRecorder(
+  dataDir: string,
+  url: string,
+  user: string,
+  password: string | undefined,
+  counters = new Counters(),
+): Recorder {
   const r = new Recorder({
     config: recorderConfig(dataDir, url),
     topics: createTopics('homelab'),
@@ -81,7 +111,14 @@ export function startRecorder(dataDir: string, url: string, user: string, passwo
   return r
 }
 
-export async function startGateway(dataDir: string, url: string, user: string, password: string | undefined, adminToken: string, webDir?: string): Promise<Gateway> {
+export async function startGateway(
+  dataDir: string,
+  url: string,
+  user: string,
+  password: string | undefined,
+  adminToken: string,
+  webDir?: string,
+): Promise<Gateway> {
   const g = new Gateway({
     config: GatewayConfig.parse({
       HOMELAB_DATA_DIR: dataDir,
@@ -103,13 +140,37 @@ export async function startGateway(dataDir: string, url: string, user: string, p
   return g
 }
 
-export async function startSysCollector(url: string, user: string, password: string | undefined, intervalMs = 1000) {
+export async function startSysCollector(
+  url: string,
+  user: string,
+  password: string | undefined,
+  intervalMs = 1000,
+) {
   const topics: Topics = createTopics('homelab')
   const counters = new Counters()
   const log = testLog('sys-collector')
-  const conn = new MqttConnection({ url, username: user, password, clientId: `sys-${HOST}-${Math.random()}`, host: HOST, service: 'sys-collector', topics, log, counters, version: 'test' })
+  const conn = new MqttConnection({
+    url,
+    username: user,
+    password,
+    clientId: `sys-${HOST}-${Math.random()}`,
+    host: HOST,
+    service: 'sys-collector',
+    topics,
+    log,
+    counters,
+    version: 'test',
+  })
   conn.start()
-  const collector = new SysCollector({ conn, topics, host: HOST, intervalMs, paths: { proc: '/proc', sys: '/sys', rootfs: '' }, log, counters })
+  const collector = new SysCollector({
+    conn,
+    topics,
+    host: HOST,
+    intervalMs,
+    paths: { proc: '/proc', sys: '/sys', rootfs: '' },
+    log,
+    counters,
+  })
   await collector.start()
   return {
     collector,

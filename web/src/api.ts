@@ -13,7 +13,8 @@ export class HttpError extends Error {
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(path, { credentials: 'same-origin', ...init })
   const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null
-  if (!res.ok) throw new HttpError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? res.statusText)
+  if (!res.ok)
+    throw new HttpError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? res.statusText)
   return body as T
 }
 
@@ -36,9 +37,15 @@ export const api = {
 }
 
 /** Opens the live stream; returns a function that closes it. Reconnects by itself (EventSource does). */
-export function openLive(host: string, onMessage: (m: LiveMessage) => void, onState: (open: boolean) => void): () => void {
+export function openLive(
+  host: string,
+  onMessage: (m: LiveMessage) => void,
+  onState: (open: boolean) => void,
+): () => void {
   const es = new EventSource(`/api/live?host=${encodeURIComponent(host)}`)
-  es.addEventListener('message', (e) => onMessage(JSON.parse((e as MessageEvent<string>).data) as LiveMessage))
+  es.addEventListener('message', (e) =>
+    onMessage(JSON.parse((e as MessageEvent<string>).data) as LiveMessage),
+  )
   es.onopen = () => onState(true)
   es.onerror = () => onState(false)
   return () => es.close()

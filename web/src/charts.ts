@@ -11,7 +11,13 @@ function axes(fmt: (v: number) => string): uPlot.Axis[] {
   const grid = { stroke: css('--grid'), width: 1 }
   return [
     { stroke, grid, ticks: grid },
-    { stroke, grid, ticks: grid, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))) },
+    {
+      stroke,
+      grid,
+      ticks: grid,
+      size: 64,
+      values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))),
+    },
   ]
 }
 
@@ -21,16 +27,33 @@ export interface LineSpec {
 }
 
 /** A live chart: lines over a sliding window, no legend values clutter. */
-export function liveOptions(width: number, height: number, lines: LineSpec[], fmt: (v: number) => string, max?: number): uPlot.Options {
+export function liveOptions(
+  width: number,
+  height: number,
+  lines: LineSpec[],
+  fmt: (v: number) => string,
+  max?: number,
+): uPlot.Options {
   return {
     width,
     height,
     ms: 1,
     cursor: { drag: { x: false, y: false } },
     legend: { show: true, live: true },
-    scales: { x: { time: true }, y: { range: (_u, lo, hi) => [Math.min(0, lo ?? 0), max ?? Math.max(1, (hi ?? 1) * 1.1)] } },
+    scales: {
+      x: { time: true },
+      y: { range: (_u, lo, hi) => [Math.min(0, lo ?? 0), max ?? Math.max(1, (hi ?? 1) * 1.1)] },
+    },
     axes: axes(fmt),
-    series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v)) }))],
+    series: [
+      {},
+      ...lines.map((l) => ({
+        label: l.label,
+        stroke: l.color,
+        width: 1.5,
+        value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v)),
+      })),
+    ],
   }
 }
 
@@ -57,8 +80,18 @@ export function historyOptions(
     series: [
       {},
       { label, stroke: color, width: 1.5, value: (_u, v) => (v === null ? '–' : fmt(v)) },
-      { label: 'min', stroke: 'transparent', points: { show: false }, value: (_u, v) => (v === null ? '–' : fmt(v)) },
-      { label: 'max', stroke: 'transparent', points: { show: false }, value: (_u, v) => (v === null ? '–' : fmt(v)) },
+      {
+        label: 'min',
+        stroke: 'transparent',
+        points: { show: false },
+        value: (_u, v) => (v === null ? '–' : fmt(v)),
+      },
+      {
+        label: 'max',
+        stroke: 'transparent',
+        points: { show: false },
+        value: (_u, v) => (v === null ? '–' : fmt(v)),
+      },
     ],
     bands: [{ series: [3, 2], fill: `${color}33` }],
     hooks: {

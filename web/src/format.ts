@@ -13,7 +13,8 @@ export function bytes(n: number | null | undefined): string {
 
 export const rate = (n: number | null | undefined) => (n === null || n === undefined ? '–' : `${bytes(n)}/s`)
 
-export const pct = (n: number | null | undefined) => (n === null || n === undefined ? '–' : `${n.toFixed(1)} %`)
+export const pct = (n: number | null | undefined) =>
+  n === null || n === undefined ? '–' : `${n.toFixed(1)} %`
 
 export function duration(sec: number): string {
   const d = Math.floor(sec / 86400)

@@ -70,14 +70,32 @@ function App() {
       <header>
         <strong>Homelab</strong>
         <nav>
-          <a href="/" aria-current={page === 'overview' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('overview'))}>
+          <a
+            href="/"
+            aria-current={page === 'overview' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('overview')
+            }}
+          >
             Overview
           </a>
-          <a href="/history" aria-current={page === 'history' ? 'page' : undefined} onClick={(e) => (e.preventDefault(), go('history'))}>
+          <a
+            href="/history"
+            aria-current={page === 'history' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('history')
+            }}
+          >
             History
           </a>
         </nav>
-        <select aria-label="host" value={host ?? ''} onChange={(e) => setHost((e.target as HTMLSelectElement).value)}>
+        <select
+          aria-label="host"
+          value={host ?? ''}
+          onChange={(e) => setHost((e.target as HTMLSelectElement).value)}
+        >
           {hosts.map((h) => (
             <option key={h.host} value={h.host}>
               {h.host}

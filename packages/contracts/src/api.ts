@@ -58,7 +58,12 @@ export const HistoryResponse = z.object({
   tier: z.enum(TIERS),
   stepMs: z.number(),
   /** [timestamps (ms), avg, min, max]; null marks a gap. */
-  columns: z.tuple([z.array(EpochMs), z.array(z.number().nullable()), z.array(z.number().nullable()), z.array(z.number().nullable())]),
+  columns: z.tuple([
+    z.array(EpochMs),
+    z.array(z.number().nullable()),
+    z.array(z.number().nullable()),
+    z.array(z.number().nullable()),
+  ]),
 })
 export type HistoryResponse = z.infer<typeof HistoryResponse>
 
@@ -68,7 +73,9 @@ export const MAX_HISTORY_POINTS = 5000
 export const HistoryQuery = z
   .object({
     host: HostId.optional(),
-    series: z.string().regex(SERIES_NAME_RE, 'series must be a series name such as cpu.usage or fs.used{mount=/}'),
+    series: z
+      .string()
+      .regex(SERIES_NAME_RE, 'series must be a series name such as cpu.usage or fs.used{mount=/}'),
     from: z.coerce.number().int().min(0).optional(),
     to: z.coerce.number().int().min(0).optional(),
     points: z.coerce.number().int().min(2).max(MAX_HISTORY_POINTS).default(1000),
@@ -78,7 +85,11 @@ export const HistoryQuery = z
 export const SystemHistoryQuery = z
   .object({
     host: HostId.optional(),
-    hours: z.coerce.number().positive().max(24 * 400).default(24),
+    hours: z.coerce
+      .number()
+      .positive()
+      .max(24 * 400)
+      .default(24),
     points: z.coerce.number().int().min(2).max(MAX_HISTORY_POINTS).default(500),
   })
   .strict()

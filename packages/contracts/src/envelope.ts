@@ -19,7 +19,10 @@ export type ServiceName = z.infer<typeof ServiceName>
 /** A host id: lower-case letters, digits and dashes, 1–63 characters (a DNS label, safe in topics and URLs). */
 export const HostId = z
   .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'a host id is 1–63 of a-z, 0-9 and "-", not starting or ending with "-"')
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+    'a host id is 1–63 of a-z, 0-9 and "-", not starting or ending with "-"',
+  )
 export type HostId = z.infer<typeof HostId>
 
 /** Milliseconds since the Unix epoch; the one time unit used in every payload and API. */

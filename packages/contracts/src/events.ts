@@ -2,7 +2,9 @@ import { z } from 'zod'
 import { envelopeShape } from './envelope.js'
 
 /** Event type names: dotted, lower-case ("service.availability", "container.die"). */
-export const EventType = z.string().regex(/^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/, 'an event type is dotted lower-case words')
+export const EventType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$/, 'an event type is dotted lower-case words')
 
 /**
  * Every event in the log. `id` is unique per event (producers use a random UUID) and makes redelivery idempotent.

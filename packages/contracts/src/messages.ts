@@ -43,7 +43,9 @@ export function classify(t: ParsedTopic): Classified {
       return { kind: 'event', schema: Event }
     case 'reading': {
       const rk = READING_KINDS[t.kind]
-      return rk ? { kind: 'reading', readingKind: rk, name: t.kind } : { kind: 'unknown', reason: `unknown reading kind "${t.kind}"` }
+      return rk
+        ? { kind: 'reading', readingKind: rk, name: t.kind }
+        : { kind: 'unknown', reason: `unknown reading kind "${t.kind}"` }
     }
     case 'cmd':
     case 'set':

@@ -54,7 +54,7 @@ export function systemSamples(r: SystemReading): Sample[] {
     [s.swapUsed, r.memory.swapUsed],
     [s.uptime, r.uptimeSec],
   ]
-  r.cpu.cores.forEach((v, i) => out.push([s.cpuCore(i), v]))
+  for (const [i, v] of r.cpu.cores.entries()) out.push([s.cpuCore(i), v])
   if (r.cpuTemperature !== null) out.push([s.cpuTemperature, r.cpuTemperature])
   for (const f of r.filesystems) {
     out.push([s.fsTotal(f.mount), f.total], [s.fsUsed(f.mount), f.used], [s.fsPercent(f.mount), f.percent])
@@ -67,7 +67,8 @@ export function systemSamples(r: SystemReading): Sample[] {
       [s.diskWriteOps(d.name), d.writeOpsPerSec],
     )
   }
-  for (const n of r.network) out.push([s.netRx(n.iface), n.rxBytesPerSec], [s.netTx(n.iface), n.txBytesPerSec])
+  for (const n of r.network)
+    out.push([s.netRx(n.iface), n.rxBytesPerSec], [s.netTx(n.iface), n.txBytesPerSec])
   return out
 }
 

@@ -6,23 +6,69 @@ describe('topics', () => {
   const t = createTopics('homelab')
 
   it('builds and parses every channel back to its parts', () => {
-    expect(t.parse(t.availability('pi', 'sys-collector'))).toStrictEqual({ channel: 'availability', host: 'pi', service: 'sys-collector' })
-    expect(t.parse(t.reading('pi', 'sys-collector', 'system'))).toStrictEqual({ channel: 'reading', host: 'pi', service: 'sys-collector', kind: 'system', entity: null })
-    expect(t.parse(t.reading('pi', 'docker-collector', 'container', 'web'))).toStrictEqual({ channel: 'reading', host: 'pi', service: 'docker-collector', kind: 'container', entity: 'web' })
-    expect(t.parse(t.event('pi', 'recorder', 'service.availability'))).toStrictEqual({ channel: 'event', host: 'pi', service: 'recorder', type: 'service.availability' })
-    expect(t.parse(t.set('pi', 'docker-collector', 'web'))).toStrictEqual({ channel: 'set', host: 'pi', service: 'docker-collector', target: 'web' })
-    expect(t.parse(t.reply('pi', 'docker-collector', 'gw-1'))).toStrictEqual({ channel: 'reply', host: 'pi', service: 'docker-collector', client: 'gw-1' })
-    expect(t.parse(t.cmd('pi', 'systemd-collector'))).toStrictEqual({ channel: 'cmd', host: 'pi', service: 'systemd-collector' })
+    expect(t.parse(t.availability('pi', 'sys-collector'))).toStrictEqual({
+      channel: 'availability',
+      host: 'pi',
+      service: 'sys-collector',
+    })
+    expect(t.parse(t.reading('pi', 'sys-collector', 'system'))).toStrictEqual({
+      channel: 'reading',
+      host: 'pi',
+      service: 'sys-collector',
+      kind: 'system',
+      entity: null,
+    })
+    expect(t.parse(t.reading('pi', 'docker-collector', 'container', 'web'))).toStrictEqual({
+      channel: 'reading',
+      host: 'pi',
+      service: 'docker-collector',
+      kind: 'container',
+      entity: 'web',
+    })
+    expect(t.parse(t.event('pi', 'recorder', 'service.availability'))).toStrictEqual({
+      channel: 'event',
+      host: 'pi',
+      service: 'recorder',
+      type: 'service.availability',
+    })
+    expect(t.parse(t.set('pi', 'docker-collector', 'web'))).toStrictEqual({
+      channel: 'set',
+      host: 'pi',
+      service: 'docker-collector',
+      target: 'web',
+    })
+    expect(t.parse(t.reply('pi', 'docker-collector', 'gw-1'))).toStrictEqual({
+      channel: 'reply',
+      host: 'pi',
+      service: 'docker-collector',
+      client: 'gw-1',
+    })
+    expect(t.parse(t.cmd('pi', 'systemd-collector'))).toStrictEqual({
+      channel: 'cmd',
+      host: 'pi',
+      service: 'systemd-collector',
+    })
   })
 
   it('supports a multi-level base topic', () => {
     const deep = createTopics('home/lab')
-    expect(deep.parse(deep.status('pi', 'gateway'))).toStrictEqual({ channel: 'status', host: 'pi', service: 'gateway' })
+    expect(deep.parse(deep.status('pi', 'gateway'))).toStrictEqual({
+      channel: 'status',
+      host: 'pi',
+      service: 'gateway',
+    })
     expect(deep.all()).toBe('home/lab/#')
   })
 
   it('rejects topics outside the tree', () => {
-    for (const bad of ['other/pi/sys-collector/status', 'homelab/PI/sys-collector/status', 'homelab/pi/unknown/status', 'homelab/pi/sys-collector/nope', 'homelab/pi/sys-collector/status/extra', 'homelab/pi/sys-collector/reading']) {
+    for (const bad of [
+      'other/pi/sys-collector/status',
+      'homelab/PI/sys-collector/status',
+      'homelab/pi/unknown/status',
+      'homelab/pi/sys-collector/nope',
+      'homelab/pi/sys-collector/status/extra',
+      'homelab/pi/sys-collector/reading',
+    ]) {
       expect(t.parse(bad), bad).toBeNull()
     }
   })

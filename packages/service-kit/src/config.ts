@@ -26,7 +26,8 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: Source = proce
       throw new ConfigError(`HOMELAB_CONFIG_FILE: cannot read ${file} as JSON (${(e as Error).message})`)
     }
     const obj = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).safeParse(parsed)
-    if (!obj.success) throw new ConfigError(`HOMELAB_CONFIG_FILE: ${file} must hold one JSON object of "VARIABLE": value`)
+    if (!obj.success)
+      throw new ConfigError(`HOMELAB_CONFIG_FILE: ${file} must hold one JSON object of "VARIABLE": value`)
     merged = Object.fromEntries(Object.entries(obj.data).map(([k, v]) => [k, String(v)]))
   }
   const input: Source = {}
@@ -61,13 +62,21 @@ export const duration = (min: number, max: number) =>
 export const globList = z
   .string()
   .default('')
-  .transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== ''),
+  )
 
 /** Settings every service shares: where the broker is, who it is, where its data lives. */
 export const commonShape = {
   HOMELAB_MQTT_URL: z
     .string()
-    .regex(/^(mqtts?|tcp|ssl|wss?):\/\/[^\s]+$/, 'must be a broker URL such as mqtt://127.0.0.1:1883 or mqtts://broker:8883')
+    .regex(
+      /^(mqtts?|tcp|ssl|wss?):\/\/[^\s]+$/,
+      'must be a broker URL such as mqtt://127.0.0.1:1883 or mqtts://broker:8883',
+    )
     .default('mqtt://127.0.0.1:1883'),
   HOMELAB_MQTT_USERNAME: z.string().min(1).max(128).optional(),
   HOMELAB_MQTT_PASSWORD: z.string().min(1).max(512).optional(),
@@ -91,7 +100,9 @@ export function resolvePassword(c: CommonConfig): string | undefined {
     try {
       return readFileSync(c.HOMELAB_MQTT_PASSWORD_FILE, 'utf8').trim()
     } catch (e) {
-      throw new ConfigError(`HOMELAB_MQTT_PASSWORD_FILE: cannot read ${c.HOMELAB_MQTT_PASSWORD_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+      throw new ConfigError(
+        `HOMELAB_MQTT_PASSWORD_FILE: cannot read ${c.HOMELAB_MQTT_PASSWORD_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      )
     }
   }
   return undefined

@@ -22,12 +22,17 @@ function debugEnabled(ns: string): boolean {
   })
 }
 
-export function createLogger(name: string, sink: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
+export function createLogger(
+  name: string,
+  sink: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Logger {
   const ns = `homelab:${name}`
   const debugOn = debugEnabled(ns)
   const seen = new Set<string>()
   const fmt = (level: string, msg: string, args: unknown[]) => {
-    const extra = args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a)))
+    const extra = args.map((a) =>
+      a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : JSON.stringify(a),
+    )
     return `${new Date().toISOString()} ${level} ${name}: ${msg}${extra.length ? ` ${extra.join(' ')}` : ''}`
   }
   const log: Logger = {

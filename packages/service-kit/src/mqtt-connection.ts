@@ -1,4 +1,9 @@
-import { type ServiceName, type ServiceStatus, ServiceStatus as ServiceStatusSchema, type Topics } from '@homelab/contracts'
+import {
+  type ServiceName,
+  type ServiceStatus,
+  ServiceStatus as ServiceStatusSchema,
+  type Topics,
+} from '@homelab/contracts'
 import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import type { z } from 'zod'
 import type { Counters, Logger } from './log.js'
@@ -20,7 +25,12 @@ export interface MqttConnectionOptions {
   /** Messages kept while disconnected (oldest dropped past this). Default 10,000. */
   offlineBufferLimit?: number
   /** QoS 1 ack control: call `done(0)` only after the message is safely stored. */
-  onMessageAck?: (topic: string, payload: Buffer, packet: IPublishPacket, done: (reasonCode: number) => void) => void
+  onMessageAck?: (
+    topic: string,
+    payload: Buffer,
+    packet: IPublishPacket,
+    done: (reasonCode: number) => void,
+  ) => void
   version: string
 }
 
@@ -96,7 +106,12 @@ export class MqttConnection {
       will: { topic: availability, payload: Buffer.from('offline'), qos: 1, retain: true },
       ...(o.onMessageAck
         ? {
-            customHandleAcks: (t: string, m: Buffer, p: IPublishPacket, d: (e: Error | number, c?: number) => void) => {
+            customHandleAcks: (
+              t: string,
+              m: Buffer,
+              p: IPublishPacket,
+              d: (e: Error | number, c?: number) => void,
+            ) => {
               if (this.isStale(t, p)) return d(0)
               o.onMessageAck!(t, m, p, (code) => d(code))
             },
@@ -174,11 +189,19 @@ export class MqttConnection {
   }
 
   /** Validates `payload` with `schema` and publishes it as JSON. Invalid payloads are counted and not sent. */
-  publishJson<S extends z.ZodType>(topic: string, schema: S, payload: z.input<S>, opts: IClientPublishOptions = {}): boolean {
+  publishJson<S extends z.ZodType>(
+    topic: string,
+    schema: S,
+    payload: z.input<S>,
+    opts: IClientPublishOptions = {},
+  ): boolean {
     const parsed = schema.safeParse(payload)
     if (!parsed.success) {
       this.o.counters.inc('publish.invalid')
-      this.o.log.once(`invalid:${topic}`, `not publishing an invalid payload on ${topic}: ${parsed.error.issues[0]?.message}`)
+      this.o.log.once(
+        `invalid:${topic}`,
+        `not publishing an invalid payload on ${topic}: ${parsed.error.issues[0]?.message}`,
+      )
       return false
     }
     this.publish(topic, JSON.stringify(parsed.data), { qos: 1, ...opts })
@@ -215,7 +238,11 @@ export class MqttConnection {
     const o = this.o
     this.status = { ...this.status, ts: Date.now(), counters: o.counters.snapshot() }
     if (this.client?.connected) {
-      this.client.publish(o.topics.status(o.host, o.service), JSON.stringify(ServiceStatusSchema.parse(this.status)), { qos: 1, retain: true })
+      this.client.publish(
+        o.topics.status(o.host, o.service),
+        JSON.stringify(ServiceStatusSchema.parse(this.status)),
+        { qos: 1, retain: true },
+      )
     }
   }
 
@@ -236,7 +263,12 @@ export class MqttConnection {
     this.client = null
     if (c.connected) {
       await new Promise<void>((r) =>
-        c.publish(this.o.topics.availability(this.o.host, this.o.service), 'offline', { qos: 1, retain: true }, () => r()),
+        c.publish(
+          this.o.topics.availability(this.o.host, this.o.service),
+          'offline',
+          { qos: 1, retain: true },
+          () => r(),
+        ),
       )
     }
     await new Promise<void>((r) => c.end(false, {}, () => r()))

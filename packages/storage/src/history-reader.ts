@@ -1,6 +1,6 @@
 import type { Tier } from '@homelab/contracts'
-import { decodeChunk } from './codec.js'
 import type { Statement } from 'better-sqlite3'
+import { decodeChunk } from './codec.js'
 import type { Db } from './schema.js'
 
 export const TIER_MS: Record<Exclude<Tier, 'raw'>, number> = { '1m': 60_000, '1h': 3_600_000 }
@@ -10,6 +10,13 @@ export interface SeriesColumns {
   stepMs: number
   /** [x (ms), avg, min, max]; null entries are gaps. */
   columns: [number[], Array<number | null>, Array<number | null>, Array<number | null>]
+}
+
+interface RollupArgs {
+  step: number
+  id: number
+  from: number
+  to: number
 }
 
 interface Agg {
@@ -29,27 +36,36 @@ export class HistoryReader {
   private readonly seriesId
   private readonly chunks
   private readonly staged
-  private readonly rollup: Record<Exclude<Tier, 'raw'>, Statement<[number, number, number], { bucket: number } & Agg>>
+  private readonly rollup: Record<Exclude<Tier, 'raw'>, Statement<[RollupArgs], { bucket: number } & Agg>>
   private readonly hasRaw
   private readonly latestStmt
 
   constructor(private readonly db: Db) {
-    this.seriesId = db.prepare<[string, string], { id: number }>('SELECT id FROM series WHERE host = ? AND name = ?')
+    this.seriesId = db.prepare<[string, string], { id: number }>(
+      'SELECT id FROM series WHERE host = ? AND name = ?',
+    )
     this.chunks = db.prepare<[number, number, number], { data: Buffer }>(
       'SELECT data FROM raw_chunks WHERE series_id = ? AND end_ts >= ? AND start_ts <= ? ORDER BY start_ts',
     )
     this.staged = db.prepare<[number, number, number], { ts: number; value: number }>(
       'SELECT ts, value FROM raw_staging WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts',
     )
+    // Buckets of `step` ms are aggregated by SQLite; the step is always a multiple of the tier's width.
     this.rollup = {
-      '1m': db.prepare<[number, number, number], { bucket: number } & Agg>('SELECT bucket, min, max, sum, count FROM rollup_1m WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket'),
-      '1h': db.prepare<[number, number, number], { bucket: number } & Agg>('SELECT bucket, min, max, sum, count FROM rollup_1h WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket'),
+      '1m': db.prepare<[RollupArgs], { bucket: number } & Agg>(
+        'SELECT bucket - (bucket % @step) AS bucket, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count FROM rollup_1m WHERE series_id = @id AND bucket >= @from AND bucket <= @to GROUP BY 1 ORDER BY 1',
+      ),
+      '1h': db.prepare<[RollupArgs], { bucket: number } & Agg>(
+        'SELECT bucket - (bucket % @step) AS bucket, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count FROM rollup_1h WHERE series_id = @id AND bucket >= @from AND bucket <= @to GROUP BY 1 ORDER BY 1',
+      ),
     }
     this.hasRaw = db.prepare<[number, number, number, number, number, number], { x: number }>(
       `SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM raw_staging WHERE series_id = ? AND ts BETWEEN ? AND ?)
           OR EXISTS (SELECT 1 FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?)`,
     )
-    this.latestStmt = db.prepare<[string], { ts: number; payload: string }>('SELECT ts, payload FROM latest WHERE topic = ?')
+    this.latestStmt = db.prepare<[string], { ts: number; payload: string }>(
+      'SELECT ts, payload FROM latest WHERE topic = ?',
+    )
   }
 
   seriesNames(host: string, prefix = ''): string[] {
@@ -61,7 +77,12 @@ export class HistoryReader {
       .map((r) => r.name)
   }
 
-  serviceStates(): Array<{ host: string; service: string; availability: 'online' | 'offline'; since: number }> {
+  serviceStates(): Array<{
+    host: string
+    service: string
+    availability: 'online' | 'offline'
+    since: number
+  }> {
     return this.db
       .prepare<[], { host: string; service: string; availability: 'online' | 'offline'; since: number }>(
         'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
@@ -70,17 +91,33 @@ export class HistoryReader {
   }
 
   lastSeen(host: string): number | null {
-    return this.db.prepare<[string], { t: number | null }>('SELECT max(ts) AS t FROM latest WHERE host = ?').get(host)?.t ?? null
+    return (
+      this.db
+        .prepare<[string], { t: number | null }>('SELECT max(ts) AS t FROM latest WHERE host = ?')
+        .get(host)?.t ?? null
+    )
   }
 
   /** Events, newest first. */
   events(q: { host?: string; subject?: string; type?: string; before?: number; limit: number }): unknown[] {
     const where: string[] = []
     const args: Array<string | number> = []
-    if (q.host !== undefined) where.push('host = ?'), args.push(q.host)
-    if (q.subject !== undefined) where.push('subject = ?'), args.push(q.subject)
-    if (q.type !== undefined) where.push('type = ?'), args.push(q.type)
-    if (q.before !== undefined) where.push('ts < ?'), args.push(q.before)
+    if (q.host !== undefined) {
+      where.push('host = ?')
+      args.push(q.host)
+    }
+    if (q.subject !== undefined) {
+      where.push('subject = ?')
+      args.push(q.subject)
+    }
+    if (q.type !== undefined) {
+      where.push('type = ?')
+      args.push(q.type)
+    }
+    if (q.before !== undefined) {
+      where.push('ts < ?')
+      args.push(q.before)
+    }
     const sql = `SELECT payload FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, seq DESC LIMIT ?`
     return this.db
       .prepare<Array<string | number>, { payload: string }>(sql)
@@ -98,12 +135,14 @@ export class HistoryReader {
 
   /** The tier that serves [from, to] at `points` points. */
   chooseTier(from: number, to: number, points: number, seriesIds: number[]): Tier {
-    const step = (to - from) / points
+    // Decide on the step the buckets will really have (rounded up to a readable one).
+    const step = niceStep((to - from) / points)
     if (step < 60_000) {
       // Raw only where raw data still exists at the start of the range (retention may have removed it).
       const probeTo = Math.min(to, from + Math.max(step * 10, 600_000))
       if (seriesIds.some((id) => this.hasRaw.get(id, from, probeTo, id, probeTo, from))) return 'raw'
-      if (seriesIds.every((id) => !this.hasRaw.get(id, from, to, id, to, from))) return step < 60_000 ? '1m' : '1h'
+      if (seriesIds.every((id) => !this.hasRaw.get(id, from, to, id, to, from)))
+        return step < 60_000 ? '1m' : '1h'
       return 'raw'
     }
     return step < 3_600_000 ? '1m' : '1h'
@@ -146,7 +185,12 @@ export class HistoryReader {
     from: number,
     to: number,
     points: number,
-  ): { tier: Tier; stepMs: number; x: number[]; series: Array<{ avg: Array<number | null>; min: Array<number | null>; max: Array<number | null> }> } {
+  ): {
+    tier: Tier
+    stepMs: number
+    x: number[]
+    series: Array<{ avg: Array<number | null>; min: Array<number | null>; max: Array<number | null> }>
+  } {
     const ids = names.map((n) => this.seriesIdOf(host, n))
     const known = ids.filter((i): i is number => i !== null)
     const tier = known.length ? this.chooseTier(from, to, points, known) : '1m'
@@ -161,10 +205,12 @@ export class HistoryReader {
       if (tier === 'raw') {
         const { ts, values } = this.readRaw(id, from, to)
         baseInterval = Math.max(baseInterval, medianDelta(ts))
-        for (let i = 0; i < ts.length; i++) add(buckets, Math.floor(ts[i]! / step) * step, values[i]!, values[i]!, values[i]!, 1)
+        for (let i = 0; i < ts.length; i++)
+          add(buckets, Math.floor(ts[i]! / step) * step, values[i]!, values[i]!, values[i]!, 1)
       } else {
-        const rows = this.rollup[tier].all(id, Math.floor(from / tierMs) * tierMs, to)
-        for (const r of rows) add(buckets, Math.floor(r.bucket / step) * step, r.min, r.max, r.sum, r.count)
+        for (const r of this.rollup[tier].all({ step, id, from: Math.floor(from / tierMs) * tierMs, to })) {
+          buckets.set(r.bucket, { min: r.min, max: r.max, sum: r.sum, count: r.count })
+        }
       }
     }
     const xs = [...new Set(perSeries.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b)
@@ -215,7 +261,9 @@ function medianDelta(ts: number[]): number {
   return sample[Math.floor(sample.length / 2)] ?? 0
 }
 
-const NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000)
+const NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map(
+  (s) => s * 1000,
+)
 
 /** Rounds a step up to a readable one (1 s, 5 s, 1 min, 5 min, 1 h…), so buckets align across queries. */
 export function niceStep(ms: number): number {

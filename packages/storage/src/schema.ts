@@ -105,14 +105,17 @@ export function openReader(path: string): Db {
   const db = new Database(path, { readonly: true, fileMustExist: true })
   db.pragma('busy_timeout = 5000')
   const v = db.pragma('user_version', { simple: true }) as number
-  if (v > SCHEMA_VERSION) throw new Error(`database schema ${v} is newer than this build knows (${SCHEMA_VERSION}); upgrade`)
+  if (v > SCHEMA_VERSION)
+    throw new Error(`database schema ${v} is newer than this build knows (${SCHEMA_VERSION}); upgrade`)
   return db
 }
 
 export function migrate(db: Db): number {
   const current = db.pragma('user_version', { simple: true }) as number
   if (current > MIGRATIONS.length) {
-    throw new Error(`database schema ${current} is newer than this build knows (${MIGRATIONS.length}); upgrade the recorder`)
+    throw new Error(
+      `database schema ${current} is newer than this build knows (${MIGRATIONS.length}); upgrade the recorder`,
+    )
   }
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {

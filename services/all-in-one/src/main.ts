@@ -1,10 +1,18 @@
 import { join, resolve } from 'node:path'
-import { startBroker, type RunningBroker } from '@homelab/broker/broker'
+import { type RunningBroker, startBroker } from '@homelab/broker/broker'
 import { ensureCredentials, usersFilePath } from '@homelab/broker/credentials'
 import { createTopics } from '@homelab/contracts'
 import { Gateway } from '@homelab/gateway/gateway'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
-import { Counters, createLogger, loadConfig, MqttConnection, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
+import {
+  Counters,
+  createLogger,
+  loadConfig,
+  MqttConnection,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
 import { SysCollector } from '@homelab/sys-collector/collector'
 import { AllInOneConfig } from './config.js'
 
@@ -22,10 +30,16 @@ await runUntilSignal(log, async () => {
   let broker: RunningBroker | null = null
   let url = c.HOMELAB_MQTT_URL
   const creds = (user: 'sys-collector' | 'recorder' | 'gateway') => {
-    if (c.HOMELAB_MQTT_URL) return { username: c.HOMELAB_MQTT_USERNAME, password: resolvePassword({ ...c, HOMELAB_MQTT_URL: c.HOMELAB_MQTT_URL }) }
+    if (c.HOMELAB_MQTT_URL)
+      return {
+        username: c.HOMELAB_MQTT_USERNAME,
+        password: resolvePassword({ ...c, HOMELAB_MQTT_URL: c.HOMELAB_MQTT_URL }),
+      }
     return { username: user, password: credentials[user] }
   }
-  const credentials = c.HOMELAB_MQTT_URL ? {} : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
+  const credentials = c.HOMELAB_MQTT_URL
+    ? {}
+    : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
   try {
     if (!url) {
       broker = await startBroker({
@@ -105,7 +119,10 @@ await runUntilSignal(log, async () => {
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)
-    if (!c.HOMELAB_MQTT_URL) log.info(`MQTT broker on port ${broker?.port}; service passwords in ${usersFilePath(dataDir)} (mode 0600)`)
+    if (!c.HOMELAB_MQTT_URL)
+      log.info(
+        `MQTT broker on port ${broker?.port}; service passwords in ${usersFilePath(dataDir)} (mode 0600)`,
+      )
     log.info(
       gateway.auth.generatedAdminTokenPath
         ? `admin login token: ${resolve(gateway.auth.generatedAdminTokenPath)} (mode 0600; or set HOMELAB_ADMIN_TOKEN)`

@@ -1,7 +1,12 @@
 import type { ServiceName } from '@homelab/contracts'
 
 /** MQTT users the project knows. Each service has its own; `homeassistant` exists when its password is set. */
-export const COLLECTORS = ['sys-collector', 'docker-collector', 'systemd-collector', 'ollama-collector'] as const
+export const COLLECTORS = [
+  'sys-collector',
+  'docker-collector',
+  'systemd-collector',
+  'ollama-collector',
+] as const
 export const BROKER_USERS = [...COLLECTORS, 'recorder', 'gateway', 'homeassistant'] as const
 export type BrokerUser = (typeof BROKER_USERS)[number]
 
@@ -86,7 +91,11 @@ export function canSubscribe(rules: AclRules, filter: string): boolean {
  * The same rules as a Mosquitto `acl_file`, for users who run Mosquitto (as most Home Assistant users do) instead
  * of the embedded broker: `npm run mosquitto-acl > /etc/mosquitto/homelab.acl`.
  */
-export function mosquittoAcl(base: string, users: readonly BrokerUser[] = BROKER_USERS, haPrefix = 'homeassistant'): string {
+export function mosquittoAcl(
+  base: string,
+  users: readonly BrokerUser[] = BROKER_USERS,
+  haPrefix = 'homeassistant',
+): string {
   const lines: string[] = []
   for (const u of users) {
     const r = aclFor(u, base, haPrefix)

@@ -2,13 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
-import { StartError, type Counters, type Logger } from '@homelab/service-kit'
+import { type Counters, type Logger, StartError } from '@homelab/service-kit'
 import { Aedes, type AuthenticateError, type Client } from 'aedes'
 import aedesPersistenceLevel from 'aedes-persistence-level'
 import { Level } from 'level'
-import { serializeOutgoing } from './serialized-persistence.js'
-import { type AclRules, aclFor, type BrokerUser, BROKER_USERS, canPublish, canSubscribe } from './acl.js'
+import { type AclRules, aclFor, BROKER_USERS, type BrokerUser, canPublish, canSubscribe } from './acl.js'
 import type { Credentials } from './credentials.js'
+import { serializeOutgoing } from './serialized-persistence.js'
 
 export interface BrokerOptions {
   port: number
@@ -67,9 +67,13 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     await level.open()
   } catch (e) {
     await new Promise<void>((r) => server.close(() => r()))
-    const locked = (e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' || /lock/i.test(String((e as Error).cause ?? e))
+    const locked =
+      (e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' ||
+      /lock/i.test(String((e as Error).cause ?? e))
     throw locked
-      ? new StartError(`The broker's store ${o.persistenceDir} is in use by another running instance: stop it, or give this one another HOMELAB_DATA_DIR.`)
+      ? new StartError(
+          `The broker's store ${o.persistenceDir} is in use by another running instance: stop it, or give this one another HOMELAB_DATA_DIR.`,
+        )
       : e
   }
   const users = new Map<string, { hash: Buffer; acl: AclRules }>()
@@ -97,7 +101,10 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       const entry = username ? users.get(username) : undefined
       if (!entry || !password || !timingSafeEqual(entry.hash, digest(password))) {
         o.counters.inc('auth.refused')
-        o.log.once(`auth:${username ?? ''}`, `refused login of "${username ?? '(none)'}" from client ${client.id}`)
+        o.log.once(
+          `auth:${username ?? ''}`,
+          `refused login of "${username ?? '(none)'}" from client ${client.id}`,
+        )
         return done(authError('bad user name or password'), false)
       }
       userOf.set(client, username!)
@@ -137,7 +144,10 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     if (err.message === 'packet too large') {
       const user = userOf.get(client) ?? '?'
       o.counters.inc('refused.too_large')
-      o.log.once(`too-large:${user}`, `refused a packet over ${Math.round((o.maxPacketBytes ?? 384 * 1024) / 1024)} KiB from ${user} (client ${client.id}) and disconnected it`)
+      o.log.once(
+        `too-large:${user}`,
+        `refused a packet over ${Math.round((o.maxPacketBytes ?? 384 * 1024) / 1024)} KiB from ${user} (client ${client.id}) and disconnected it`,
+      )
       events.emit('denied', { user, action: 'too_large', topic: '' })
       return
     }

@@ -7,6 +7,9 @@ export const BrokerConfig = z.object({
   HOMELAB_MQTT_PORT: port('HOMELAB_MQTT_PORT').default(1883),
   HOMELAB_MQTT_BIND: z.string().min(1).default('0.0.0.0'),
   HOMELAB_HA_MQTT_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(512).optional(),
-  HOMELAB_HA_DISCOVERY_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be one topic level').default('homeassistant'),
+  HOMELAB_HA_DISCOVERY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be one topic level')
+    .default('homeassistant'),
 })
 export type BrokerConfig = z.infer<typeof BrokerConfig>

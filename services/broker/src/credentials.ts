@@ -31,7 +31,8 @@ export function ensureCredentials(dataDir: string, haPassword?: string): Credent
   let users: Credentials = {}
   if (existsSync(path)) {
     const parsed = UsersFile.safeParse(JSON.parse(readFileSync(path, 'utf8')))
-    if (!parsed.success) throw new Error(`${path} is not a valid users file: ${parsed.error.issues[0]?.message}`)
+    if (!parsed.success)
+      throw new Error(`${path} is not a valid users file: ${parsed.error.issues[0]?.message}`)
     users = parsed.data.users
   }
   let changed = false

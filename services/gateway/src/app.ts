@@ -19,7 +19,10 @@ export function createApp(deps: GatewayDeps) {
   app.onError((err, c) => {
     if (err instanceof ApiFailure) {
       deps.counters.inc(`http.${err.status}`)
-      return c.json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, err.status as ContentfulStatusCode)
+      return c.json(
+        { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } },
+        err.status as ContentfulStatusCode,
+      )
     }
     deps.counters.inc('http.500')
     deps.log.error(`${c.req.method} ${c.req.path} failed:`, err)
@@ -31,7 +34,10 @@ export function createApp(deps: GatewayDeps) {
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'same-origin')
     if ((c.res.headers.get('content-type') ?? '').includes('text/html')) {
-      c.header('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+      c.header(
+        'Content-Security-Policy',
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+      )
     }
   })
 

@@ -52,10 +52,7 @@ export class Auth {
   /** Where the generated admin token is, or null when it came from the environment. */
   readonly generatedAdminTokenPath: string | null
 
-  constructor(
-    private readonly dataDir: string,
-    adminToken: string | undefined,
-  ) {
+  constructor(dataDir: string, adminToken: string | undefined) {
     this.tokensPath = join(dataDir, 'secrets', 'tokens.json')
     const keyPath = join(dataDir, 'secrets', 'session-key')
     if (!existsSync(keyPath)) writeSecret(keyPath, randomBytes(32).toString('hex'))
@@ -90,7 +87,8 @@ export class Auth {
   /** The principal a bearer token stands for, or null. */
   verifyToken(token: string): Principal | null {
     const h = createHash('sha256').update(token).digest()
-    if (h.length === this.admin.hash.length && timingSafeEqual(h, this.admin.hash)) return { id: 'admin', name: 'admin', role: 'admin' }
+    if (h.length === this.admin.hash.length && timingSafeEqual(h, this.admin.hash))
+      return { id: 'admin', name: 'admin', role: 'admin' }
     const hex = h.toString('hex')
     const t = this.load().find((e) => timingSafeEqual(Buffer.from(e.hash), Buffer.from(hex)))
     return t ? { id: t.id, name: t.name, role: t.role } : null
@@ -116,7 +114,8 @@ export class Auth {
     if (parts.length !== 3) return null
     const [id, exp, mac] = parts as [string, string, string]
     const expected = this.sign(`${id}.${exp}`)
-    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) return null
+    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected)))
+      return null
     if (!(Number(exp) > now)) return null
     return this.principalById(id)
   }

@@ -9,10 +9,17 @@ export const GatewayConfig = z.object({
   HOMELAB_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   /** Folder of the built web app; defaults to web/dist next to the project. */
   HOMELAB_WEB_DIR: z.string().optional(),
-  HOMELAB_SESSION_HOURS: z.coerce.number().positive().max(24 * 365).default(24 * 7),
+  HOMELAB_SESSION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(24 * 7),
   /** How long a command waits for its executor's reply before answering 504. */
   HOMELAB_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(30_000),
   /** Set when the gateway is served over HTTPS (adds Secure to the session cookie). */
-  HOMELAB_SECURE_COOKIES: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  HOMELAB_SECURE_COOKIES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 })
 export type GatewayConfig = z.infer<typeof GatewayConfig>

@@ -1,8 +1,7 @@
 import type { Topics } from '@homelab/contracts'
 import type { Counters, Logger } from '@homelab/service-kit'
 import type { HistoryReader } from '@homelab/storage'
-import type { Auth, Principal } from './auth.js'
-import type { LoginLimiter } from './auth.js'
+import type { Auth, LoginLimiter, Principal } from './auth.js'
 import type { LiveHub } from './live-hub.js'
 
 /** Everything the routes need, passed to createApp (tests build it with real parts on temp folders and ports). */

@@ -18,6 +18,14 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what:
   if (r.success) return r.data
   const issue = r.error.issues[0]
   const where = issue?.path.length ? issue.path.join('.') : what
-  const message = issue?.code === 'unrecognized_keys' ? `unknown ${what} parameter(s): ${issue.keys.join(', ')}` : `${where}: ${issue?.message}`
-  throw new ApiFailure(400, 'bad_request', message, r.error.issues.slice(0, 5).map((i) => ({ path: i.path.join('.'), message: i.message })))
+  const message =
+    issue?.code === 'unrecognized_keys'
+      ? `unknown ${what} parameter(s): ${issue.keys.join(', ')}`
+      : `${where}: ${issue?.message}`
+  throw new ApiFailure(
+    400,
+    'bad_request',
+    message,
+    r.error.issues.slice(0, 5).map((i) => ({ path: i.path.join('.'), message: i.message })),
+  )
 }

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { serve, type ServerType } from '@hono/node-server'
 import type { Topics } from '@homelab/contracts'
 import { type Counters, type Logger, MqttConnection, StartError } from '@homelab/service-kit'
-import { type HistoryReader, HistoryReader as Reader, openReader, type Db } from '@homelab/storage'
+import { type Db, type HistoryReader, openReader, HistoryReader as Reader } from '@homelab/storage'
+import { type ServerType, serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { Auth, LoginLimiter } from './auth.js'
 import type { GatewayConfig } from './config.js'
@@ -95,14 +95,19 @@ export class Gateway {
       counters: d.counters,
     })
     await new Promise<void>((resolveStart, reject) => {
-      const server = serve({ fetch: app.fetch, port: d.config.HOMELAB_PORT, hostname: d.config.HOMELAB_BIND }, (info: AddressInfo) => {
-        this.port = info.port
-        resolveStart()
-      })
+      const server = serve(
+        { fetch: app.fetch, port: d.config.HOMELAB_PORT, hostname: d.config.HOMELAB_BIND },
+        (info: AddressInfo) => {
+          this.port = info.port
+          resolveStart()
+        },
+      )
       server.once('error', (e: NodeJS.ErrnoException) => {
         reject(
           e.code === 'EADDRINUSE'
-            ? new StartError(`HTTP port ${d.config.HOMELAB_PORT} is already in use: set HOMELAB_PORT to a free port.`)
+            ? new StartError(
+                `HTTP port ${d.config.HOMELAB_PORT} is already in use: set HOMELAB_PORT to a free port.`,
+              )
             : e,
         )
       })

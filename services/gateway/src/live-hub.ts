@@ -56,7 +56,8 @@ export class LiveHub {
       if (!a.success) return void this.counters.inc('live.invalid')
       value = a.data
     } else if (c.kind === 'reading' || c.kind === 'status' || c.kind === 'event') {
-      const schema: z.ZodType = c.kind === 'reading' ? c.readingKind.schema : c.kind === 'status' ? c.schema : Event
+      const schema: z.ZodType =
+        c.kind === 'reading' ? c.readingKind.schema : c.kind === 'status' ? c.schema : Event
       value = parseJson(payload, schema)
       if (value === null) {
         this.counters.inc('live.invalid')
@@ -100,7 +101,12 @@ export class LiveHub {
    * Sends a command to the service that executes it and waits for its reply. The request expires in the broker
    * after the timeout, so it can never run late after a broker restart. Resolves null on timeout.
    */
-  async command(host: string, service: ServiceName, req: CommandRequest, timeoutMs: number): Promise<CommandResult | null> {
+  async command(
+    host: string,
+    service: ServiceName,
+    req: CommandRequest,
+    timeoutMs: number,
+  ): Promise<CommandResult | null> {
     const id = randomUUID()
     const reply = new Promise<CommandResult | null>((resolve) => {
       const timer = setTimeout(() => {

@@ -1,6 +1,13 @@
-import { createTopics, Role } from '@homelab/contracts'
-import { Counters, createLogger, loadConfig, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
 import { join } from 'node:path'
+import { createTopics, Role } from '@homelab/contracts'
+import {
+  Counters,
+  createLogger,
+  loadConfig,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
 import { Auth } from './auth.js'
 import { GatewayConfig } from './config.js'
 import { Gateway } from './gateway.js'
@@ -21,7 +28,9 @@ if (cmd === 'token') {
   } else if (sub === 'delete' && a) {
     process.exit(auth.deleteToken(a) ? 0 : 1)
   } else {
-    process.stderr.write('usage: token create <name> <viewer|operator|admin> | token list | token delete <id>\n')
+    process.stderr.write(
+      'usage: token create <name> <viewer|operator|admin> | token list | token delete <id>\n',
+    )
     process.exit(2)
   }
 } else {

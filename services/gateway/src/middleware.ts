@@ -18,12 +18,18 @@ export function requireLogin(deps: GatewayDeps): MiddlewareHandler<Env> {
     } else {
       const cookie = getCookie(c, SESSION_COOKIE)
       principal = cookie ? deps.auth.verifySession(cookie) : null
-      if (!principal) throw new ApiFailure(401, 'unauthorized', 'log in first (POST /api/auth/login) or send a bearer token')
+      if (!principal)
+        throw new ApiFailure(
+          401,
+          'unauthorized',
+          'log in first (POST /api/auth/login) or send a bearer token',
+        )
       // Cookie-authenticated writes must be same-origin JSON (SameSite=Strict already stops cross-site cookies).
       if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
         const origin = c.req.header('origin')
         const host = c.req.header('host')
-        if (origin && host && new URL(origin).host !== host) throw new ApiFailure(403, 'forbidden', 'cross-origin request refused')
+        if (origin && host && new URL(origin).host !== host)
+          throw new ApiFailure(403, 'forbidden', 'cross-origin request refused')
       }
     }
     c.set('principal', principal)
@@ -33,7 +39,8 @@ export function requireLogin(deps: GatewayDeps): MiddlewareHandler<Env> {
 
 export function requireRole(role: Role): MiddlewareHandler<Env> {
   return async (c, next) => {
-    if (!hasRole(c.get('principal'), role)) throw new ApiFailure(403, 'forbidden', `this needs the ${role} role`)
+    if (!hasRole(c.get('principal'), role))
+      throw new ApiFailure(403, 'forbidden', `this needs the ${role} role`)
     await next()
   }
 }

@@ -57,7 +57,11 @@ export class Ingest {
     if (c.kind === 'command') return 'ignored'
     if (c.kind === 'unknown') return this.reject(topic, `topic: ${c.reason}`, payload)
     if (payload.length > this.o.maxPayloadBytes) {
-      return this.reject(topic, `oversized: ${payload.length} bytes (limit ${this.o.maxPayloadBytes})`, payload)
+      return this.reject(
+        topic,
+        `oversized: ${payload.length} bytes (limit ${this.o.maxPayloadBytes})`,
+        payload,
+      )
     }
     if (c.kind === 'availability') {
       if (payload.length === 0) return 'ignored' // a cleared retained message
@@ -87,7 +91,8 @@ export class Ingest {
     } catch {
       return this.reject(topic, 'json: not valid JSON', payload)
     }
-    const schema: z.ZodType = c.kind === 'reading' ? c.readingKind.schema : c.kind === 'status' ? c.schema : EventSchema
+    const schema: z.ZodType =
+      c.kind === 'reading' ? c.readingKind.schema : c.kind === 'status' ? c.schema : EventSchema
     const parsed = schema.safeParse(json)
     if (!parsed.success) {
       const i = parsed.error.issues[0]
@@ -95,7 +100,11 @@ export class Ingest {
     }
     const doc = parsed.data as { host: string; source: string; ts: number }
     if (doc.host !== t.host || doc.source !== t.service) {
-      return this.reject(topic, `mismatch: payload says ${doc.host}/${doc.source}, topic says ${t.host}/${t.service}`, payload)
+      return this.reject(
+        topic,
+        `mismatch: payload says ${doc.host}/${doc.source}, topic says ${t.host}/${t.service}`,
+        payload,
+      )
     }
     if (c.kind === 'event') {
       const e = parsed.data as Event
@@ -111,7 +120,11 @@ export class Ingest {
     const kind = t.channel === 'reading' ? t.kind : ''
     this.store.putLatest(topic, t.host, t.service, kind, doc.ts, JSON.stringify(doc))
     if (!c.readingKind.samples) return 'stored'
-    const r = this.store.addSamples(t.host, doc.ts, c.readingKind.samples(doc, t.channel === 'reading' ? t.entity : null))
+    const r = this.store.addSamples(
+      t.host,
+      doc.ts,
+      c.readingKind.samples(doc, t.channel === 'reading' ? t.entity : null),
+    )
     this.counters.inc('samples.stored', r.stored)
     if (r.stored === 0 && r.duplicates > 0) return 'duplicate'
     return 'stored'

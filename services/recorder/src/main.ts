@@ -1,5 +1,12 @@
 import { createTopics } from '@homelab/contracts'
-import { Counters, createLogger, loadConfig, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
+import {
+  Counters,
+  createLogger,
+  loadConfig,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
 import { openWriter } from '@homelab/storage'
 import { RecorderConfig } from './config.js'
 import { rebuildProjections } from './rebuild.js'

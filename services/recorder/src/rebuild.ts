@@ -1,5 +1,5 @@
 import { Event } from '@homelab/contracts'
-import { decodeChunk, type Db } from '@homelab/storage'
+import { type Db, decodeChunk } from '@homelab/storage'
 import { PROJECTION_TABLES, project } from './projections.js'
 import type { Store } from './store.js'
 
@@ -13,7 +13,9 @@ export function rebuildProjections(db: Db, store: Store): { events: number; samp
   let samples = 0
   db.transaction(() => {
     for (const t of PROJECTION_TABLES) db.exec(`DELETE FROM ${t}`)
-    for (const row of db.prepare<[], { payload: string }>('SELECT payload FROM events ORDER BY seq').iterate()) {
+    for (const row of db
+      .prepare<[], { payload: string }>('SELECT payload FROM events ORDER BY seq')
+      .iterate()) {
       const e = Event.safeParse(JSON.parse(row.payload))
       if (e.success) {
         project(store, e.data)
@@ -30,20 +32,31 @@ export function rebuildProjections(db: Db, store: Store): { events: number; samp
     for (const { id } of ids) {
       const ts: number[] = []
       const vs: number[] = []
-      for (const c of db.prepare<[number], { data: Buffer }>('SELECT data FROM raw_chunks WHERE series_id = ? ORDER BY start_ts').iterate(id)) {
+      for (const c of db
+        .prepare<[number], { data: Buffer }>(
+          'SELECT data FROM raw_chunks WHERE series_id = ? ORDER BY start_ts',
+        )
+        .iterate(id)) {
         const d = decodeChunk(c.data)
         for (let i = 0; i < d.ts.length; i++) {
           ts.push(d.ts[i]!)
           vs.push(d.values[i]!)
         }
       }
-      for (const r of db.prepare<[number], { ts: number; value: number }>('SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts').iterate(id)) {
+      for (const r of db
+        .prepare<[number], { ts: number; value: number }>(
+          'SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts',
+        )
+        .iterate(id)) {
         ts.push(r.ts)
         vs.push(r.value)
       }
       if (ts.length === 0) continue
       samples += ts.length
-      for (const [table, width, stmt] of [['rollup_1m', 60_000, up1m], ['rollup_1h', 3_600_000, up1h]] as const) {
+      for (const [table, width, stmt] of [
+        ['rollup_1m', 60_000, up1m],
+        ['rollup_1h', 3_600_000, up1h],
+      ] as const) {
         const first = Math.floor(ts[0]! / width) * width
         db.prepare(`DELETE FROM ${table} WHERE series_id = ? AND bucket >= ?`).run(id, first)
         const agg = new Map<number, [number, number, number, number]>()

@@ -38,7 +38,13 @@ export class Recorder {
     mkdirSync(d.config.HOMELAB_DATA_DIR, { recursive: true })
     this.db = openWriter(databasePath(d.config.HOMELAB_DATA_DIR))
     this.store = new Store(this.db)
-    this.ingest = new Ingest(this.store, d.topics, { maxPayloadBytes: d.config.HOMELAB_MAX_PAYLOAD_BYTES }, d.log, d.counters)
+    this.ingest = new Ingest(
+      this.store,
+      d.topics,
+      { maxPayloadBytes: d.config.HOMELAB_MAX_PAYLOAD_BYTES },
+      d.log,
+      d.counters,
+    )
     this.conn = new MqttConnection({
       url: d.config.HOMELAB_MQTT_URL,
       username: d.username,

@@ -6,7 +6,9 @@ import { rebuildProjections } from './rebuild.js'
 import { Store } from './store.js'
 
 const dirs: Array<{ remove: () => void }> = []
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()))
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.remove()
+})
 
 function open(chunkSamples = 4) {
   const d = tempDir()
@@ -27,7 +29,10 @@ describe('store', () => {
     expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 0, duplicates: 1 })
     expect(store.addSamples('h', 5000, [['x', 5]])).toStrictEqual({ stored: 0, duplicates: 1 })
     expect(store.addSamples('h', 7000, [['x', 7]])).toStrictEqual({ stored: 0, duplicates: 1 })
-    expect(series(reader)).toStrictEqual({ ts: [1000, 2000, 3000, 4000, 5000, 6000, 7000], values: [1, 2, 3, 4, 5, 6, 7] })
+    expect(series(reader)).toStrictEqual({
+      ts: [1000, 2000, 3000, 4000, 5000, 6000, 7000],
+      values: [1, 2, 3, 4, 5, 6, 7],
+    })
   })
 
   it('keeps min, max, sum and count in the 1-minute and 1-hour rollups, and rebuild reproduces them from raw', () => {

@@ -36,9 +36,15 @@ export class Store {
     this.chunkSamples = o.chunkSamples ?? 720
     this.chunkMaxAgeMs = o.chunkMaxAgeMs ?? 2 * 3_600_000
     this.st = {
-      findSeries: db.prepare<[string, string], { id: number }>('SELECT id FROM series WHERE host = ? AND name = ?'),
-      addSeries: db.prepare<[string, string, number]>('INSERT INTO series (host, name, created_at) VALUES (?, ?, ?)'),
-      stage: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO raw_staging (series_id, ts, value) VALUES (?, ?, ?)'),
+      findSeries: db.prepare<[string, string], { id: number }>(
+        'SELECT id FROM series WHERE host = ? AND name = ?',
+      ),
+      addSeries: db.prepare<[string, string, number]>(
+        'INSERT INTO series (host, name, created_at) VALUES (?, ?, ?)',
+      ),
+      stage: db.prepare<[number, number, number]>(
+        'INSERT OR IGNORE INTO raw_staging (series_id, ts, value) VALUES (?, ?, ?)',
+      ),
       up1m: db.prepare<[number, number, number, number, number]>(
         `INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, 1)
          ON CONFLICT (series_id, bucket) DO UPDATE SET min = min(min, excluded.min), max = max(max, excluded.max),
@@ -52,7 +58,9 @@ export class Store {
       chunkAt: db.prepare<[number, number, number], { data: Buffer }>(
         'SELECT data FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?',
       ),
-      stagedOf: db.prepare<[number], { ts: number; value: number }>('SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts'),
+      stagedOf: db.prepare<[number], { ts: number; value: number }>(
+        'SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts',
+      ),
       unstage: db.prepare<[number]>('DELETE FROM raw_staging WHERE series_id = ?'),
       addChunk: db.prepare<[number, number, number, number, Buffer]>(
         'INSERT OR REPLACE INTO raw_chunks (series_id, start_ts, end_ts, count, data) VALUES (?, ?, ?, ?, ?)',
@@ -65,7 +73,9 @@ export class Store {
         `INSERT INTO latest (topic, host, service, kind, ts, payload) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (topic) DO UPDATE SET ts = excluded.ts, payload = excluded.payload WHERE excluded.ts >= latest.ts`,
       ),
-      getService: db.prepare<[string, string], { availability: string }>('SELECT availability FROM service_state WHERE host = ? AND service = ?'),
+      getService: db.prepare<[string, string], { availability: string }>(
+        'SELECT availability FROM service_state WHERE host = ? AND service = ?',
+      ),
       putService: db.prepare<[string, string, string, number]>(
         `INSERT INTO service_state (host, service, availability, since) VALUES (?, ?, ?, ?)
          ON CONFLICT (host, service) DO UPDATE SET availability = excluded.availability, since = excluded.since`,
@@ -79,13 +89,20 @@ export class Store {
 
   /** Rebuilds the in-memory indexes (newest sample per series, staged counts) from the database. */
   private loadState(): void {
-    for (const r of this.db.prepare<[], { id: number; host: string; name: string }>('SELECT id, host, name FROM series').iterate()) {
+    for (const r of this.db
+      .prepare<[], { id: number; host: string; name: string }>('SELECT id, host, name FROM series')
+      .iterate()) {
       this.seriesIds.set(`${r.host}\u0000${r.name}`, r.id)
     }
-    for (const r of this.db.prepare<[], { id: number; t: number }>('SELECT series_id AS id, max(end_ts) AS t FROM raw_chunks GROUP BY series_id').iterate()) {
+    for (const r of this.db
+      .prepare<[], { id: number; t: number }>(
+        'SELECT series_id AS id, max(end_ts) AS t FROM raw_chunks GROUP BY series_id',
+      )
+      .iterate()) {
       this.lastTs.set(r.id, r.t)
     }
-    const q = 'SELECT series_id AS id, max(ts) AS t, min(ts) AS o, count(*) AS n FROM raw_staging GROUP BY series_id'
+    const q =
+      'SELECT series_id AS id, max(ts) AS t, min(ts) AS o, count(*) AS n FROM raw_staging GROUP BY series_id'
     for (const r of this.db.prepare<[], { id: number; t: number; o: number; n: number }>(q).iterate()) {
       this.lastTs.set(r.id, Math.max(r.t, this.lastTs.get(r.id) ?? 0))
       this.staged.set(r.id, { count: r.n, oldest: r.o })
@@ -166,7 +183,10 @@ export class Store {
 
   /** Appends an event; false if an event with this id is already in the log. */
   addEvent(e: Event): boolean {
-    return this.st.addEvent.run(e.id, e.ts, e.host, e.source, e.type, e.subject, e.severity, JSON.stringify(e)).changes > 0
+    return (
+      this.st.addEvent.run(e.id, e.ts, e.host, e.source, e.type, e.subject, e.severity, JSON.stringify(e))
+        .changes > 0
+    )
   }
 
   putLatest(topic: string, host: string, service: string, kind: string, ts: number, payload: string): void {
@@ -182,6 +202,12 @@ export class Store {
   }
 
   quarantine(topic: string, reason: string, payload: Buffer): void {
-    this.st.quarantine.run(Date.now(), topic.slice(0, 1024), reason.slice(0, 1000), payload.length, payload.subarray(0, 4096))
+    this.st.quarantine.run(
+      Date.now(),
+      topic.slice(0, 1024),
+      reason.slice(0, 1000),
+      payload.length,
+      payload.subarray(0, 4096),
+    )
   }
 }

@@ -1,6 +1,6 @@
 import { HostFacts, SystemReading, type Topics } from '@homelab/contracts'
 import type { Counters, Logger, MqttConnection } from '@homelab/service-kit'
-import { HostReader, type HostPaths, type RawSnapshot } from './host-reader.js'
+import { type HostPaths, HostReader, type RawSnapshot } from './host-reader.js'
 import { buildReading } from './sampler.js'
 import { readHostFacts } from './si-adapter.js'
 
@@ -34,10 +34,14 @@ export class SysCollector {
   async start(): Promise<void> {
     const { d } = this
     await this.reader.init()
-    d.log.info(`sampling every ${d.intervalMs} ms; CPU temperature: ${this.reader.temperatureSource ?? 'no sensor (reported as null)'}`)
+    d.log.info(
+      `sampling every ${d.intervalMs} ms; CPU temperature: ${this.reader.temperatureSource ?? 'no sensor (reported as null)'}`,
+    )
     try {
       const facts = await readHostFacts(d.host, d.paths.proc)
-      d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, facts, { retain: true })
+      d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, facts, {
+        retain: true,
+      })
     } catch (e) {
       d.counters.inc('facts.errors')
       d.log.warn('could not read host facts:', e)
@@ -64,7 +68,12 @@ export class SysCollector {
       const cur = await this.reader.read()
       if (this.prev) {
         const reading = buildReading(this.prev, cur, this.d.host, this.d.intervalMs)
-        this.d.conn.publishJson(this.d.topics.reading(this.d.host, 'sys-collector', 'system'), SystemReading, reading, { retain: true })
+        this.d.conn.publishJson(
+          this.d.topics.reading(this.d.host, 'sys-collector', 'system'),
+          SystemReading,
+          reading,
+          { retain: true },
+        )
         this.d.counters.inc('readings')
         this.onReading?.(reading)
       }

@@ -68,7 +68,12 @@ export class HostReader {
     const p = this.paths.proc
     const now = Date.now()
     if (now - this.mountsReadAt > 60_000) {
-      this.mounts = parseMountinfo(await readFile(join(p, '1/mountinfo'), 'utf8').catch(() => readFile(join(p, 'self/mountinfo'), 'utf8')), this.paths.rootfs)
+      this.mounts = parseMountinfo(
+        await readFile(join(p, '1/mountinfo'), 'utf8').catch(() =>
+          readFile(join(p, 'self/mountinfo'), 'utf8'),
+        ),
+        this.paths.rootfs,
+      )
       this.mountsReadAt = now
     }
     const [stat, meminfo, loadavg, uptime, diskstats, netdev, temperature, filesystems] = await Promise.all([
@@ -118,8 +123,26 @@ export class HostReader {
   }
 }
 
-const CPU_HWMON = ['coretemp', 'k10temp', 'zenpower', 'cpu_thermal', 'cpu-thermal', 'soc_thermal', 'rpi_volt', 'scpi_sensors']
-const CPU_ZONES = ['x86_pkg_temp', 'cpu-thermal', 'cpu_thermal', 'soc-thermal', 'soc_thermal', 'cpu', 'cpu0-thermal', 'k10temp']
+const CPU_HWMON = [
+  'coretemp',
+  'k10temp',
+  'zenpower',
+  'cpu_thermal',
+  'cpu-thermal',
+  'soc_thermal',
+  'rpi_volt',
+  'scpi_sensors',
+]
+const CPU_ZONES = [
+  'x86_pkg_temp',
+  'cpu-thermal',
+  'cpu_thermal',
+  'soc-thermal',
+  'soc_thermal',
+  'cpu',
+  'cpu0-thermal',
+  'k10temp',
+]
 
 /** Finds the file holding the CPU temperature (millidegrees), or null when the machine exposes none. */
 export async function findCpuTemperature(sys: string): Promise<string | null> {
@@ -128,7 +151,13 @@ export async function findCpuTemperature(sys: string): Promise<string | null> {
     const name = (await readFile(join(hwmon, d, 'name'), 'utf8').catch(() => '')).trim()
     if (CPU_HWMON.includes(name)) {
       const file = join(hwmon, d, 'temp1_input')
-      if (await readFile(file, 'utf8').then(() => true, () => false)) return file
+      if (
+        await readFile(file, 'utf8').then(
+          () => true,
+          () => false,
+        )
+      )
+        return file
     }
   }
   const thermal = join(sys, 'class/thermal')

@@ -1,5 +1,13 @@
 import { createTopics } from '@homelab/contracts'
-import { Counters, createLogger, loadConfig, MqttConnection, resolveHostId, resolvePassword, runUntilSignal } from '@homelab/service-kit'
+import {
+  Counters,
+  createLogger,
+  loadConfig,
+  MqttConnection,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
 import { SysCollector } from './collector.js'
 import { SysCollectorConfig } from './config.js'
 

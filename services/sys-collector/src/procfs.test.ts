@@ -1,17 +1,31 @@
 import { describe, expect, it } from 'vitest'
-import { cpuPercent, parseDiskstats, parseLoadavg, parseMeminfo, parseMountinfo, parseNetDev, parseProcStat } from './procfs.js'
+import {
+  cpuPercent,
+  parseDiskstats,
+  parseLoadavg,
+  parseMeminfo,
+  parseMountinfo,
+  parseNetDev,
+  parseProcStat,
+} from './procfs.js'
 
 describe('/proc parsers', () => {
   it('computes CPU use from two /proc/stat readings', () => {
-    const a = parseProcStat('cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0\ncpu1 50 0 50 400 0 0 0 0\n')
-    const b = parseProcStat('cpu  200 0 150 1050 100 0 0 0 0 0\ncpu0 150 0 50 400 0 0 0 0\ncpu1 50 0 100 650 100 0 0 0\n')
+    const a = parseProcStat(
+      'cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0\ncpu1 50 0 50 400 0 0 0 0\n',
+    )
+    const b = parseProcStat(
+      'cpu  200 0 150 1050 100 0 0 0 0 0\ncpu0 150 0 50 400 0 0 0 0\ncpu1 50 0 100 650 100 0 0 0\n',
+    )
     expect(a.cores).toHaveLength(2)
     expect(cpuPercent(a.total, b.total)).toStrictEqual({ usage: 30, user: 20, system: 10, iowait: 20 })
     expect(cpuPercent(a.cores[0]!, b.cores[0]!).usage).toBe(100)
   })
 
   it('reads memory as bytes with used = total − available', () => {
-    const m = parseMeminfo('MemTotal:       1000 kB\nMemFree:         100 kB\nMemAvailable:    400 kB\nSwapTotal:       200 kB\nSwapFree:        150 kB\n')
+    const m = parseMeminfo(
+      'MemTotal:       1000 kB\nMemFree:         100 kB\nMemAvailable:    400 kB\nSwapTotal:       200 kB\nSwapFree:        150 kB\n',
+    )
     expect(m).toStrictEqual({ total: 1_024_000, available: 409_600, swapTotal: 204_800, swapFree: 153_600 })
   })
 
@@ -22,11 +36,14 @@ describe('/proc parsers', () => {
 
   it('reads disk counters for the chosen devices only', () => {
     const text = ' 254       0 vda 100 0 2000 0 50 0 4000 0 0 0 0\n   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0\n'
-    expect([...parseDiskstats(text, (n) => n === 'vda')]).toStrictEqual([['vda', { reads: 100, readSectors: 2000, writes: 50, writeSectors: 4000 }]])
+    expect([...parseDiskstats(text, (n) => n === 'vda')]).toStrictEqual([
+      ['vda', { reads: 100, readSectors: 2000, writes: 50, writeSectors: 4000 }],
+    ])
   })
 
   it('reads interface byte counters and skips loopback and veth pairs', () => {
-    const text = 'Inter-|\n face |\n    lo: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  eth0: 1000 5 0 0 0 0 0 0 2000 6 0 0 0 0 0 0\nveth12ab: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n'
+    const text =
+      'Inter-|\n face |\n    lo: 10 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n  eth0: 1000 5 0 0 0 0 0 0 2000 6 0 0 0 0 0 0\nveth12ab: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n'
     expect([...parseNetDev(text)]).toStrictEqual([['eth0', { rxBytes: 1000, txBytes: 2000 }]])
   })
 
@@ -47,7 +64,8 @@ describe('/proc parsers', () => {
   })
 
   it('maps mounts under a host root prefix when running in a container', () => {
-    const text = '27 1 254:0 / /host rw - ext4 /dev/vda rw\n28 1 8:1 / /host/boot rw - vfat /dev/sda1 rw\n29 1 0:50 / / rw - overlay overlay rw'
+    const text =
+      '27 1 254:0 / /host rw - ext4 /dev/vda rw\n28 1 8:1 / /host/boot rw - vfat /dev/sda1 rw\n29 1 0:50 / / rw - overlay overlay rw'
     expect(parseMountinfo(text, '/host').map((m) => m.mount)).toStrictEqual(['/', '/boot'])
   })
 })

@@ -42,7 +42,10 @@ export function parseProcStat(text: string): { total: CpuTimes; cores: CpuTimes[
 const sum = (t: CpuTimes) => t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal
 
 /** CPU use between two readings, in percent of the time elapsed. */
-export function cpuPercent(a: CpuTimes, b: CpuTimes): { usage: number; user: number; system: number; iowait: number } {
+export function cpuPercent(
+  a: CpuTimes,
+  b: CpuTimes,
+): { usage: number; user: number; system: number; iowait: number } {
   const dt = sum(b) - sum(a)
   if (dt <= 0) return { usage: 0, user: 0, system: 0, iowait: 0 }
   const pct = (x: number) => clampPct((100 * x) / dt)
@@ -60,7 +63,12 @@ export function clampPct(x: number): number {
 }
 
 /** `/proc/meminfo` → bytes. `used` is total − available, as `free` reports it. */
-export function parseMeminfo(text: string): { total: number; available: number; swapTotal: number; swapFree: number } {
+export function parseMeminfo(text: string): {
+  total: number
+  available: number
+  swapTotal: number
+  swapFree: number
+} {
   const kb = new Map<string, number>()
   for (const line of text.split('\n')) {
     const m = /^(\w+(?:\(\w+\))?):\s+(\d+)/.exec(line)
@@ -68,13 +76,20 @@ export function parseMeminfo(text: string): { total: number; available: number; 
   }
   const total = kb.get('MemTotal')
   if (total === undefined) throw new Error('/proc/meminfo has no MemTotal')
-  const available = kb.get('MemAvailable') ?? (kb.get('MemFree') ?? 0) + (kb.get('Cached') ?? 0) + (kb.get('Buffers') ?? 0)
-  return { total, available: Math.min(available, total), swapTotal: kb.get('SwapTotal') ?? 0, swapFree: kb.get('SwapFree') ?? 0 }
+  const available =
+    kb.get('MemAvailable') ?? (kb.get('MemFree') ?? 0) + (kb.get('Cached') ?? 0) + (kb.get('Buffers') ?? 0)
+  return {
+    total,
+    available: Math.min(available, total),
+    swapTotal: kb.get('SwapTotal') ?? 0,
+    swapFree: kb.get('SwapFree') ?? 0,
+  }
 }
 
 export function parseLoadavg(text: string): [number, number, number] {
   const [a, b, c] = text.trim().split(/\s+/).map(Number)
-  if (![a, b, c].every((x) => Number.isFinite(x))) throw new Error(`cannot parse /proc/loadavg: "${text.trim()}"`)
+  if (![a, b, c].every((x) => Number.isFinite(x)))
+    throw new Error(`cannot parse /proc/loadavg: "${text.trim()}"`)
   return [a!, b!, c!]
 }
 
@@ -98,7 +113,12 @@ export function parseDiskstats(text: string, include: (name: string) => boolean)
     const f = line.trim().split(/\s+/)
     const name = f[2]
     if (!name || f.length < 14 || !include(name)) continue
-    out.set(name, { reads: Number(f[3]), readSectors: Number(f[5]), writes: Number(f[7]), writeSectors: Number(f[9]) })
+    out.set(name, {
+      reads: Number(f[3]),
+      readSectors: Number(f[5]),
+      writes: Number(f[7]),
+      writeSectors: Number(f[9]),
+    })
   }
   return out
 }
@@ -116,7 +136,11 @@ export function parseNetDev(text: string): Map<string, NetCounters> {
     if (idx < 0) continue
     const iface = line.slice(0, idx).trim()
     if (iface === 'lo' || iface.startsWith('veth')) continue
-    const f = line.slice(idx + 1).trim().split(/\s+/).map(Number)
+    const f = line
+      .slice(idx + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number)
     out.set(iface, { rxBytes: f[0] ?? 0, txBytes: f[8] ?? 0 })
   }
   return out
@@ -124,10 +148,41 @@ export function parseNetDev(text: string): Map<string, NetCounters> {
 
 /** File system types that hold no user data (kernel interfaces, memory-backed, container layers, snaps). */
 const PSEUDO_FS = new Set([
-  'proc', 'sysfs', 'devtmpfs', 'devpts', 'tmpfs', 'cgroup', 'cgroup2', 'mqueue', 'debugfs', 'tracefs', 'securityfs',
-  'pstore', 'bpf', 'autofs', 'configfs', 'fusectl', 'hugetlbfs', 'nsfs', 'binfmt_misc', 'ramfs', 'squashfs',
-  'efivarfs', 'rpc_pipefs', 'nfsd', 'selinuxfs', 'fuse.lxcfs', 'fuse.gvfsd-fuse', 'fuse.portal', 'fuse.snapfuse',
-  'overlay', 'aufs', 'shm', 'devfs', 'iso9660', 'zfs_snapshot',
+  'proc',
+  'sysfs',
+  'devtmpfs',
+  'devpts',
+  'tmpfs',
+  'cgroup',
+  'cgroup2',
+  'mqueue',
+  'debugfs',
+  'tracefs',
+  'securityfs',
+  'pstore',
+  'bpf',
+  'autofs',
+  'configfs',
+  'fusectl',
+  'hugetlbfs',
+  'nsfs',
+  'binfmt_misc',
+  'ramfs',
+  'squashfs',
+  'efivarfs',
+  'rpc_pipefs',
+  'nfsd',
+  'selinuxfs',
+  'fuse.lxcfs',
+  'fuse.gvfsd-fuse',
+  'fuse.portal',
+  'fuse.snapfuse',
+  'overlay',
+  'aufs',
+  'shm',
+  'devfs',
+  'iso9660',
+  'zfs_snapshot',
 ])
 
 export interface Mount {
@@ -164,8 +219,19 @@ export function parseMountinfo(text: string, rootPrefix = ''): Mount[] {
     }
     const isRoot = mount === '/'
     if (!isRoot && PSEUDO_FS.has(fsType)) continue
-    if (!isRoot && (mount.startsWith('/proc') || mount.startsWith('/sys') || mount.startsWith('/dev') || mount.startsWith('/run'))) continue
-    if (!isRoot && (mount.includes('/docker/') || mount.includes('/containerd/') || mount.startsWith('/snap/'))) continue
+    if (
+      !isRoot &&
+      (mount.startsWith('/proc') ||
+        mount.startsWith('/sys') ||
+        mount.startsWith('/dev') ||
+        mount.startsWith('/run'))
+    )
+      continue
+    if (
+      !isRoot &&
+      (mount.includes('/docker/') || mount.includes('/containerd/') || mount.startsWith('/snap/'))
+    )
+      continue
     // Only the mount of a device's own root counts; a subdirectory bind mount would count the same bytes again.
     if (!isRoot && root !== '/') continue
     const prev = byDev.get(devId)

@@ -1,11 +1,16 @@
 import type { SystemReading } from '@homelab/contracts'
-import { clampPct, cpuPercent } from './procfs.js'
 import type { RawSnapshot } from './host-reader.js'
+import { clampPct, cpuPercent } from './procfs.js'
 
 const perSec = (delta: number, ms: number) => (ms > 0 && delta > 0 ? Math.round((delta * 1000) / ms) : 0)
 
 /** Builds the published reading from two raw snapshots (rates over the time between them). Pure. */
-export function buildReading(prev: RawSnapshot, cur: RawSnapshot, host: string, intervalMs: number): SystemReading {
+export function buildReading(
+  prev: RawSnapshot,
+  cur: RawSnapshot,
+  host: string,
+  intervalMs: number,
+): SystemReading {
   const ms = cur.at - prev.at
   const cpu = cpuPercent(prev.cpu.total, cur.cpu.total)
   const cores = cur.cpu.cores.map((c, i) => {
@@ -56,7 +61,15 @@ export function buildReading(prev: RawSnapshot, cur: RawSnapshot, host: string, 
     network: [...cur.net].flatMap(([iface, c]) => {
       const p = prev.net.get(iface)
       if (!p) return []
-      return [{ iface, rxBytesPerSec: perSec(c.rxBytes - p.rxBytes, ms), txBytesPerSec: perSec(c.txBytes - p.txBytes, ms), rxBytes: c.rxBytes, txBytes: c.txBytes }]
+      return [
+        {
+          iface,
+          rxBytesPerSec: perSec(c.rxBytes - p.rxBytes, ms),
+          txBytesPerSec: perSec(c.txBytes - p.txBytes, ms),
+          rxBytes: c.rxBytes,
+          txBytes: c.txBytes,
+        },
+      ]
     }),
     uptimeSec: Math.round(cur.uptime),
   }

@@ -8,10 +8,22 @@ import si from 'systeminformation'
  * process spawns do not matter; the per-sample path reads /proc and /sys directly (see host-reader.ts).
  */
 export async function readHostFacts(host: string, procDir: string): Promise<HostFacts> {
-  const [os, system, cpu, time] = await Promise.all([si.osInfo(), si.system(), si.cpu(), Promise.resolve(si.time())])
+  const [os, system, cpu, time] = await Promise.all([
+    si.osInfo(),
+    si.system(),
+    si.cpu(),
+    Promise.resolve(si.time()),
+  ])
   // On a Raspberry Pi the device tree names the board exactly ("Raspberry Pi 4 Model B Rev 1.4").
-  const dtModel = (await readFile('/proc/device-tree/model', 'utf8').catch(() => '')).replace(/\0/g, '').trim()
-  const model = dtModel || [system.manufacturer, system.model].filter((s) => s && s !== 'Default string').join(' ').trim()
+  const dtModel = (await readFile('/proc/device-tree/model', 'utf8').catch(() => ''))
+    .replace(/\0/g, '')
+    .trim()
+  const model =
+    dtModel ||
+    [system.manufacturer, system.model]
+      .filter((s) => s && s !== 'Default string')
+      .join(' ')
+      .trim()
   const uptime = Number((await readFile(`${procDir}/uptime`, 'utf8')).split(' ')[0])
   return {
     v: 1,
@@ -25,6 +37,8 @@ export async function readHostFacts(host: string, procDir: string): Promise<Host
     model: model || 'unknown',
     cpuModel: `${cpu.manufacturer} ${cpu.brand}`.trim(),
     cpuCores: cpu.cores,
-    bootTime: Number.isFinite(uptime) ? Math.round(Date.now() - uptime * 1000) : Math.round(time.current - time.uptime * 1000),
+    bootTime: Number.isFinite(uptime)
+      ? Math.round(Date.now() - uptime * 1000)
+      : Math.round(time.current - time.uptime * 1000),
   }
 }

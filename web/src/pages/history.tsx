@@ -31,10 +31,12 @@ const fixed: Metric[] = [
 function metricFor(series: string): Metric {
   const f = fixed.find((m) => m.series === series)
   if (f) return f
-  if (series.startsWith('fs.percent')) return { series, label: series, color: '#f59e0b', fmt: (v) => `${v.toFixed(0)}%` }
+  if (series.startsWith('fs.percent'))
+    return { series, label: series, color: '#f59e0b', fmt: (v) => `${v.toFixed(0)}%` }
   if (series.startsWith('net.') || series.startsWith('disk.read_bps') || series.startsWith('disk.write_bps'))
     return { series, label: series, color: '#06b6d4', fmt: rate }
-  if (series.startsWith('mem.') || series.startsWith('fs.') || series.startsWith('swap.')) return { series, label: series, color: '#10b981', fmt: bytes }
+  if (series.startsWith('mem.') || series.startsWith('fs.') || series.startsWith('swap.'))
+    return { series, label: series, color: '#10b981', fmt: bytes }
   return { series, label: series, color: '#64748b', fmt: (v) => v.toFixed(1) }
 }
 
@@ -47,7 +49,10 @@ export function History({ host }: { host: string }) {
   const [error, setError] = useState<string | null>(null)
 
   useEffect(() => {
-    api.series(host).then((r) => setAll(r.series), () => setAll([]))
+    api.series(host).then(
+      (r) => setAll(r.series),
+      () => setAll([]),
+    )
   }, [host])
 
   useEffect(() => {
@@ -58,20 +63,30 @@ export function History({ host }: { host: string }) {
     api
       .history(host, series, from, to, 800)
       .then((d) => !cancelled && setData(d))
-      .catch((e) => !cancelled && (setData(null), setError(e instanceof HttpError ? e.message : String(e))))
+      .catch((e) => {
+        if (cancelled) return
+        setData(null)
+        setError(e instanceof HttpError ? e.message : String(e))
+      })
     return () => {
       cancelled = true
     }
   }, [host, series, range, zoom])
 
   const m = metricFor(series)
-  const plotData = useMemo<uPlot.AlignedData>(() => (data ? [data.columns[0], data.columns[1], data.columns[2], data.columns[3]] : [[], [], [], []]), [data])
-  const choices = useMemo(() => [...new Set([...fixed.map((f) => f.series), ...all.filter((s) => !s.startsWith('cpu.core'))])], [all])
+  const plotData = useMemo<uPlot.AlignedData>(
+    () => (data ? [data.columns[0], data.columns[1], data.columns[2], data.columns[3]] : [[], [], [], []]),
+    [data],
+  )
+  const choices = useMemo(
+    () => [...new Set([...fixed.map((f) => f.series), ...all.filter((s) => !s.startsWith('cpu.core'))])],
+    [all],
+  )
 
   return (
     <main>
       <section class="toolbar">
-        <div class="segmented" role="group" aria-label="range">
+        <fieldset class="segmented" aria-label="range">
           {RANGES.map((r) => (
             <button
               type="button"
@@ -86,8 +101,12 @@ export function History({ host }: { host: string }) {
               {r.id}
             </button>
           ))}
-        </div>
-        <select value={series} onChange={(e) => setSeries((e.target as HTMLSelectElement).value)} aria-label="series">
+        </fieldset>
+        <select
+          value={series}
+          onChange={(e) => setSeries((e.target as HTMLSelectElement).value)}
+          aria-label="series"
+        >
           {choices.map((s) => (
             <option key={s} value={s}>
               {metricFor(s).label}
@@ -117,7 +136,10 @@ export function History({ host }: { host: string }) {
           data={plotData}
           options={(w) => historyOptions(w, 320, m.label, m.color, m.fmt, (from, to) => setZoom([from, to]))}
         />
-        <p class="muted small">Drag across the chart to zoom. The shaded band spans the minimum and maximum behind each point; gaps are periods without data.</p>
+        <p class="muted small">
+          Drag across the chart to zoom. The shaded band spans the minimum and maximum behind each point; gaps
+          are periods without data.
+        </p>
       </div>
     </main>
   )

@@ -34,8 +34,8 @@ export function Login({ onLogin }: { onLogin: () => void }) {
           minLength={16}
         />
         <p class="hint">
-          The admin token is in <code>data/secrets/admin-token</code> (or <code>HOMELAB_ADMIN_TOKEN</code>). Create viewer and operator
-          tokens with <code>npm run token -- create NAME viewer</code>.
+          The admin token is in <code>data/secrets/admin-token</code> (or <code>HOMELAB_ADMIN_TOKEN</code>).
+          Create viewer and operator tokens with <code>npm run token -- create NAME viewer</code>.
         </p>
         {error && (
           <p class="error" role="alert">

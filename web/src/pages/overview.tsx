@@ -42,14 +42,17 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
     setLive({ x: [], cpu: [], mem: [] })
     const to = Date.now()
     // Backfill the live charts from history, then append what the stream brings.
-    Promise.all([api.history(host, 'cpu.usage', to - WINDOW_MS, to, 900), api.history(host, 'mem.percent', to - WINDOW_MS, to, 900)])
+    Promise.all([
+      api.history(host, 'cpu.usage', to - WINDOW_MS, to, 900),
+      api.history(host, 'mem.percent', to - WINDOW_MS, to, 900),
+    ])
       .then(([c, m]) => {
         setLive((l) => {
           if (l.x.length > 0 && c.columns[0].length === 0) return l
           const x = c.columns[0]
           const memAt = new Map(m.columns[0].map((t, i) => [t, m.columns[1][i] ?? null]))
           const firstLive = l.x[0] ?? Number.POSITIVE_INFINITY
-          const keep = x.map((t, i) => i).filter((i) => x[i]! < firstLive)
+          const keep = x.map((_t, i) => i).filter((i) => x[i]! < firstLive)
           return {
             x: [...keep.map((i) => x[i]!), ...l.x],
             cpu: [...keep.map((i) => c.columns[1][i] ?? null), ...l.cpu],
@@ -65,7 +68,8 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           const r = m.payload as SystemReading
           setReading(r)
           setLive((l) => push(l, r))
-        } else if (m.channel === 'reading' && m.topic.endsWith('/reading/facts')) setFacts(m.payload as HostFacts)
+        } else if (m.channel === 'reading' && m.topic.endsWith('/reading/facts'))
+          setFacts(m.payload as HostFacts)
         else if (m.channel === 'status') setStatus((s) => ({ ...s, [m.service]: m.payload as ServiceStatus }))
         else if (m.channel === 'availability') setAvail((a) => ({ ...a, [m.service]: m.payload as string }))
       },
@@ -76,7 +80,11 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   const cpuData = useMemo<uPlot.AlignedData>(() => [live.x, live.cpu, live.mem], [live])
   const services = useMemo(() => {
     const names = new Set([...Object.keys(avail), ...(summary?.services.map((s) => s.service) ?? [])])
-    return [...names].sort().map((n) => ({ name: n, availability: avail[n] ?? summary?.services.find((s) => s.service === n)?.availability ?? 'unknown', status: status[n] }))
+    return [...names].sort().map((n) => ({
+      name: n,
+      availability: avail[n] ?? summary?.services.find((s) => s.service === n)?.availability ?? 'unknown',
+      status: status[n],
+    }))
   }, [avail, status, summary])
 
   const r = reading
@@ -94,15 +102,32 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
       {!r && <p class="muted">Waiting for the first reading from {host}…</p>}
       {r && (
         <section class="tiles">
-          <Tile id="cpu" title="CPU" value={pct(r.cpu.usage)} sub={`load ${r.load.map((l) => l.toFixed(2)).join(' / ')}`} bar={r.cpu.usage} />
-          <Tile id="memory" title="Memory" value={pct(r.memory.percent)} sub={`${bytes(r.memory.used)} of ${bytes(r.memory.total)}`} bar={r.memory.percent} />
+          <Tile
+            id="cpu"
+            title="CPU"
+            value={pct(r.cpu.usage)}
+            sub={`load ${r.load.map((l) => l.toFixed(2)).join(' / ')}`}
+            bar={r.cpu.usage}
+          />
+          <Tile
+            id="memory"
+            title="Memory"
+            value={pct(r.memory.percent)}
+            sub={`${bytes(r.memory.used)} of ${bytes(r.memory.total)}`}
+            bar={r.memory.percent}
+          />
           <Tile
             id="temperature"
             title="CPU temperature"
             value={r.cpuTemperature === null ? 'N/A' : `${r.cpuTemperature.toFixed(1)} °C`}
             sub={r.cpuTemperature === null ? 'no sensor on this machine' : ''}
           />
-          <Tile id="uptime" title="Uptime" value={duration(r.uptimeSec)} sub={`swap ${bytes(r.memory.swapUsed)} of ${bytes(r.memory.swapTotal)}`} />
+          <Tile
+            id="uptime"
+            title="Uptime"
+            value={duration(r.uptimeSec)}
+            sub={`swap ${bytes(r.memory.swapUsed)} of ${bytes(r.memory.swapTotal)}`}
+          />
         </section>
       )}
       {r && (
@@ -115,10 +140,16 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
               height={200}
               data={cpuData}
               options={(w) =>
-                liveOptions(w, 200, [
-                  { label: 'CPU %', color: '#3b82f6' },
-                  { label: 'Memory %', color: '#10b981' },
-                ], (v) => `${v.toFixed(0)}%`, 100)
+                liveOptions(
+                  w,
+                  200,
+                  [
+                    { label: 'CPU %', color: '#3b82f6' },
+                    { label: 'Memory %', color: '#10b981' },
+                  ],
+                  (v) => `${v.toFixed(0)}%`,
+                  100,
+                )
               }
             />
           </div>
@@ -189,11 +220,15 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
                 {services.map((s) => (
                   <tr key={s.name}>
                     <td>
-                      <span class={`dot ${s.availability === 'online' ? (s.status?.state === 'ok' || !s.status ? 'ok' : 'warn') : 'bad'}`} />
+                      <span
+                        class={`dot ${s.availability === 'online' ? (s.status?.state === 'ok' || !s.status ? 'ok' : 'warn') : 'bad'}`}
+                      />
                       {s.name}
                     </td>
                     <td>{s.availability}</td>
-                    <td class="muted">{s.status?.reason ?? (s.status ? `up since ${ago(s.status.startedAt)}` : '')}</td>
+                    <td class="muted">
+                      {s.status?.reason ?? (s.status ? `up since ${ago(s.status.startedAt)}` : '')}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -205,7 +240,19 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   )
 }
 
-function Tile({ id, title, value, sub, bar }: { id: string; title: string; value: string; sub: string; bar?: number }) {
+function Tile({
+  id,
+  title,
+  value,
+  sub,
+  bar,
+}: {
+  id: string
+  title: string
+  value: string
+  sub: string
+  bar?: number
+}) {
   return (
     <div class="card tile" data-testid={`tile-${id}`}>
       <div class="muted">{title}</div>

@@ -10,7 +10,8 @@ export function authRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
   app.post('/login', async (c) => {
     const addr = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? 'local'
-    if (deps.limiter.blocked(addr)) throw new ApiFailure(429, 'too_many_requests', 'too many failed logins; wait a minute')
+    if (deps.limiter.blocked(addr))
+      throw new ApiFailure(429, 'too_many_requests', 'too many failed logins; wait a minute')
     const { token } = parseInput(LoginRequest, await jsonBody(c), 'body')
     const p = deps.auth.verifyToken(token)
     if (!p) {
@@ -57,7 +58,8 @@ export function tokenRoutes(deps: GatewayDeps) {
     return c.json({ id: created.id, name: t.name, role: t.role, token: created.token }, 201)
   })
   app.delete('/:id', (c) => {
-    if (!deps.auth.deleteToken(c.req.param('id'))) throw new ApiFailure(404, 'not_found', 'no token with that id')
+    if (!deps.auth.deleteToken(c.req.param('id')))
+      throw new ApiFailure(404, 'not_found', 'no token with that id')
     return c.json({ ok: true })
   })
   return app

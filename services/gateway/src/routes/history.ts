@@ -16,17 +16,29 @@ export function historyRoutes(deps: GatewayDeps) {
     const reader = deps.history()
     if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
     const host = q.host ?? deps.host
-    if (reader.seriesIdOf(host, q.series) === null) throw new ApiFailure(404, 'not_found', `no series "${q.series}" on host "${host}"`)
+    if (reader.seriesIdOf(host, q.series) === null)
+      throw new ApiFailure(404, 'not_found', `no series "${q.series}" on host "${host}"`)
     const h = reader.query(host, [q.series], from, to, q.points)
     const s = h.series[0]!
-    const body: HistoryResponse = { host, series: q.series, from, to, tier: h.tier, stepMs: h.stepMs, columns: [h.x, s.avg, s.min, s.max] }
+    const body: HistoryResponse = {
+      host,
+      series: q.series,
+      from,
+      to,
+      tier: h.tier,
+      stepMs: h.stepMs,
+      columns: [h.x, s.avg, s.min, s.max],
+    }
     return c.json(body)
   })
   app.get('/series', (c) => {
     const q = parseInput(SeriesQuery, c.req.query(), 'query')
     const reader = deps.history()
     if (!reader) return c.json({ host: q.host ?? deps.host, series: [] })
-    return c.json({ host: q.host ?? deps.host, series: reader.seriesNames(q.host ?? deps.host, q.prefix ?? '') })
+    return c.json({
+      host: q.host ?? deps.host,
+      series: reader.seriesNames(q.host ?? deps.host, q.prefix ?? ''),
+    })
   })
   return app
 }

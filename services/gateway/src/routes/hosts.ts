@@ -1,4 +1,11 @@
-import { CommandRequest, CommandAction, HostId, type HostSummary, ServiceName, type ServiceStatus } from '@homelab/contracts'
+import {
+  CommandAction,
+  CommandRequest,
+  HostId,
+  type HostSummary,
+  ServiceName,
+  type ServiceStatus,
+} from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { Env, GatewayDeps } from '../context.js'
@@ -25,17 +32,29 @@ export function hostRoutes(deps: GatewayDeps) {
     const byHost = new Map<string, HostSummary>()
     const get = (host: string) => {
       let h = byHost.get(host)
-      if (!h) byHost.set(host, (h = { host, lastSeen: null, services: [] }))
+      if (!h) {
+        h = { host, lastSeen: null, services: [] }
+        byHost.set(host, h)
+      }
       return h
     }
     const reader = deps.history()
     for (const s of reader?.serviceStates() ?? []) {
-      get(s.host).services.push({ service: s.service, availability: s.availability, state: null, reason: null, since: s.since })
+      get(s.host).services.push({
+        service: s.service,
+        availability: s.availability,
+        state: null,
+        reason: null,
+        since: s.since,
+      })
     }
     for (const m of deps.hub.snapshot()) {
       const h = get(m.host)
       let svc = h.services.find((s) => s.service === m.service)
-      if (!svc) h.services.push((svc = { service: m.service, availability: 'unknown', state: null, reason: null, since: null }))
+      if (!svc) {
+        svc = { service: m.service, availability: 'unknown', state: null, reason: null, since: null }
+        h.services.push(svc)
+      }
       if (m.channel === 'availability') svc.availability = m.payload as 'online' | 'offline'
       if (m.channel === 'status') {
         const st = m.payload as ServiceStatus
@@ -49,7 +68,10 @@ export function hostRoutes(deps: GatewayDeps) {
       if (h.lastSeen === null) h.lastSeen = reader?.lastSeen(h.host) ?? null
       h.services.sort((a, b) => a.service.localeCompare(b.service))
     }
-    return c.json({ self: deps.host, hosts: [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host)) })
+    return c.json({
+      self: deps.host,
+      hosts: [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host)),
+    })
   })
 
   app.get('/events', (c) => {
@@ -63,10 +85,16 @@ export function hostRoutes(deps: GatewayDeps) {
     const service = parseInput(ServiceName, c.req.param('service'), 'service')
     const body = parseInput(CommandBody, await jsonBody(c), 'body')
     const avail = deps.hub.latestOn(deps.topics.availability(host, service))
-    if (avail?.payload !== 'online') throw new ApiFailure(503, 'unavailable', `${service} on ${host} is not online`)
+    if (avail?.payload !== 'online')
+      throw new ApiFailure(503, 'unavailable', `${service} on ${host} is not online`)
     const req = parseInput(CommandRequest, { v: 1, ...body, requestedBy: c.get('principal').name }, 'command')
     const result = await deps.hub.command(host, service, req, deps.commandTimeoutMs)
-    if (!result) throw new ApiFailure(504, 'timeout', `${service} on ${host} did not answer within ${deps.commandTimeoutMs} ms`)
+    if (!result)
+      throw new ApiFailure(
+        504,
+        'timeout',
+        `${service} on ${host} did not answer within ${deps.commandTimeoutMs} ms`,
+      )
     const status = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
     return c.json(result, status[result.outcome])
   })

@@ -13,7 +13,11 @@ import { ApiFailure, parseInput } from '../errors.js'
 
 /** The filesystem DESIGN.md's diskTotal/diskUsed describe: "/" or else the largest. */
 function mainFilesystem(r: SystemReading) {
-  return r.filesystems.find((f) => f.mount === '/') ?? [...r.filesystems].sort((a, b) => b.total - a.total)[0] ?? null
+  return (
+    r.filesystems.find((f) => f.mount === '/') ??
+    [...r.filesystems].sort((a, b) => b.total - a.total)[0] ??
+    null
+  )
 }
 
 export function toSystemMetrics(r: SystemReading): SystemMetrics {
@@ -64,7 +68,16 @@ export function metricsRoutes(deps: GatewayDeps) {
     const r = latestSystemReading(deps, host)
     const mount = r ? (mainFilesystem(r)?.mount ?? '/') : '/'
     const s = systemSeries
-    const names = [s.cpuUsage, s.cpuTemperature, s.memTotal, s.memUsed, s.memPercent, s.fsTotal(mount), s.fsUsed(mount), s.fsPercent(mount)]
+    const names = [
+      s.cpuUsage,
+      s.cpuTemperature,
+      s.memTotal,
+      s.memUsed,
+      s.memPercent,
+      s.fsTotal(mount),
+      s.fsUsed(mount),
+      s.fsPercent(mount),
+    ]
     const h = reader.query(host, names, from, to, q.points)
     const col = (i: number) => h.series[i]!.avg
     const body: SystemMetricsHistory = {
