@@ -186,6 +186,10 @@ export async function benchIngest(dir: string, targetSamples = 1_000_000) {
   line('samples stored (committed, acknowledged)', counters.get('samples.stored').toLocaleString('en'))
   line('time', `${fmt(secs)} s`)
   line(
+    'recorder transactions (batches) for them',
+    `${counters.get('batches').toLocaleString('en')} (${fmt(messages.length / Math.max(1, counters.get('batches')), 1)} messages each)`,
+  )
+  line(
     'ingest rate (budget ≥ 100,000 samples/s)',
     `${Math.round(samples / secs).toLocaleString('en')} samples/s`,
   )

@@ -24,15 +24,28 @@ export interface MqttConnectionOptions {
   persistentSession?: boolean
   /** Messages kept while disconnected (oldest dropped past this). Default 10,000. */
   offlineBufferLimit?: number
-  /** QoS 1 ack control: call `done(0)` only after the message is safely stored. */
-  onMessageAck?: (
-    topic: string,
-    payload: Buffer,
-    packet: IPublishPacket,
-    done: (reasonCode: number) => void,
-  ) => void
+  /**
+   * Group commit for QoS 1 messages (the recorder): messages are handed over in batches, and the PUBACK of each is
+   * sent only after `onBatch` returns. If it throws, nothing of the batch is acknowledged and the connection is
+   * dropped, so the broker delivers those messages again.
+   */
+  onBatch?: (messages: BatchItem[]) => void
+  /** Largest batch (default 500). */
+  maxBatch?: number
   version: string
 }
+
+export interface BatchItem {
+  topic: string
+  payload: Buffer
+  packet: IPublishPacket
+}
+
+interface AckPacket {
+  cmd: string
+  messageId?: number
+}
+type SendPacket = (packet: AckPacket, cb?: () => void, cbStorePut?: () => void, noStore?: boolean) => void
 
 interface Pending {
   topic: string
@@ -59,6 +72,11 @@ export class MqttConnection {
   private connectedOnce: Promise<void>
   private resolveConnected!: () => void
   private lastError: string | null = null
+  private batch: BatchItem[] = []
+  private heldAcks: AckPacket[] = []
+  private readonly holding = new Set<number>()
+  private flushScheduled = false
+  private sendPacket: SendPacket | null = null
   /** Topics that delivered a live (non-retained) message since the last connect. */
   private readonly liveSeen = new Set<string>()
 
@@ -104,7 +122,7 @@ export class MqttConnection {
       resubscribe: true,
       properties: o.persistentSession ? { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 1000 } : {},
       will: { topic: availability, payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(o.onMessageAck
+      ...(o.onBatch
         ? {
             customHandleAcks: (
               t: string,
@@ -112,13 +130,18 @@ export class MqttConnection {
               p: IPublishPacket,
               d: (e: Error | number, c?: number) => void,
             ) => {
-              if (this.isStale(t, p)) return d(0)
-              o.onMessageAck!(t, m, p, (code) => d(code))
+              if (!this.isStale(t, p)) {
+                this.batch.push({ topic: t, payload: m, packet: p })
+                if (p.messageId !== undefined) this.holding.add(p.messageId)
+                this.scheduleFlush()
+              }
+              d(0)
             },
           }
         : {}),
     })
     this.client = client
+    if (o.onBatch) this.holdAcks(client)
     client.on('connect', (connack) => {
       this.liveSeen.clear()
       this.backoff = 1000
@@ -133,10 +156,12 @@ export class MqttConnection {
       }
       client.publish(availability, 'online', { qos: 1, retain: true })
       this.publishStatus()
-      this.flush()
+      this.flushOffline()
       this.resolveConnected()
     })
     client.on('close', () => {
+      // Acks held for this connection must never go out on the next one (message ids are per connection).
+      if (o.onBatch) this.flush(false)
       // Exponential backoff with jitter; mqtt.js reads reconnectPeriod before each attempt.
       this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff * 2)
       client.options.reconnectPeriod = Math.round(this.backoff * (0.75 + Math.random() * 0.5))
@@ -148,8 +173,8 @@ export class MqttConnection {
       o.counters.inc('mqtt.errors')
     })
     client.on('message', (topic, payload, packet) => {
-      // With customHandleAcks, QoS 1 messages were already checked (and counted) there.
-      if (!(o.onMessageAck && packet.qos > 0) && this.isStale(topic, packet)) return
+      // With batching, QoS 1 messages were already checked (and counted) there.
+      if (!(o.onBatch && packet.qos > 0) && this.isStale(topic, packet)) return
       for (const h of this.handlers) {
         try {
           h(topic, payload, packet)
@@ -159,6 +184,62 @@ export class MqttConnection {
         }
       }
     })
+  }
+
+  /**
+   * mqtt.js sends a PUBACK as soon as its handler returns and only then reads the next packet, which would force one
+   * transaction per message. Its PUBACKs for batched messages are held here instead and released after the batch
+   * commits, so reading goes on while the batch is stored. (mqtt is pinned to an exact version for this.)
+   */
+  private holdAcks(client: MqttClient): void {
+    const target = client as unknown as { _sendPacket: SendPacket }
+    const send = target._sendPacket.bind(client)
+    this.sendPacket = send
+    target._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      if (
+        packet.cmd === 'puback' &&
+        packet.messageId !== undefined &&
+        this.holding.delete(packet.messageId)
+      ) {
+        this.heldAcks.push(packet)
+        cb?.()
+        return
+      }
+      send(packet, cb, cbStorePut, noStore)
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.batch.length >= (this.o.maxBatch ?? 500)) {
+      setImmediate(() => this.flush(true))
+      return
+    }
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    // mqtt.js handles every packet of a socket read in process.nextTick steps; this runs after them.
+    setImmediate(() => this.flush(true))
+  }
+
+  private flush(acknowledge: boolean): void {
+    this.flushScheduled = false
+    const items = this.batch.splice(0)
+    const acks = this.heldAcks.splice(0)
+    if (!acknowledge) this.holding.clear()
+    if (items.length === 0 && acks.length === 0) return
+    try {
+      if (items.length) this.o.onBatch!(items)
+    } catch (e) {
+      this.o.counters.inc('batch.failed')
+      this.o.log.once(
+        `batch:${(e as Error).message}`,
+        'could not store a batch; dropping the connection so the broker redelivers it:',
+        e,
+      )
+      this.holding.clear()
+      this.client?.stream.destroy()
+      return
+    }
+    if (acknowledge && this.client?.connected) for (const a of acks) this.sendPacket!(a)
   }
 
   /**
@@ -250,7 +331,7 @@ export class MqttConnection {
     return this.buffer.length
   }
 
-  private flush(): void {
+  private flushOffline(): void {
     const items = this.buffer.splice(0)
     if (items.length) this.o.log.info(`sending ${items.length} messages buffered while offline`)
     for (const p of items) this.publish(p.topic, p.payload, p.opts)

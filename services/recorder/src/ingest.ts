@@ -17,6 +17,7 @@ export interface IngestOptions {
  */
 export class Ingest {
   private readonly tx: (topic: string, payload: Buffer) => IngestOutcome
+  private readonly batchTx: (items: ReadonlyArray<{ topic: string; payload: Buffer }>) => IngestOutcome[]
 
   constructor(
     private readonly store: Store,
@@ -26,6 +27,28 @@ export class Ingest {
     private readonly counters: Counters,
   ) {
     this.tx = store.db.transaction((topic: string, payload: Buffer) => this.apply(topic, payload))
+    this.batchTx = store.db.transaction((items: ReadonlyArray<{ topic: string; payload: Buffer }>) =>
+      items.map((i) => this.apply(i.topic, i.payload)),
+    )
+  }
+
+  /**
+   * Stores many messages in one transaction (group commit). Bad input in one message is quarantined and does not
+   * affect the others; a storage error rolls the whole batch back and is rethrown, so none of it is acknowledged.
+   */
+  handleBatch(items: ReadonlyArray<{ topic: string; payload: Buffer }>): void {
+    try {
+      for (const outcome of this.batchTx(items)) this.counters.inc(`messages.${outcome}`)
+      this.counters.inc('batches')
+    } catch (e) {
+      this.counters.inc('messages.store_errors', items.length)
+      this.log.once(
+        `store:${(e as Error).message}`,
+        `could not store a batch of ${items.length} messages:`,
+        e,
+      )
+      throw e
+    }
   }
 
   /** Stores one message; returns once its transaction has committed. */

@@ -32,7 +32,6 @@ export class Recorder {
   private readonly ingest: Ingest
   readonly conn: MqttConnection
   private timers: NodeJS.Timeout[] = []
-  private stalled = false
 
   constructor(private readonly d: RecorderDeps) {
     mkdirSync(d.config.HOMELAB_DATA_DIR, { recursive: true })
@@ -57,20 +56,8 @@ export class Recorder {
       counters: d.counters,
       persistentSession: true,
       version: '0.1.0',
-      onMessageAck: (topic, payload, _packet, done) => {
-        if (this.stalled) return
-        try {
-          this.ingest.handle(topic, payload)
-          done(0)
-        } catch {
-          // Not acknowledged: drop the connection so the broker redelivers this message after reconnecting.
-          this.stalled = true
-          setTimeout(() => {
-            this.stalled = false
-            this.conn.raw?.stream.destroy()
-          }, 2000)
-        }
-      },
+      // Each batch is one transaction; its PUBACKs go out only after it commits.
+      onBatch: (items) => this.ingest.handleBatch(items),
     })
     this.conn.onMessage((topic, payload, packet) => {
       if (packet.qos === 0) {
