@@ -132,15 +132,6 @@ export async function benchIngest(dir: string, targetSamples = 1_000_000) {
   const start = performance.now()
   let inflight = 0
   let next = 0
-  const dbg0 = process.env.BENCH_DEBUG
-    ? setInterval(
-        () =>
-          process.stderr.write(
-            `${next} sent, ${inflight} in flight, ${JSON.stringify(counters.snapshot())}\n`,
-          ),
-        1000,
-      )
-    : null
   await new Promise<void>((done) => {
     const pump = () => {
       while (inflight < 200 && next < messages.length) {
@@ -155,16 +146,6 @@ export async function benchIngest(dir: string, targetSamples = 1_000_000) {
     }
     pump()
   })
-  if (dbg0) clearInterval(dbg0)
-  const dbg = process.env.BENCH_DEBUG
-    ? setInterval(
-        () =>
-          process.stderr.write(
-            `${next} sent, ${inflight} in flight, ${JSON.stringify(counters.snapshot())}\n`,
-          ),
-        1000,
-      )
-    : null
   let last = -1
   let lastChange = performance.now()
   while (counters.get('samples.stored') < samples) {
@@ -177,7 +158,7 @@ export async function benchIngest(dir: string, targetSamples = 1_000_000) {
     if (performance.now() - lastChange > 10_000)
       throw new Error(`ingest stalled: ${JSON.stringify(counters.snapshot())}`)
   }
-  if (dbg) clearInterval(dbg)
+
   const secs = (performance.now() - start) / 1000
   line(
     'messages',

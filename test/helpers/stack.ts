@@ -9,7 +9,7 @@ import { Gateway } from '@homelab/gateway/gateway'
 import { RecorderConfig } from '@homelab/recorder/config'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
 import { Counters, createLogger, type Logger, MqttConnection } from '@homelab/service-kit'
-import { SysCollector } from '@homelab/sys-collector/collector'
+import { SysCollectorService } from '@homelab/sys-collector/service'
 import mqtt, { type MqttClient } from 'mqtt'
 
 export const HOST = 'testhost'
@@ -146,39 +146,16 @@ export async function startSysCollector(
   password: string | undefined,
   intervalMs = 1000,
 ) {
-  const topics: Topics = createTopics('homelab')
-  const counters = new Counters()
-  const log = testLog('sys-collector')
-  const conn = new MqttConnection({
+  const service = new SysCollectorService({
     url,
     username: user,
     password,
-    clientId: `sys-${HOST}-${Math.random()}`,
     host: HOST,
-    service: 'sys-collector',
-    topics,
-    log,
-    counters,
-    version: 'test',
-  })
-  conn.start()
-  const collector = new SysCollector({
-    conn,
-    topics,
-    host: HOST,
+    topics: createTopics('homelab'),
     intervalMs,
     paths: { proc: '/proc', sys: '/sys', rootfs: '' },
-    log,
-    counters,
+    log: testLog('sys-collector'),
   })
-  await collector.start()
-  return {
-    collector,
-    conn,
-    counters,
-    async stop() {
-      await collector.stop()
-      await conn.stop()
-    },
-  }
+  await service.start()
+  return service
 }

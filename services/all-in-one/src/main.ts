@@ -8,12 +8,11 @@ import {
   Counters,
   createLogger,
   loadConfig,
-  MqttConnection,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
 } from '@homelab/service-kit'
-import { SysCollector } from '@homelab/sys-collector/collector'
+import { SysCollectorService } from '@homelab/sys-collector/service'
 import { AllInOneConfig } from './config.js'
 
 const log = createLogger('homelab')
@@ -86,36 +85,19 @@ await runUntilSignal(log, async () => {
     await gateway.start()
     stops.unshift(() => gateway.stop())
 
-    const sysCounters = new Counters()
-    const sysLog = createLogger('sys-collector')
     const sc = creds('sys-collector')
-    const conn = new MqttConnection({
+    const sys = new SysCollectorService({
       url,
-      username: sc.username,
+      username: sc.username ?? 'sys-collector',
       password: sc.password,
-      clientId: `sys-collector-${host}`,
       host,
-      service: 'sys-collector',
       topics,
-      log: sysLog,
-      counters: sysCounters,
-      version: '0.1.0',
-    })
-    conn.start()
-    const collector = new SysCollector({
-      conn,
-      topics,
-      host,
       intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
       paths: { proc: c.HOMELAB_PROC_DIR, sys: c.HOMELAB_SYS_DIR, rootfs: c.HOMELAB_ROOTFS },
-      log: sysLog,
-      counters: sysCounters,
+      log: createLogger('sys-collector'),
     })
-    await collector.start()
-    stops.unshift(async () => {
-      await collector.stop()
-      await conn.stop()
-    })
+    await sys.start()
+    stops.unshift(() => sys.stop())
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)
