@@ -91,5 +91,6 @@ export class SysCollector {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    await this.reader.close()
   }
 }

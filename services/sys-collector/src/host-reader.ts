@@ -1,5 +1,6 @@
 import { readdir, readFile, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ProcFile } from './proc-file.js'
 import {
   type CpuTimes,
   type DiskCounters,
@@ -49,7 +50,19 @@ export class HostReader {
   private mounts: Mount[] = []
   private mountsReadAt = 0
 
-  constructor(private readonly paths: HostPaths) {}
+  private readonly files: Record<'stat' | 'meminfo' | 'loadavg' | 'uptime' | 'diskstats' | 'netdev', ProcFile>
+
+  constructor(private readonly paths: HostPaths) {
+    this.files = {
+      stat: new ProcFile([join(this.paths.proc, 'stat')]),
+      meminfo: new ProcFile([join(this.paths.proc, 'meminfo')]),
+      loadavg: new ProcFile([join(this.paths.proc, 'loadavg')]),
+      uptime: new ProcFile([join(this.paths.proc, 'uptime')]),
+      diskstats: new ProcFile([join(this.paths.proc, 'diskstats')]),
+      // PID 1's view is the host's network namespace when /proc is the host's (e.g. mounted in a container).
+      netdev: new ProcFile([join(this.paths.proc, '1/net/dev'), join(this.paths.proc, 'net/dev')]),
+    }
+  }
 
   async init(): Promise<void> {
     this.tempPath = await findCpuTemperature(this.paths.sys)
@@ -64,6 +77,8 @@ export class HostReader {
     return this.tempPath
   }
 
+  private tempFile: ProcFile | null = null
+
   async read(): Promise<RawSnapshot> {
     const p = this.paths.proc
     const now = Date.now()
@@ -76,13 +91,14 @@ export class HostReader {
       )
       this.mountsReadAt = now
     }
+    const f = this.files
     const [stat, meminfo, loadavg, uptime, diskstats, netdev, temperature, filesystems] = await Promise.all([
-      readFile(join(p, 'stat'), 'utf8'),
-      readFile(join(p, 'meminfo'), 'utf8'),
-      readFile(join(p, 'loadavg'), 'utf8'),
-      readFile(join(p, 'uptime'), 'utf8'),
-      readFile(join(p, 'diskstats'), 'utf8').catch(() => ''),
-      readFile(join(p, '1/net/dev'), 'utf8').catch(() => readFile(join(p, 'net/dev'), 'utf8')),
+      f.stat.read(),
+      f.meminfo.read(),
+      f.loadavg.read(),
+      f.uptime.read(),
+      f.diskstats.read().catch(() => ''),
+      f.netdev.read(),
       this.readTemperature(),
       Promise.all(this.mounts.map((m) => this.statMount(m))),
     ])
@@ -95,8 +111,15 @@ export class HostReader {
       disks: parseDiskstats(diskstats, (n) => this.disks.has(n)),
       net: parseNetDev(netdev),
       temperature,
-      filesystems: filesystems.filter((f): f is NonNullable<typeof f> => f !== null),
+      filesystems: filesystems.filter((x): x is NonNullable<typeof x> => x !== null),
     }
+  }
+
+  /** Closes the files kept open between samples. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...Object.values(this.files), ...(this.tempFile ? [this.tempFile] : [])].map((x) => x.close()),
+    )
   }
 
   private async statMount(m: Mount) {
@@ -115,7 +138,8 @@ export class HostReader {
   private async readTemperature(): Promise<number | null> {
     if (!this.tempPath) return null
     try {
-      const milli = Number((await readFile(this.tempPath, 'utf8')).trim())
+      this.tempFile ??= new ProcFile([this.tempPath])
+      const milli = Number((await this.tempFile.read()).trim())
       return Number.isFinite(milli) ? Math.round(milli / 100) / 10 : null
     } catch {
       return null
