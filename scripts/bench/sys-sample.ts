@@ -41,6 +41,7 @@ export async function benchSysSample(n = 200) {
     buildReading(prev, cur, 'bench', 5000)
     prev = cur
   })
+  await reader.close()
   const c0 = childCpuMs()
   const baseline = await measure('baseline: systeminformation', Math.min(n, 50), async () => {
     await Promise.all([

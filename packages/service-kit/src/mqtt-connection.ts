@@ -304,11 +304,6 @@ export class MqttConnection {
     this.buffer.push({ topic, payload, opts })
   }
 
-  /** Publishes a request and resolves with the first reply whose correlation data matches, or null on timeout. */
-  get raw(): MqttClient | null {
-    return this.client
-  }
-
   setStatus(state: ServiceStatus['state'], reason: string | null): void {
     const changed = state !== this.status.state || reason !== this.status.reason
     this.status = { ...this.status, state, reason }
