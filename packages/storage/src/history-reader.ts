@@ -133,19 +133,14 @@ export class HistoryReader {
     return this.latestStmt.get(topic) ?? null
   }
 
-  /** The tier that serves [from, to] at `points` points. */
-  chooseTier(from: number, to: number, points: number, seriesIds: number[]): Tier {
-    // Decide on the step the buckets will really have (rounded up to a readable one).
-    const step = niceStep((to - from) / points)
-    if (step < 60_000) {
-      // Raw only where raw data still exists at the start of the range (retention may have removed it).
-      const probeTo = Math.min(to, from + Math.max(step * 10, 600_000))
-      if (seriesIds.some((id) => this.hasRaw.get(id, from, probeTo, id, probeTo, from))) return 'raw'
-      if (seriesIds.every((id) => !this.hasRaw.get(id, from, to, id, to, from)))
-        return step < 60_000 ? '1m' : '1h'
-      return 'raw'
-    }
-    return step < 3_600_000 ? '1m' : '1h'
+  /** The tier that serves [from, to] with buckets of `step` ms. */
+  chooseTier(from: number, to: number, step: number, seriesIds: number[]): Tier {
+    if (step >= 3_600_000) return '1h'
+    if (step >= 60_000) return '1m'
+    // Raw only where raw data still exists (retention removes it first); else the 1-minute rollups.
+    const probeTo = Math.min(to, from + Math.max(step * 10, 600_000))
+    if (seriesIds.some((id) => this.hasRaw.get(id, from, probeTo, id, probeTo, from))) return 'raw'
+    return seriesIds.some((id) => this.hasRaw.get(id, from, to, id, to, from)) ? 'raw' : '1m'
   }
 
   /** Raw samples of a series in [from, to], in time order. */
@@ -193,9 +188,11 @@ export class HistoryReader {
   } {
     const ids = names.map((n) => this.seriesIdOf(host, n))
     const known = ids.filter((i): i is number => i !== null)
-    const tier = known.length ? this.chooseTier(from, to, points, known) : '1m'
+    // The step buckets will really have: rounded up to a readable one, never finer than the tier.
+    const wanted = niceStep((to - from) / points)
+    const tier = known.length ? this.chooseTier(from, to, wanted, known) : '1m'
     const tierMs = tier === 'raw' ? 0 : TIER_MS[tier]
-    const step = Math.max(tierMs, niceStep((to - from) / points))
+    const step = Math.max(tierMs, wanted)
     const perSeries: Array<Map<number, Agg>> = []
     let baseInterval = tierMs
     for (const id of ids) {

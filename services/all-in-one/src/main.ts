@@ -28,6 +28,9 @@ await runUntilSignal(log, async () => {
   const stops: Array<() => Promise<void>> = []
   let broker: RunningBroker | null = null
   let url = c.HOMELAB_MQTT_URL
+  const credentials = c.HOMELAB_MQTT_URL
+    ? {}
+    : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
   const creds = (user: 'sys-collector' | 'recorder' | 'gateway') => {
     if (c.HOMELAB_MQTT_URL)
       return {
@@ -36,9 +39,6 @@ await runUntilSignal(log, async () => {
       }
     return { username: user, password: credentials[user] }
   }
-  const credentials = c.HOMELAB_MQTT_URL
-    ? {}
-    : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
   try {
     if (!url) {
       broker = await startBroker({

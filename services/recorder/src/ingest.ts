@@ -16,7 +16,6 @@ export interface IngestOptions {
  * topic — is counted, logged once per cause, kept in the quarantine table and otherwise dropped; it never throws.
  */
 export class Ingest {
-  private readonly tx: (topic: string, payload: Buffer) => IngestOutcome
   private readonly batchTx: (items: ReadonlyArray<{ topic: string; payload: Buffer }>) => IngestOutcome[]
 
   constructor(
@@ -26,7 +25,6 @@ export class Ingest {
     private readonly log: Logger,
     private readonly counters: Counters,
   ) {
-    this.tx = store.db.transaction((topic: string, payload: Buffer) => this.apply(topic, payload))
     this.batchTx = store.db.transaction((items: ReadonlyArray<{ topic: string; payload: Buffer }>) =>
       items.map((i) => this.apply(i.topic, i.payload)),
     )
@@ -36,10 +34,12 @@ export class Ingest {
    * Stores many messages in one transaction (group commit). Bad input in one message is quarantined and does not
    * affect the others; a storage error rolls the whole batch back and is rethrown, so none of it is acknowledged.
    */
-  handleBatch(items: ReadonlyArray<{ topic: string; payload: Buffer }>): void {
+  handleBatch(items: ReadonlyArray<{ topic: string; payload: Buffer }>): IngestOutcome[] {
     try {
-      for (const outcome of this.batchTx(items)) this.counters.inc(`messages.${outcome}`)
+      const outcomes = this.batchTx(items)
+      for (const outcome of outcomes) this.counters.inc(`messages.${outcome}`)
       this.counters.inc('batches')
+      return outcomes
     } catch (e) {
       this.counters.inc('messages.store_errors', items.length)
       this.log.once(
@@ -51,19 +51,9 @@ export class Ingest {
     }
   }
 
-  /** Stores one message; returns once its transaction has committed. */
+  /** Stores one message (QoS 0 has no batch); returns once its transaction has committed. */
   handle(topic: string, payload: Buffer): IngestOutcome {
-    try {
-      const outcome = this.tx(topic, payload)
-      this.counters.inc(`messages.${outcome}`)
-      return outcome
-    } catch (e) {
-      // A storage error (disk full, I/O) is not the sender's fault: the transaction rolled back; rethrow so the
-      // message is not acknowledged and the broker redelivers it.
-      this.counters.inc('messages.store_errors')
-      this.log.once(`store:${(e as Error).message}`, `could not store a message on ${topic}:`, e)
-      throw e
-    }
+    return this.handleBatch([{ topic, payload }])[0]!
   }
 
   private reject(topic: string, reason: string, payload: Buffer): IngestOutcome {
