@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { benchApi } from './api.js'
 import { benchFootprint } from './footprint.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchSysSample } from './sys-sample.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
-const all = ['sys', 'ingest', 'history', 'footprint']
+const all = ['sys', 'ingest', 'history', 'api', 'footprint']
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
@@ -19,6 +20,7 @@ try {
   if (run.includes('sys')) await benchSysSample()
   if (run.includes('ingest')) await benchIngest(join(dir, 'ingest'))
   if (run.includes('history')) benchHistory(dir)
+  if (run.includes('api')) await benchApi(join(dir, 'api'))
   if (run.includes('footprint')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
       stdio: 'inherit',

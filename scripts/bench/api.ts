@@ -1,0 +1,123 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { SystemReading } from '@homelab/contracts'
+import mqtt from 'mqtt'
+import { syntheticReading } from '../../test/helpers/readings.js'
+import { fmt, freePort, header, line, percentile } from './util.js'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+const TOKEN = 'bench-admin-token-0123456789abcdef'
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function benchApi(dir: string) {
+  header('Gateway: live path latency and REST latency under load (all-in-one, 1 s sampling)')
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' })
+  const mqttPort = await freePort()
+  const httpPort = await freePort()
+  const proc = spawn(process.execPath, [join(ROOT, 'services/all-in-one/dist/main.js')], {
+    env: {
+      ...process.env,
+      HOMELAB_DATA_DIR: dir,
+      HOMELAB_PORT: String(httpPort),
+      HOMELAB_MQTT_PORT: String(mqttPort),
+      HOMELAB_ADMIN_TOKEN: TOKEN,
+      HOMELAB_SYS_INTERVAL_MS: '1000',
+    },
+    stdio: 'ignore',
+  })
+  const base = `http://127.0.0.1:${httpPort}`
+  try {
+    let ready = false
+    for (let i = 0; i < 200 && !ready; i++) {
+      ready = await fetch(`${base}/api/metrics/system`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      }).then(
+        (r) => r.status === 200,
+        () => false,
+      )
+      if (!ready) await sleep(100)
+    }
+    if (!ready) throw new Error('the all-in-one did not serve metrics within 20 s')
+
+    // Live path: a reading published by a collector user → the SSE client sees it.
+    const users = JSON.parse(readFileSync(join(dir, 'secrets', 'mqtt-users.json'), 'utf8')).users as Record<
+      string,
+      string
+    >
+    const pub = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, {
+      protocolVersion: 5,
+      username: 'sys-collector',
+      password: users['sys-collector'],
+    })
+    await new Promise<void>((r) => pub.once('connect', () => r()))
+    const sent = new Map<number, number>()
+    const lat: number[] = []
+    const ac = new AbortController()
+    const res = await fetch(`${base}/api/live?host=bench-live`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: ac.signal,
+    })
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    let buf = ''
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
+        if (done) return
+        buf += decoder.decode(value, { stream: true })
+        let i = buf.indexOf('\n\n')
+        while (i >= 0) {
+          const frame = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const data = frame.split('\n').find((l) => l.startsWith('data: '))
+          if (data) {
+            const m = JSON.parse(data.slice(6)) as { channel: string; payload: { ts: number } }
+            const t0 = m.channel === 'reading' ? sent.get(m.payload.ts) : undefined
+            if (t0 !== undefined) lat.push(performance.now() - t0)
+          }
+          i = buf.indexOf('\n\n')
+        }
+      }
+    })()
+    const n = 300
+    for (let k = 0; k < n; k++) {
+      const r = SystemReading.parse(syntheticReading(Date.now() + k, k, 'bench-live'))
+      sent.set(r.ts, performance.now())
+      pub.publish('homelab/bench-live/sys-collector/reading/system', JSON.stringify(r), { qos: 1 })
+      await sleep(20)
+    }
+    await sleep(500)
+    ac.abort()
+    await reading
+    pub.end(true)
+    line(
+      `live path: publish → SSE client, ${lat.length}/${n} readings (budget p99 < 100 ms)`,
+      `p50 ${fmt(percentile(lat, 50))} ms, p99 ${fmt(percentile(lat, 99))} ms`,
+    )
+
+    // REST under load, from another process.
+    const out = execFileSync(
+      process.execPath,
+      [
+        join(import.meta.dirname, 'http-load.mjs'),
+        base,
+        TOKEN,
+        '200',
+        '15',
+        '/api/metrics/system',
+        `/api/history?series=cpu.usage&from=${Date.now() - 3_600_000}`,
+        '/api/hosts',
+      ],
+      { encoding: 'utf8' },
+    )
+    const r = JSON.parse(out) as { requests: number; errors: number; p50: number; p99: number; max: number }
+    line(
+      `REST reads at 200 req/s for 15 s (${r.requests} requests, ${r.errors} errors) (budget p99 < 25 ms)`,
+      `p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms`,
+    )
+  } finally {
+    proc.kill('SIGTERM')
+    await sleep(500)
+  }
+}
