@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { HistoryResponse, SystemMetrics } from '@homelab/contracts'
 import { afterAll, describe, expect, it } from 'vitest'
-import { freePort } from './helpers/mosquitto.js'
+import { freePort } from './helpers/net.js'
 import { exited, ROOT } from './helpers/process.js'
 import { tempDir, waitFor } from './helpers/stack.js'
 

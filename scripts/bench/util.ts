@@ -1,16 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
+export { freePort } from '../../test/helpers/net.js'
 
 const TICK = 100 // USER_HZ on Linux
 

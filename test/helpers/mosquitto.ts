@@ -1,20 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { mosquittoAcl } from '@homelab/broker/acl'
+import { freePort } from './net.js'
 import { waitFor } from './stack.js'
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
-}
 
 export const MOSQUITTO_USERS = {
   'sys-collector': 'sys-secret-123456',

@@ -12,6 +12,13 @@ export interface SeriesColumns {
   columns: [number[], Array<number | null>, Array<number | null>, Array<number | null>]
 }
 
+interface ServiceStateRow {
+  host: string
+  service: string
+  availability: 'online' | 'offline'
+  since: number
+}
+
 interface RollupArgs {
   step: number
   id: number
@@ -39,6 +46,9 @@ export class HistoryReader {
   private readonly rollup: Record<Exclude<Tier, 'raw'>, Statement<[RollupArgs], { bucket: number } & Agg>>
   private readonly hasRaw
   private readonly latestStmt
+  private readonly names
+  private readonly services
+  private readonly lastSeenStmt
 
   constructor(private readonly db: Db) {
     this.seriesId = db.prepare<[string, string], { id: number }>(
@@ -66,36 +76,27 @@ export class HistoryReader {
     this.latestStmt = db.prepare<[string], { ts: number; payload: string }>(
       'SELECT ts, payload FROM latest WHERE topic = ?',
     )
+    this.names = db.prepare<[{ host: string; prefix: string }], { name: string }>(
+      'SELECT name FROM series WHERE host = @host AND substr(name, 1, length(@prefix)) = @prefix ORDER BY name',
+    )
+    this.services = db.prepare<[], ServiceStateRow>(
+      'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
+    )
+    this.lastSeenStmt = db.prepare<[string], { t: number | null }>(
+      'SELECT max(ts) AS t FROM latest WHERE host = ?',
+    )
   }
 
   seriesNames(host: string, prefix = ''): string[] {
-    return this.db
-      .prepare<[{ host: string; prefix: string }], { name: string }>(
-        'SELECT name FROM series WHERE host = @host AND substr(name, 1, length(@prefix)) = @prefix ORDER BY name',
-      )
-      .all({ host, prefix })
-      .map((r) => r.name)
+    return this.names.all({ host, prefix }).map((r) => r.name)
   }
 
-  serviceStates(): Array<{
-    host: string
-    service: string
-    availability: 'online' | 'offline'
-    since: number
-  }> {
-    return this.db
-      .prepare<[], { host: string; service: string; availability: 'online' | 'offline'; since: number }>(
-        'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
-      )
-      .all()
+  serviceStates(): ServiceStateRow[] {
+    return this.services.all()
   }
 
   lastSeen(host: string): number | null {
-    return (
-      this.db
-        .prepare<[string], { t: number | null }>('SELECT max(ts) AS t FROM latest WHERE host = ?')
-        .get(host)?.t ?? null
-    )
+    return this.lastSeenStmt.get(host)?.t ?? null
   }
 
   /** Events, newest first. */

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path'
-import { type RunningBroker, startBroker } from '@homelab/broker/broker'
+import type { RunningBroker } from '@homelab/broker/broker'
 import { ensureCredentials, usersFilePath } from '@homelab/broker/credentials'
+import { startBrokerFromConfig } from '@homelab/broker/from-config'
 import { createTopics } from '@homelab/contracts'
 import { Gateway } from '@homelab/gateway/gateway'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
@@ -41,16 +42,7 @@ await runUntilSignal(log, async () => {
   }
   try {
     if (!url) {
-      broker = await startBroker({
-        port: c.HOMELAB_MQTT_PORT,
-        bind: c.HOMELAB_MQTT_BIND,
-        persistenceDir: join(c.HOMELAB_DATA_DIR, 'broker'),
-        credentials,
-        baseTopic: c.HOMELAB_BASE_TOPIC,
-        haPrefix: c.HOMELAB_HA_DISCOVERY_PREFIX,
-        log: createLogger('broker'),
-        counters: new Counters(),
-      })
+      broker = await startBrokerFromConfig(c, credentials, createLogger('broker'))
       const b = broker
       stops.unshift(() => b.stop())
       url = `mqtt://127.0.0.1:${broker.port}`
