@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type RunningBroker, startBroker } from '@homelab/broker/broker'
 import { type Credentials, ensureCredentials } from '@homelab/broker/credentials'
-import { createTopics, type Topics } from '@homelab/contracts'
+import { createTopics } from '@homelab/contracts'
 import { GatewayConfig } from '@homelab/gateway/config'
 import { Gateway } from '@homelab/gateway/gateway'
 import { RecorderConfig } from '@homelab/recorder/config'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
-import { Counters, createLogger, type Logger, MqttConnection } from '@homelab/service-kit'
+import { Counters, createLogger, type Logger } from '@homelab/service-kit'
 import { SysCollectorService } from '@homelab/sys-collector/service'
 import mqtt, { type MqttClient } from 'mqtt'
 
@@ -118,6 +118,7 @@ export async function startGateway(
   password: string | undefined,
   adminToken: string,
   webDir?: string,
+  commandTimeoutMs = 1500,
 ): Promise<Gateway> {
   const g = new Gateway({
     config: GatewayConfig.parse({
@@ -126,7 +127,7 @@ export async function startGateway(
       HOMELAB_PORT: '0',
       HOMELAB_BIND: '127.0.0.1',
       HOMELAB_ADMIN_TOKEN: adminToken,
-      HOMELAB_COMMAND_TIMEOUT_MS: '1500',
+      HOMELAB_COMMAND_TIMEOUT_MS: String(commandTimeoutMs),
       ...(webDir ? { HOMELAB_WEB_DIR: webDir } : {}),
     }),
     topics: createTopics('homelab'),

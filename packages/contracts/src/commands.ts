@@ -22,3 +22,21 @@ export const CommandResult = z.object({
   message: z.string().max(2000),
 })
 export type CommandResult = z.infer<typeof CommandResult>
+
+/** How a command reached the executor: MQTT 5 request/response (`cmd`) or a plain payload on `set/<target>`. */
+export const CommandVia = z.enum(['request', 'set'])
+
+/**
+ * `data` of the `command.result` event every executor publishes after each command: the audit trail (who, what,
+ * when — the event's `ts` is when the command arrived — and the outcome). Subject: the target.
+ */
+export const CommandAudit = z.object({
+  action: CommandAction,
+  target: z.string().max(256),
+  requestedBy: z.string().max(128),
+  via: CommandVia,
+  outcome: CommandResult.shape.outcome,
+  message: z.string().max(2000),
+  durationMs: z.number().min(0),
+})
+export type CommandAudit = z.infer<typeof CommandAudit>

@@ -1,5 +1,6 @@
 export * from './api.js'
 export * from './commands.js'
+export * from './docker.js'
 export * from './envelope.js'
 export * from './events.js'
 export * from './messages.js'

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { ContainerReading, containerSamples, EngineReading, engineSamples } from './docker.js'
 import { Event } from './events.js'
 import { type Sample, systemSamples } from './series.js'
 import { ServiceStatus } from './status.js'
@@ -22,6 +23,8 @@ function kind<S extends z.ZodType>(k: ReadingKind<S>): ReadingKind {
 export const READING_KINDS: Readonly<Record<string, ReadingKind>> = {
   system: kind({ schema: SystemReading, samples: (r) => systemSamples(r) }),
   facts: kind({ schema: HostFacts, samples: null }),
+  container: kind({ schema: ContainerReading, samples: (r) => containerSamples(r) }),
+  engine: kind({ schema: EngineReading, samples: (r) => engineSamples(r) }),
 }
 
 export type Classified =

@@ -49,6 +49,8 @@ export interface Topics {
   event(host: string, service: ServiceName, type: string): string
   cmd(host: string, service: ServiceName): string
   set(host: string, service: ServiceName, target: string): string
+  /** Filter matching every plain command topic of a service (`…/set/+`). */
+  setFilter(host: string, service: ServiceName): string
   reply(host: string, service: ServiceName, client: string): string
   /** Subtree a service owns on a host (`<base>/<host>/<service>`). */
   subtree(host: string, service: ServiceName): string
@@ -71,6 +73,7 @@ export function createTopics(base: string): Topics {
     event: (h, s, type) => `${root(h, s)}/event/${level(type)}`,
     cmd: (h, s) => `${root(h, s)}/cmd`,
     set: (h, s, target) => `${root(h, s)}/set/${level(target)}`,
+    setFilter: (h, s) => `${root(h, s)}/set/+`,
     reply: (h, s, client) => `${root(h, s)}/reply/${level(client)}`,
     subtree: root,
     all: () => `${b}/#`,

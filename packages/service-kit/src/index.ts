@@ -1,4 +1,6 @@
+export * from './command-server.js'
 export * from './config.js'
+export * from './glob.js'
 export * from './lifecycle.js'
 export * from './log.js'
 export * from './mqtt-connection.js'

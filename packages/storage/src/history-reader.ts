@@ -39,6 +39,13 @@ interface Agg {
  * aggregates into buckets aligned to multiples of the step (so several series line up), keeps min and max per
  * bucket, and marks gaps with null instead of drawing a line across them.
  */
+export interface ContainerRow {
+  host: string
+  name: string
+  updatedAt: number
+  info: string
+}
+
 export class HistoryReader {
   private readonly seriesId
   private readonly chunks
@@ -49,6 +56,7 @@ export class HistoryReader {
   private readonly names
   private readonly services
   private readonly lastSeenStmt
+  private readonly containersStmt
 
   constructor(private readonly db: Db) {
     this.seriesId = db.prepare<[string, string], { id: number }>(
@@ -82,6 +90,9 @@ export class HistoryReader {
     this.services = db.prepare<[], ServiceStateRow>(
       'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
     )
+    this.containersStmt = db.prepare<[{ host: string | null }], ContainerRow>(
+      'SELECT host, name, updated_at AS updatedAt, info FROM containers WHERE @host IS NULL OR host = @host ORDER BY host, name',
+    )
     this.lastSeenStmt = db.prepare<[string], { t: number | null }>(
       'SELECT max(ts) AS t FROM latest WHERE host = ?',
     )
@@ -93,6 +104,11 @@ export class HistoryReader {
 
   serviceStates(): ServiceStateRow[] {
     return this.services.all()
+  }
+
+  /** The container projection: last known state of each container (info is ContainerInfo JSON). */
+  containers(host: string | null): ContainerRow[] {
+    return this.containersStmt.all({ host })
   }
 
   lastSeen(host: string): number | null {
@@ -112,8 +128,18 @@ export class HistoryReader {
       args.push(q.subject)
     }
     if (q.type !== undefined) {
-      where.push('type = ?')
-      args.push(q.type)
+      // A comma-separated list of types; "container.*" stands for every type under "container.".
+      const ors: string[] = []
+      for (const t of q.type.split(',')) {
+        if (t.endsWith('.*')) {
+          ors.push('substr(type, 1, ?) = ?')
+          args.push(t.length - 1, t.slice(0, -1))
+        } else {
+          ors.push('type = ?')
+          args.push(t)
+        }
+      }
+      where.push(`(${ors.join(' OR ')})`)
     }
     if (q.before !== undefined) {
       where.push('ts < ?')

@@ -83,6 +83,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX quarantine_by_time ON quarantine (received_at);
   `,
+  /* 2: projection of container events: the current state of each container per host (rebuildable from the log). */ `
+  CREATE TABLE containers (
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,
+    id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    info TEXT NOT NULL,
+    PRIMARY KEY (host, name)
+  );
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

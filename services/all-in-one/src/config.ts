@@ -1,4 +1,5 @@
 import { BrokerConfig } from '@homelab/broker/config'
+import { DockerCollectorShape } from '@homelab/docker-collector/config'
 import { GatewayConfig } from '@homelab/gateway/config'
 import { RecorderConfig } from '@homelab/recorder/config'
 import { SysCollectorConfig } from '@homelab/sys-collector/config'
@@ -11,6 +12,7 @@ import { z } from 'zod'
 export const AllInOneConfig = z.object({
   ...BrokerConfig.shape,
   ...SysCollectorConfig.shape,
+  ...DockerCollectorShape,
   ...RecorderConfig.shape,
   ...GatewayConfig.shape,
   HOMELAB_MQTT_URL: SysCollectorConfig.shape.HOMELAB_MQTT_URL.unwrap().optional(),

@@ -1,8 +1,9 @@
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { RunningBroker } from '@homelab/broker/broker'
 import { ensureCredentials, usersFilePath } from '@homelab/broker/credentials'
 import { startBrokerFromConfig } from '@homelab/broker/from-config'
 import { createTopics } from '@homelab/contracts'
+import { DockerCollectorService } from '@homelab/docker-collector/service'
 import { Gateway } from '@homelab/gateway/gateway'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
 import {
@@ -32,7 +33,7 @@ await runUntilSignal(log, async () => {
   const credentials = c.HOMELAB_MQTT_URL
     ? {}
     : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
-  const creds = (user: 'sys-collector' | 'recorder' | 'gateway') => {
+  const creds = (user: 'sys-collector' | 'docker-collector' | 'recorder' | 'gateway') => {
     if (c.HOMELAB_MQTT_URL)
       return {
         username: c.HOMELAB_MQTT_USERNAME,
@@ -90,6 +91,23 @@ await runUntilSignal(log, async () => {
     })
     await sys.start()
     stops.unshift(() => sys.stop())
+
+    const dc = creds('docker-collector')
+    const docker = new DockerCollectorService({
+      url,
+      username: dc.username ?? 'docker-collector',
+      password: dc.password,
+      host,
+      topics,
+      dockerHost: c.DOCKER_HOST,
+      intervalMs: c.HOMELAB_DOCKER_INTERVAL_MS,
+      control: c.HOMELAB_DOCKER_CONTROL,
+      statsConcurrency: c.HOMELAB_DOCKER_STATS_CONCURRENCY,
+      stopTimeoutS: c.HOMELAB_DOCKER_STOP_TIMEOUT_S,
+      log: createLogger('docker-collector'),
+    })
+    docker.start()
+    stops.unshift(() => docker.stop())
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)

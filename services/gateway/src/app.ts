@@ -2,11 +2,13 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Env, GatewayDeps } from './context.js'
 import { ApiFailure } from './errors.js'
 import { requireLogin } from './middleware.js'
 import { authRoutes, tokenRoutes } from './routes/auth.js'
+import { dockerRoutes } from './routes/docker.js'
 import { historyRoutes } from './routes/history.js'
 import { hostRoutes } from './routes/hosts.js'
 import { liveRoutes } from './routes/live.js'
@@ -47,6 +49,16 @@ export function createApp(deps: GatewayDeps) {
     return c.json({ status: mqtt ? 'ok' : 'degraded', mqtt, database: db }, mqtt ? 200 : 503)
   })
 
+  // No endpoint takes more than a small JSON body.
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () => {
+        throw new ApiFailure(413, 'payload_too_large', 'the body is larger than 64 KiB')
+      },
+    }),
+  )
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/tokens', tokenRoutes(deps))
   const api = new Hono<Env>()
@@ -55,6 +67,7 @@ export function createApp(deps: GatewayDeps) {
   api.route('/', historyRoutes(deps))
   api.route('/', liveRoutes(deps))
   api.route('/', hostRoutes(deps))
+  api.route('/docker', dockerRoutes(deps))
   app.route('/api', api)
   app.all('/api/*', () => {
     throw new ApiFailure(404, 'not_found', 'no such endpoint')

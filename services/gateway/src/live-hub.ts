@@ -49,6 +49,12 @@ export class LiveHub {
       return
     }
     const c = classify(t)
+    if (payload.length === 0 && (c.kind === 'reading' || c.kind === 'status')) {
+      // A cleared retained document (a container that is gone): forget it and tell listeners with a null payload.
+      if (this.latest.delete(topic))
+        this.emit({ topic, host: t.host, service: t.service, channel: t.channel, payload: null })
+      return
+    }
     let value: unknown
     if (c.kind === 'availability') {
       if (payload.length === 0) return
@@ -69,6 +75,10 @@ export class LiveHub {
     }
     const m: LiveMessage = { topic, host: t.host, service: t.service, channel: t.channel, payload: value }
     if (c.kind !== 'event') this.latest.set(topic, m)
+    this.emit(m)
+  }
+
+  private emit(m: LiveMessage): void {
     for (const l of this.listeners) {
       try {
         l(m)

@@ -69,6 +69,11 @@ export class Ingest {
     const c = classify(t)
     if (c.kind === 'command') return 'ignored'
     if (c.kind === 'unknown') return this.reject(topic, `topic: ${c.reason}`, payload)
+    if (payload.length === 0 && (c.kind === 'reading' || c.kind === 'status')) {
+      // A cleared retained document (a container that is gone): no longer current.
+      this.store.deleteLatest(topic)
+      return 'ignored'
+    }
     if (payload.length > this.o.maxPayloadBytes) {
       return this.reject(
         topic,

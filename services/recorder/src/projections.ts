@@ -1,4 +1,4 @@
-import type { Event } from '@homelab/contracts'
+import { CONTAINER_EVENT_TYPES, ContainerEventData, type Event } from '@homelab/contracts'
 import type { Store } from './store.js'
 
 /**
@@ -7,7 +7,19 @@ import type { Store } from './store.js'
  */
 export type Projector = (store: Store, e: Event) => void
 
+/** Container events: the container as it was after the event, or its removal. */
+const containerProjector: Projector = (store, e) => {
+  const d = ContainerEventData.safeParse(e.data)
+  if (!d.success) return
+  if (e.type === 'container.destroy' || e.type === 'container.gone') {
+    store.dropContainer(e.host, e.subject, e.ts)
+    return
+  }
+  if (d.data.container) store.putContainer(e.host, d.data.container, e.ts)
+}
+
 export const PROJECTORS: Readonly<Record<string, Projector>> = {
+  ...Object.fromEntries(CONTAINER_EVENT_TYPES.map((t) => [t, containerProjector])),
   'service.availability': (store, e) => {
     const service = typeof e.data.service === 'string' ? e.data.service : e.subject
     const availability = e.data.availability === 'online' ? 'online' : 'offline'
@@ -20,4 +32,4 @@ export function project(store: Store, e: Event): void {
 }
 
 /** Tables that hold only projections, cleared before a rebuild. */
-export const PROJECTION_TABLES = ['service_state'] as const
+export const PROJECTION_TABLES = ['service_state', 'containers'] as const

@@ -76,6 +76,19 @@ export class Store {
       getService: db.prepare<[string, string], { availability: string }>(
         'SELECT availability FROM service_state WHERE host = ? AND service = ?',
       ),
+      deleteLatest: db.prepare<[string]>('DELETE FROM latest WHERE topic = ?'),
+      putContainer: db.prepare<[string, string, string, string, number, string]>(
+        `INSERT INTO containers (host, name, id, state, updated_at, info) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (host, name) DO UPDATE SET id = excluded.id, state = excluded.state,
+           updated_at = excluded.updated_at, info = excluded.info
+         WHERE excluded.updated_at >= containers.updated_at`,
+      ),
+      dropContainerId: db.prepare<[string, string, string]>(
+        'DELETE FROM containers WHERE host = ? AND id = ? AND name <> ?',
+      ),
+      dropContainer: db.prepare<[string, string, number]>(
+        'DELETE FROM containers WHERE host = ? AND name = ? AND updated_at <= ?',
+      ),
       putService: db.prepare<[string, string, string, number]>(
         `INSERT INTO service_state (host, service, availability, since) VALUES (?, ?, ?, ?)
          ON CONFLICT (host, service) DO UPDATE SET availability = excluded.availability, since = excluded.since`,
@@ -189,6 +202,10 @@ export class Store {
     )
   }
 
+  deleteLatest(topic: string): void {
+    this.st.deleteLatest.run(topic)
+  }
+
   putLatest(topic: string, host: string, service: string, kind: string, ts: number, payload: string): void {
     this.st.putLatest.run(topic, host, service, kind, ts, payload)
   }
@@ -199,6 +216,16 @@ export class Store {
 
   setServiceAvailability(host: string, service: string, availability: string, since: number): void {
     this.st.putService.run(host, service, availability, since)
+  }
+
+  /** Current state of a container (projection); a container renamed away from another name replaces it. */
+  putContainer(host: string, info: { id: string; name: string; state: string }, ts: number): void {
+    this.st.dropContainerId.run(host, info.id, info.name)
+    this.st.putContainer.run(host, info.name, info.id, info.state, ts, JSON.stringify(info))
+  }
+
+  dropContainer(host: string, name: string, ts: number): void {
+    this.st.dropContainer.run(host, name, ts)
   }
 
   quarantine(topic: string, reason: string, payload: Buffer): void {

@@ -16,7 +16,14 @@ const EventsQuery = z
   .object({
     host: HostId.optional(),
     subject: z.string().min(1).max(256).optional(),
-    type: z.string().min(1).max(128).optional(),
+    type: z
+      .string()
+      .max(1000)
+      .regex(
+        /^[a-z][a-z0-9_.]*(?:\.\*)?(?:,[a-z][a-z0-9_.]*(?:\.\*)?){0,19}$/,
+        'type is an event type, "prefix.*", or a comma-separated list of up to 20 of them',
+      )
+      .optional(),
     before: z.coerce.number().int().min(0).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto'
+import {
+  CommandAction,
+  type CommandAudit,
+  CommandRequest,
+  CommandResult,
+  Event,
+  type ServiceName,
+  type Topics,
+} from '@homelab/contracts'
+import type { IPublishPacket } from 'mqtt'
+import type { Counters, Logger } from './log.js'
+import type { MqttConnection } from './mqtt-connection.js'
+
+export interface CommandInput {
+  action: CommandAction
+  target: string
+  requestedBy: string
+  via: 'request' | 'set'
+}
+
+export interface CommandOutcome {
+  outcome: CommandResult['outcome']
+  message: string
+  /** The entity the command concerned, as the executor names it (a container's name for an id prefix). */
+  subject?: string
+}
+
+/** Runs one command. Must check the allowlist itself; a throw is reported as `failed`. */
+export type CommandExecutor = (c: CommandInput) => Promise<CommandOutcome>
+
+export interface CommandServerOptions {
+  conn: MqttConnection
+  topics: Topics
+  host: string
+  service: ServiceName
+  log: Logger
+  counters: Counters
+  execute: CommandExecutor
+}
+
+const SEVERITY = {
+  done: 'info',
+  not_found: 'info',
+  refused: 'warning',
+  failed: 'warning',
+  timeout: 'warning',
+} as const
+
+/**
+ * The executor's side of the command contract: takes MQTT 5 requests on `<service>/cmd` (reply to their
+ * responseTopic with their correlationData) and plain `start|stop|restart` payloads on `<service>/set/<target>`,
+ * runs commands for one target one at a time, and publishes a `command.result` audit event for every command.
+ * Invalid requests are counted and logged; they never reach the executor.
+ */
+export class CommandServer {
+  private readonly queues = new Map<string, Promise<void>>()
+  private inFlight = 0
+  private readonly idle = new Set<() => void>()
+
+  constructor(private readonly o: CommandServerOptions) {
+    const { conn, topics, host, service } = o
+    conn.subscribe(topics.cmd(host, service), 1)
+    conn.subscribe(topics.setFilter(host, service), 1)
+    conn.onMessage((topic, payload, packet) => this.onMessage(topic, payload, packet))
+  }
+
+  private invalid(cause: string, message: string): void {
+    this.o.counters.inc('commands.invalid')
+    this.o.log.once(`cmd-invalid:${cause}`, message)
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const { topics, host, service } = this.o
+    const t = topics.parse(topic)
+    if (!t || t.host !== host || t.service !== service) return
+    if (packet.retain) {
+      // A retained command would run again on every reconnect: never execute one.
+      if (payload.length > 0) this.invalid('retained', `ignoring a retained command on ${topic}`)
+      return
+    }
+    if (t.channel === 'set') {
+      const action = CommandAction.safeParse(payload.toString('utf8').trim().toLowerCase())
+      if (!action.success) {
+        this.invalid(
+          `set:${topic}`,
+          `ignoring "${payload.toString('utf8').slice(0, 40)}" on ${topic}: expected start, stop or restart`,
+        )
+        return
+      }
+      const by = packet.properties?.userProperties?.requestedBy
+      this.enqueue(
+        {
+          action: action.data,
+          target: t.target,
+          requestedBy: typeof by === 'string' ? by.slice(0, 128) : 'mqtt:set',
+          via: 'set',
+        },
+        null,
+      )
+      return
+    }
+    if (t.channel !== 'cmd') return
+    let req: CommandRequest
+    try {
+      const r = CommandRequest.safeParse(JSON.parse(payload.toString('utf8')))
+      if (!r.success) {
+        this.invalid(
+          `cmd-schema:${r.error.issues[0]?.path.join('.')}`,
+          `ignoring an invalid command on ${topic}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+        )
+        return
+      }
+      req = r.data
+    } catch {
+      this.invalid('cmd-json', `ignoring a command on ${topic}: not valid JSON`)
+      return
+    }
+    const responseTopic = packet.properties?.responseTopic
+    const correlation = packet.properties?.correlationData
+    let reply: { topic: string; correlation: Buffer | undefined } | null = null
+    if (responseTopic) {
+      const rt = topics.parse(responseTopic)
+      if (rt?.channel === 'reply' && rt.host === host && rt.service === service) {
+        reply = { topic: responseTopic, correlation }
+      } else {
+        this.invalid(
+          'reply-topic',
+          `a command asked for a reply on ${responseTopic}, which is not under ${topics.subtree(host, service)}/reply/: running it without a reply`,
+        )
+      }
+    }
+    this.enqueue(
+      { action: req.action, target: req.target, requestedBy: req.requestedBy, via: 'request' },
+      reply,
+    )
+  }
+
+  /** Commands for one target run in arrival order; different targets run concurrently. */
+  private enqueue(c: CommandInput, reply: { topic: string; correlation: Buffer | undefined } | null): void {
+    const arrived = Date.now()
+    this.inFlight++
+    const prev = this.queues.get(c.target) ?? Promise.resolve()
+    const next = prev.then(() => this.run(c, arrived, reply))
+    this.queues.set(c.target, next)
+    void next.finally(() => {
+      if (this.queues.get(c.target) === next) this.queues.delete(c.target)
+      if (--this.inFlight === 0) for (const r of this.idle) r()
+    })
+  }
+
+  private async run(
+    c: CommandInput,
+    arrived: number,
+    reply: { topic: string; correlation: Buffer | undefined } | null,
+  ): Promise<void> {
+    const { conn, topics, host, service, log, counters } = this.o
+    let out: CommandOutcome
+    try {
+      out = await this.o.execute(c)
+    } catch (e) {
+      out = { outcome: 'failed', message: (e as Error).message || String(e) }
+    }
+    const message = out.message.slice(0, 2000)
+    counters.inc(`commands.${out.outcome}`)
+    log.info(`${c.action} ${c.target} (by ${c.requestedBy} via ${c.via}): ${out.outcome} — ${message}`)
+    const result: CommandResult = {
+      v: 1,
+      ts: Date.now(),
+      action: c.action,
+      target: c.target,
+      outcome: out.outcome,
+      message,
+    }
+    if (reply) {
+      conn.publishJson(reply.topic, CommandResult, result, {
+        qos: 1,
+        properties: reply.correlation ? { correlationData: reply.correlation } : {},
+      })
+    }
+    const data: CommandAudit = {
+      action: c.action,
+      target: c.target,
+      requestedBy: c.requestedBy,
+      via: c.via,
+      outcome: out.outcome,
+      message,
+      durationMs: Date.now() - arrived,
+    }
+    conn.publishJson(topics.event(host, service, 'command.result'), Event, {
+      v: 1,
+      ts: arrived,
+      host,
+      source: service,
+      id: randomUUID(),
+      type: 'command.result',
+      severity: SEVERITY[out.outcome],
+      subject: (out.subject ?? c.target).slice(0, 256),
+      message:
+        `${c.action} ${out.subject ?? c.target} by ${c.requestedBy}: ${out.outcome}${message ? ` — ${message}` : ''}`.slice(
+          0,
+          2000,
+        ),
+      data,
+    })
+  }
+
+  /** Resolves when no command is running (for a clean stop). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve()
+    return new Promise((r) => {
+      const done = () => {
+        this.idle.delete(done)
+        r()
+      }
+      this.idle.add(done)
+    })
+  }
+}

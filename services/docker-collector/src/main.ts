@@ -1,0 +1,30 @@
+import { createTopics } from '@homelab/contracts'
+import {
+  createLogger,
+  loadConfig,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
+import { DockerCollectorConfig } from './config.js'
+import { DockerCollectorService } from './service.js'
+
+const log = createLogger('docker-collector')
+await runUntilSignal(log, async () => {
+  const c = loadConfig(DockerCollectorConfig)
+  const service = new DockerCollectorService({
+    url: c.HOMELAB_MQTT_URL,
+    username: c.HOMELAB_MQTT_USERNAME ?? 'docker-collector',
+    password: resolvePassword(c),
+    host: resolveHostId(c),
+    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    dockerHost: c.DOCKER_HOST,
+    intervalMs: c.HOMELAB_DOCKER_INTERVAL_MS,
+    control: c.HOMELAB_DOCKER_CONTROL,
+    statsConcurrency: c.HOMELAB_DOCKER_STATS_CONCURRENCY,
+    stopTimeoutS: c.HOMELAB_DOCKER_STOP_TIMEOUT_S,
+    log,
+  })
+  service.start()
+  return service
+})

@@ -1,0 +1,77 @@
+import type { Topics } from '@homelab/contracts'
+import { CommandServer, Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { DockerCollector } from './collector.js'
+import { ControlPolicyMatcher } from './control.js'
+import { Engine } from './engine.js'
+
+export interface DockerCollectorServiceOptions {
+  url: string
+  username: string
+  password: string | undefined
+  host: string
+  topics: Topics
+  dockerHost: string
+  intervalMs: number
+  control: readonly string[]
+  statsConcurrency: number
+  stopTimeoutS: number
+  log: Logger
+  counters?: Counters
+}
+
+/** The docker-collector as a service: its MQTT connection, the collector, and the command executor. */
+export class DockerCollectorService {
+  readonly conn: MqttConnection
+  readonly collector: DockerCollector
+  readonly commands: CommandServer
+  readonly counters: Counters
+
+  constructor(o: DockerCollectorServiceOptions) {
+    this.counters = o.counters ?? new Counters()
+    this.conn = new MqttConnection({
+      url: o.url,
+      username: o.username,
+      password: o.password,
+      clientId: `docker-collector-${o.host}`,
+      host: o.host,
+      service: 'docker-collector',
+      topics: o.topics,
+      log: o.log,
+      counters: this.counters,
+      version: '0.1.0',
+    })
+    this.collector = new DockerCollector({
+      conn: this.conn,
+      topics: o.topics,
+      host: o.host,
+      engine: new Engine(o.dockerHost),
+      control: new ControlPolicyMatcher(o.control),
+      intervalMs: o.intervalMs,
+      statsConcurrency: o.statsConcurrency,
+      stopTimeoutS: o.stopTimeoutS,
+      log: o.log,
+      counters: this.counters,
+    })
+    this.commands = new CommandServer({
+      conn: this.conn,
+      topics: o.topics,
+      host: o.host,
+      service: 'docker-collector',
+      log: o.log,
+      counters: this.counters,
+      execute: (c) => this.collector.execute(c),
+    })
+    if (o.control.length > 0) o.log.info(`control allowed for names matching: ${o.control.join(', ')}`)
+  }
+
+  start(): void {
+    this.conn.start()
+    this.collector.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.commands.whenIdle()
+    await this.collector.stop()
+    await this.conn.stop()
+  }
+}

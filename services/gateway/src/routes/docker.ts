@@ -1,0 +1,205 @@
+import {
+  CommandAction,
+  CommandRequest,
+  type ContainerHistory,
+  ContainerInfo,
+  type ContainerMetrics,
+  ContainerReading,
+  ContainerRef,
+  type ContainerView,
+  containerSeries,
+  HostId,
+} from '@homelab/contracts'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { Env, GatewayDeps } from '../context.js'
+import { ApiFailure, parseInput } from '../errors.js'
+import { requireRole } from '../middleware.js'
+
+const SERVICE = 'docker-collector'
+const HostQuery = z.object({ host: HostId.optional() }).strict()
+const HistoryQuery = z
+  .object({
+    host: HostId.optional(),
+    from: z.coerce.number().int().min(0).optional(),
+    to: z.coerce.number().int().min(0).optional(),
+    points: z.coerce.number().int().min(2).max(2000).default(500),
+  })
+  .strict()
+
+const STATUS = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
+
+/**
+ * The original plan's container endpoints. The list is the docker-collector's live documents (retained, so the
+ * gateway has them from the moment it connects), completed by the recorder's container projection for containers
+ * the collector has not reported since (collector offline): those are marked `stale`.
+ */
+export function dockerRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+
+  const list = (host: string): ContainerView[] => {
+    const online = deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload === 'online'
+    const views = new Map<string, ContainerView>()
+    for (const m of deps.hub.snapshot((m) => m.host === host && m.service === SERVICE)) {
+      const t = deps.topics.parse(m.topic)
+      if (t?.channel !== 'reading' || t.kind !== 'container') continue
+      const r = ContainerReading.safeParse(m.payload)
+      if (!r.success) continue
+      const { container: info, stats, ts } = r.data
+      views.set(info.name, view(host, info, stats, ts, !online))
+    }
+    for (const row of deps.history()?.containers(host) ?? []) {
+      if (views.has(row.name)) continue
+      const info = ContainerInfo.safeParse(JSON.parse(row.info))
+      if (info.success) views.set(row.name, view(host, info.data, null, row.updatedAt, true))
+    }
+    return [...views.values()].sort(
+      (a, b) =>
+        (a.composeProject ?? '').localeCompare(b.composeProject ?? '') ||
+        a.containerName.localeCompare(b.containerName),
+    )
+  }
+
+  /** `:id` is a name, a full id or a unique id prefix. */
+  const find = (host: string, rawRef: string): ContainerView => {
+    const ref = parseInput(ContainerRef, rawRef, 'id')
+    const all = list(host)
+    const byName = all.find((v) => v.containerName === ref)
+    if (byName) return byName
+    const byId = /^[0-9a-f]+$/.test(ref) ? all.filter((v) => v.containerId.startsWith(ref)) : []
+    if (byId.length > 1)
+      throw new ApiFailure(
+        409,
+        'ambiguous',
+        `"${ref}" matches ${byId.length} containers: give more of the id`,
+      )
+    if (byId[0]) return byId[0]
+    throw new ApiFailure(404, 'not_found', `no container named "${ref}" or with that id on host "${host}"`)
+  }
+
+  app.get('/containers', (c) => {
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    return c.json(list(q.host ?? deps.host))
+  })
+
+  app.get('/containers/:id', (c) => {
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    return c.json(find(q.host ?? deps.host, c.req.param('id')))
+  })
+
+  app.get('/containers/:id/stats', (c) => {
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    const v = find(q.host ?? deps.host, c.req.param('id'))
+    if (!v.stats)
+      throw new ApiFailure(
+        409,
+        'not_running',
+        v.state === 'running'
+          ? `no stats for ${v.containerName} yet (they arrive with the collector's next interval)`
+          : `${v.containerName} is not running (${v.state})`,
+      )
+    const body: ContainerMetrics = {
+      timestamp: v.updatedAt,
+      containerId: v.containerId,
+      containerName: v.containerName,
+      status: v.state,
+      ...v.stats,
+    }
+    return c.json(body)
+  })
+
+  app.get('/containers/:id/history', (c) => {
+    const q = parseInput(HistoryQuery, c.req.query(), 'query')
+    const host = q.host ?? deps.host
+    const to = q.to ?? Date.now()
+    const from = q.from ?? to - 3_600_000
+    if (from >= to) throw new ApiFailure(400, 'bad_request', `from (${from}) must be before to (${to})`)
+    const reader = deps.history()
+    if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
+    const ref = parseInput(ContainerRef, c.req.param('id'), 'id')
+    // History outlives the container: a name that is no longer listed still has its series.
+    const name = list(host).some((v) => v.containerName === ref)
+      ? ref
+      : (() => {
+          try {
+            return find(host, ref).containerName
+          } catch (e) {
+            if (reader.seriesIdOf(host, containerSeries.memUsed(ref)) !== null) return ref
+            throw e
+          }
+        })()
+    const keys = ['cpu', 'memUsed', 'memLimit', 'netRx', 'netTx', 'blkRead', 'blkWrite', 'pids'] as const
+    const h = reader.query(
+      host,
+      keys.map((k) => containerSeries[k](name)),
+      from,
+      to,
+      q.points,
+    )
+    const series = Object.fromEntries(keys.map((k, i) => [k, h.series[i]!])) as ContainerHistory['series']
+    const events = reader
+      .events({ host, subject: name, type: 'container.*,command.result', limit: 1000 })
+      .filter((e) => {
+        const ts = (e as { ts: number }).ts
+        return ts >= from && ts <= to
+      })
+    const body: ContainerHistory = {
+      host,
+      containerName: name,
+      from,
+      to,
+      tier: h.tier,
+      stepMs: h.stepMs,
+      x: h.x,
+      series,
+      events,
+    }
+    return c.json(body)
+  })
+
+  app.post('/containers/:id/:action', requireRole('operator'), async (c) => {
+    const action = parseInput(CommandAction, c.req.param('action'), 'action')
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    const host = q.host ?? deps.host
+    const v = find(host, c.req.param('id'))
+    if (deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload !== 'online')
+      throw new ApiFailure(503, 'unavailable', `the docker-collector on ${host} is not online`)
+    const req = parseInput(
+      CommandRequest,
+      { v: 1, action, target: v.containerName, requestedBy: c.get('principal').name },
+      'command',
+    )
+    const result = await deps.hub.command(host, SERVICE, req, deps.commandTimeoutMs)
+    if (!result)
+      throw new ApiFailure(
+        504,
+        'timeout',
+        `the docker-collector on ${host} did not answer within ${deps.commandTimeoutMs} ms`,
+      )
+    return c.json(
+      { ...result, containerId: v.containerId, containerName: v.containerName },
+      STATUS[result.outcome],
+    )
+  })
+
+  return app
+}
+
+function view(
+  host: string,
+  info: ContainerInfo,
+  stats: ContainerView['stats'],
+  updatedAt: number,
+  stale: boolean,
+): ContainerView {
+  return {
+    host,
+    containerId: info.id,
+    containerName: info.name,
+    status: info.state,
+    ...info,
+    stats: info.state === 'running' ? stats : null,
+    updatedAt,
+    stale,
+  }
+}

@@ -1,0 +1,418 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { openSync } from 'node:fs'
+import type { RunningBroker } from '@homelab/broker/broker'
+import type { Credentials } from '@homelab/broker/credentials'
+import { type CommandResult, type ContainerView, createTopics, type Event } from '@homelab/contracts'
+import { DockerCollectorService } from '@homelab/docker-collector/service'
+import type { Gateway } from '@homelab/gateway/gateway'
+import type { Recorder } from '@homelab/recorder/recorder'
+import type { MqttClient } from 'mqtt'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import {
+  docker,
+  dockerAvailable,
+  ensureTestImage,
+  removeTestContainers,
+  runContainer,
+  startedAt,
+} from './helpers/docker.js'
+import { describeWith } from './helpers/infra.js'
+import {
+  connectClient,
+  HOST,
+  startGateway,
+  startRecorder,
+  startTestBroker,
+  tempDir,
+  testLog,
+  waitFor,
+} from './helpers/stack.js'
+
+const topics = createTopics('homelab')
+const SVC = 'docker-collector'
+const P = `hlt${process.pid}`
+const MiB = 1024 * 1024
+
+describeWith(
+  'a Docker engine',
+  await dockerAvailable(),
+  'install Docker and start the engine (apt-get install -y docker.io busybox-static; dockerd &), as .ci/run does',
+)('docker-collector against a real Docker engine', () => {
+  const dir = tempDir('hl-docker-')
+  let broker: RunningBroker
+  let url: string
+  let creds: Credentials
+  let recorder: Recorder
+  let gw: Gateway
+  let svc: DockerCollectorService
+  let base: string
+  let operator: string
+  let viewer: string
+  let watcher: MqttClient
+  const events: Event[] = []
+  const eventArrivals: Array<{ e: Event; at: number }> = []
+
+  const api = (path: string, token = operator, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } })
+  const containers = async (): Promise<ContainerView[]> => (await api('/api/docker/containers')).json()
+  const find = async (name: string) => (await containers()).find((c) => c.containerName === name)
+  const nextEvent = (type: string, subject: string, after = 0, timeoutMs = 15_000) =>
+    waitFor(
+      () => eventArrivals.find((a) => a.e.type === type && a.e.subject === subject && a.at >= after),
+      timeoutMs,
+      `${type} of ${subject}`,
+    )
+
+  beforeAll(async () => {
+    await ensureTestImage()
+    await removeTestContainers()
+    ;({ broker, url, credentials: creds } = await startTestBroker(dir.path))
+    recorder = startRecorder(dir.path, url, 'recorder', creds.recorder)
+    gw = await startGateway(
+      dir.path,
+      url,
+      'gateway',
+      creds.gateway,
+      'admin-token-docker-0123456789',
+      undefined,
+      10_000,
+    )
+    await gw.start()
+    base = `http://127.0.0.1:${gw.port}`
+    operator = gw.auth.createToken('ops', 'operator').token
+    viewer = gw.auth.createToken('watch', 'viewer').token
+    watcher = await connectClient(url, 'homeassistant', 'ha-password-123')
+    watcher.on('message', (topic, payload) => {
+      const t = topics.parse(topic)
+      if (t?.channel !== 'event' || t.service !== SVC) return
+      const e = JSON.parse(payload.toString()) as Event
+      events.push(e)
+      eventArrivals.push({ e, at: performance.now() })
+    })
+    await watcher.subscribeAsync(`homelab/${HOST}/${SVC}/event/#`, { qos: 1 })
+    svc = new DockerCollectorService({
+      url,
+      username: 'docker-collector',
+      password: creds['docker-collector'],
+      host: HOST,
+      topics,
+      dockerHost: 'unix:///var/run/docker.sock',
+      intervalMs: 1000,
+      control: [`${P}-ok-*`],
+      statsConcurrency: 5,
+      stopTimeoutS: 1,
+      log: testLog('docker-collector'),
+    })
+    svc.start()
+    await waitFor(() => svc.collector.isConnected, 15_000, 'the collector to reach Docker')
+  })
+
+  afterAll(async () => {
+    await svc?.stop()
+    await watcher?.endAsync()
+    await gw?.stop()
+    await recorder?.stop()
+    await broker?.stop()
+    await removeTestContainers()
+    dir.remove()
+  })
+
+  it('lists a container started outside the product within one interval, with CPU near one core and memory within its limit', async () => {
+    const name = `${P}-busy`
+    const t0 = Date.now()
+    const id = await runContainer({ name, cmd: ['sh', '-c', 'yes > /dev/null'], memory: 64 * MiB })
+    const v = await waitFor(async () => (await find(name))?.state === 'running' && find(name), 5000, name)
+    expect(Date.now() - t0).toBeLessThan(2000)
+    expect(v).toMatchObject({
+      containerId: id,
+      containerName: name,
+      status: 'running',
+      image: 'homelab-test/busybox:1',
+      composeProject: null,
+      health: 'none',
+      restartCount: 0,
+      exitCode: null,
+      memoryLimitSet: 64 * MiB,
+      stale: false,
+      control: { allowed: false },
+    })
+    // CPU needs two reads; give it a few intervals to settle.
+    const stats = await waitFor(
+      async () => {
+        const r = await api(`/api/docker/containers/${name}/stats`)
+        if (r.status !== 200) return null
+        const s = (await r.json()) as { cpuPercent: number | null }
+        return s.cpuPercent !== null && s.cpuPercent > 60 ? s : null
+      },
+      15_000,
+      'CPU of the busy container',
+    )
+    expect(stats).toMatchObject({
+      containerId: id,
+      containerName: name,
+      status: 'running',
+      memoryLimit: 64 * MiB,
+    })
+    const s = stats as unknown as {
+      cpuPercent: number
+      memoryUsed: number
+      memoryLimit: number
+      pids: number
+    }
+    expect(s.cpuPercent).toBeLessThanOrEqual(110)
+    expect(s.memoryUsed).toBeGreaterThan(0)
+    expect(s.memoryUsed).toBeLessThanOrEqual(s.memoryLimit)
+    expect(s.pids).toBeGreaterThanOrEqual(1)
+
+    // The recorder keeps the series: the container's history has CPU values near one core.
+    const h = await waitFor(
+      async () => {
+        const res = await api(`/api/docker/containers/${name}/history?from=${Date.now() - 60_000}&points=60`)
+        const r = await res.json()
+        if (res.status !== 200) throw new Error(JSON.stringify(r))
+        const cpu = (r.series.cpu.avg as Array<number | null>).filter((x): x is number => x !== null)
+        return cpu.length >= 2 ? { r, cpu } : null
+      },
+      10_000,
+      'container history',
+    )
+    expect(h.r.containerName).toBe(name)
+    expect(Math.max(...h.cpu)).toBeGreaterThan(60)
+    expect(h.r.events.some((e: Event) => e.type === 'container.start' && e.subject === name)).toBe(true)
+  })
+
+  it('publishes die with the exit code within 1 s of kill -9 of the main process, and oom past the memory limit', async () => {
+    const name = `${P}-victim`
+    const id = await runContainer({ name, cmd: ['sleep', '300'] })
+    await waitFor(async () => (await find(name))?.state === 'running', 5000, name)
+    const pid = (await docker.getContainer(id).inspect()).State.Pid
+    const t0 = performance.now()
+    process.kill(pid, 'SIGKILL')
+    const die = await nextEvent('container.die', name, t0, 5000)
+    expect(die.at - t0).toBeLessThan(1000)
+    expect(die.e.data.exitCode).toBe(137)
+    expect(die.e.severity).toBe('warning')
+    expect((die.e.data.container as { state: string }).state).toBe('exited')
+
+    const oomName = `${P}-oom`
+    await runContainer({
+      name: oomName,
+      cmd: ['sh', '-c', 'sleep 1; x=$(head -c 60000000 /dev/zero | tr "\\0" a); echo done'],
+      memory: 8 * MiB,
+    })
+    const oom = await nextEvent('container.oom', oomName, 0, 20_000)
+    expect(oom.e.severity).toBe('critical')
+    const oomDie = await nextEvent('container.die', oomName, 0, 10_000)
+    expect((oomDie.e.data.container as { oomKilled: boolean }).oomKilled).toBe(true)
+
+    // Both are in the event log and the container projection.
+    const stored = await waitFor(async () => {
+      const r = await (await api(`/api/events?subject=${name}&type=container.die`)).json()
+      return r.events.length === 1 ? r.events : null
+    })
+    expect(stored[0].data.exitCode).toBe(137)
+    await waitFor(async () => {
+      const r = await (await api(`/api/events?subject=${oomName}&type=container.oom`)).json()
+      return r.events.length >= 1
+    })
+    const v = await find(oomName)
+    expect(v).toMatchObject({ state: 'exited', oomKilled: true, exitCode: 137 })
+  })
+
+  it('restarts an allowed container for an operator, audits it, and refuses viewers and containers not allowed', async () => {
+    const ok = `${P}-ok-web`
+    const locked = `${P}-locked`
+    const labelled = `${P}-labelled`
+    const vetoed = `${P}-ok-db`
+    const okId = await runContainer({ name: ok, cmd: ['sleep', '300'] })
+    const lockedId = await runContainer({ name: locked, cmd: ['sleep', '300'] })
+    const labelledId = await runContainer({
+      name: labelled,
+      cmd: ['sleep', '300'],
+      labels: { 'homelab.control': 'true' },
+    })
+    const vetoedId = await runContainer({
+      name: vetoed,
+      cmd: ['sleep', '300'],
+      labels: { 'homelab.control': 'false' },
+    })
+    for (const n of [ok, locked, labelled, vetoed])
+      await waitFor(async () => (await find(n))?.state === 'running', 5000, n)
+    expect((await find(ok))?.control.allowed).toBe(true)
+    expect((await find(locked))?.control.allowed).toBe(false)
+    expect((await find(labelled))?.control.allowed).toBe(true)
+    expect((await find(vetoed))?.control).toMatchObject({ allowed: false })
+
+    const before = await startedAt(okId)
+    const r = await api(`/api/docker/containers/${ok}/restart`, operator, { method: 'POST' })
+    expect(r.status).toBe(200)
+    const body = (await r.json()) as CommandResult & { containerId: string }
+    expect(body).toMatchObject({ action: 'restart', target: ok, outcome: 'done', containerId: okId })
+    expect(await startedAt(okId)).not.toBe(before)
+    expect((await docker.getContainer(okId).inspect()).State.Running).toBe(true)
+
+    // By unique id prefix: stop, then start.
+    const stop = await api(`/api/docker/containers/${okId.slice(0, 12)}/stop`, operator, { method: 'POST' })
+    expect(stop.status).toBe(200)
+    expect((await docker.getContainer(okId).inspect()).State.Running).toBe(false)
+    const start = await api(`/api/docker/containers/${okId.slice(0, 12)}/start`, operator, { method: 'POST' })
+    expect(start.status).toBe(200)
+    expect((await docker.getContainer(okId).inspect()).State.Running).toBe(true)
+
+    // A viewer may not; a container outside the allowlist is refused by the collector, with the reason.
+    const asViewer = await api(`/api/docker/containers/${ok}/restart`, viewer, { method: 'POST' })
+    expect(asViewer.status).toBe(403)
+    const lockedBefore = await startedAt(lockedId)
+    const refused = await api(`/api/docker/containers/${locked}/restart`, operator, { method: 'POST' })
+    expect(refused.status).toBe(403)
+    const rb = (await refused.json()) as CommandResult
+    expect(rb.outcome).toBe('refused')
+    expect(rb.message).toContain('HOMELAB_DOCKER_CONTROL')
+    const vetoedBefore = await startedAt(vetoedId)
+    const veto = await api(`/api/docker/containers/${vetoed}/stop`, operator, { method: 'POST' })
+    expect(veto.status).toBe(403)
+    expect(((await veto.json()) as CommandResult).message).toContain('homelab.control=false')
+
+    // A client with the gateway's MQTT credentials publishing the command directly is refused too.
+    const gwClient = await connectClient(url, 'gateway', creds.gateway)
+    const replyTopic = topics.reply(HOST, SVC, 'direct')
+    await gwClient.subscribeAsync(replyTopic, { qos: 1 })
+    const reply = new Promise<CommandResult>((resolve) =>
+      gwClient.on('message', (t, p) => {
+        if (t === replyTopic) resolve(JSON.parse(p.toString()) as CommandResult)
+      }),
+    )
+    await gwClient.publishAsync(
+      topics.cmd(HOST, SVC),
+      JSON.stringify({ v: 1, action: 'stop', target: locked, requestedBy: 'sneaky' }),
+      { qos: 1, properties: { responseTopic: replyTopic, correlationData: Buffer.from('x1') } },
+    )
+    expect((await reply).outcome).toBe('refused')
+    await gwClient.publishAsync(topics.set(HOST, SVC, locked), 'stop', { qos: 1 })
+    await gwClient.endAsync()
+    await new Promise((res) => setTimeout(res, 500))
+    expect(await startedAt(lockedId)).toBe(lockedBefore)
+    expect((await docker.getContainer(lockedId).inspect()).State.Running).toBe(true)
+    expect(await startedAt(vetoedId)).toBe(vetoedBefore)
+
+    // Home Assistant's plain `set` payload restarts a labelled container.
+    const labelledBefore = await startedAt(labelledId)
+    await watcher.publishAsync(topics.set(HOST, SVC, labelled), 'restart', { qos: 1 })
+    await waitFor(async () => (await startedAt(labelledId)) !== labelledBefore, 10_000, 'restart over set')
+
+    // The audit trail: who, what, when, outcome — for the HTTP command, the refusals and the set payload.
+    const audit = await waitFor(async () => {
+      const r = await (await api('/api/events?type=command.result&limit=100')).json()
+      const es = r.events as Event[]
+      return es.some((e) => e.subject === labelled) ? es : null
+    })
+    const restartOk = audit.find((e) => e.subject === ok && e.data.action === 'restart')
+    expect(restartOk?.data).toMatchObject({ requestedBy: 'ops', via: 'request', outcome: 'done' })
+    expect(audit.find((e) => e.subject === locked && e.data.requestedBy === 'sneaky')?.data.outcome).toBe(
+      'refused',
+    )
+    expect(audit.find((e) => e.subject === locked && e.data.via === 'set')?.data.outcome).toBe('refused')
+    expect(audit.find((e) => e.subject === labelled)?.data).toMatchObject({ via: 'set', outcome: 'done' })
+  })
+
+  it('answers bad input with a JSON 4xx and keeps running', async () => {
+    const expectError = async (r: Response, status: number) => {
+      expect(r.status).toBe(status)
+      const b = (await r.json()) as { error: { code: string; message: string } }
+      expect(b.error.message.length).toBeGreaterThan(0)
+      return b
+    }
+    await expectError(await api('/api/docker/containers/no-such-container-here'), 404)
+    await expectError(await api('/api/docker/containers/...'), 400)
+    await expectError(await api('/api/docker/containers/.hidden'), 400)
+    await expectError(await api('/api/docker/containers/..%2Fetc%2Fpasswd/stats'), 400)
+    await expectError(await api('/api/docker/containers/a%2Fb/restart', operator, { method: 'POST' }), 400)
+    await expectError(
+      await api(`/api/docker/containers/${P}-ok-web/explode`, operator, { method: 'POST' }),
+      400,
+    )
+    await expectError(await api('/api/docker/containers?host=Not_A_Host'), 400)
+    await expectError(
+      await api('/api/docker/containers/0000000000000/restart', operator, { method: 'POST' }),
+      404,
+    )
+    await expectError(await api(`/api/docker/containers/${P}-victim/stats`), 409)
+    await expectError(
+      await api(`/api/docker/containers/${P}-ok-web/restart`, operator, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pad: 'x'.repeat(200_000) }),
+      }),
+      413,
+    )
+    // Garbage on the collector's command topics is counted and dropped.
+    const before = svc.counters.get('commands.invalid')
+    const c = await connectClient(url, 'gateway', creds.gateway)
+    await c.publishAsync(topics.cmd(HOST, SVC), '{not json', { qos: 1 })
+    await c.publishAsync(topics.cmd(HOST, SVC), JSON.stringify({ v: 1, action: 'explode', target: 'x' }), {
+      qos: 1,
+    })
+    await c.publishAsync(topics.set(HOST, SVC, `${P}-ok-web`), 'explode', { qos: 1 })
+    await c.endAsync()
+    await waitFor(() => svc.counters.get('commands.invalid') >= before + 3, 5000, 'invalid commands counted')
+    expect(svc.collector.isConnected).toBe(true)
+    expect((await api('/api/docker/containers')).status).toBe(200)
+  })
+
+  const dockerdPid = () => {
+    const r = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' })
+    return r.status === 0 ? Number(r.stdout.trim().split(/\s+/)[0]) : null
+  }
+
+  it('recovers and resyncs after dockerd restarts, without restarting itself', async () => {
+    const pid = dockerdPid()
+    expect(
+      pid,
+      'this test restarts the local dockerd, so it needs one it can signal (run as root)',
+    ).not.toBeNull()
+    const busy = `${P}-busy`
+    expect((await find(busy))?.state).toBe('running')
+    // The engine restarts this one itself when it comes back, before the collector is reconnected.
+    const always = `${P}-always`
+    await runContainer({ name: always, cmd: ['sleep', '300'], restart: 'always' })
+    await waitFor(async () => (await find(always))?.state === 'running', 5000, always)
+    const resyncs = svc.counters.get('resyncs')
+    const seenBefore = events.length
+    process.kill(pid as number, 'SIGTERM')
+    await waitFor(() => !svc.collector.isConnected, 30_000, 'the collector to notice')
+    await waitFor(() => dockerdPid() === null, 30_000, 'dockerd to exit')
+    const status = await waitFor(async () => {
+      const r = await (await api('/api/hosts')).json()
+      const s = r.hosts[0].services.find((x: { service: string }) => x.service === SVC)
+      return s?.state === 'unavailable' ? s : null
+    })
+    expect(status.reason).toMatch(/Docker/)
+    const log = openSync('/var/log/dockerd.log', 'a')
+    spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
+    await waitFor(() => dockerAvailable(), 60_000, 'dockerd to come back')
+    await waitFor(() => svc.collector.isConnected, 60_000, 'the collector to reconnect')
+    expect(svc.counters.get('resyncs')).toBe(resyncs + 1)
+    // The engine starts `always` again as it comes back, before or after the collector has resynced: either way
+    // that is announced (a `container.sync` from the resync, or the live `container.start`) and the list is right.
+    const back = await waitFor(() =>
+      events
+        .slice(seenBefore)
+        .find(
+          (e) =>
+            e.subject === always &&
+            (e.type === 'container.sync' || e.type === 'container.start') &&
+            (e.data.container as { state: string } | undefined)?.state === 'running',
+        ),
+    )
+    expect(back.data.container).toBeDefined()
+    await waitFor(async () => (await find(always))?.state === 'running', 10_000, `${always} running again`)
+    const name = `${P}-after`
+    await runContainer({ name, cmd: ['sleep', '300'] })
+    await waitFor(
+      async () => (await find(name))?.state === 'running',
+      10_000,
+      'a container started after the restart',
+    )
+    expect((await find(busy))?.state).not.toBe('running')
+  }, 180_000)
+})
