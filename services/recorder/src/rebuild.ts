@@ -13,13 +13,18 @@ export function rebuildProjections(db: Db, store: Store): { events: number; samp
   let samples = 0
   db.transaction(() => {
     for (const t of PROJECTION_TABLES) db.exec(`DELETE FROM ${t}`)
-    for (const row of db
-      .prepare<[], { payload: string }>('SELECT payload FROM events ORDER BY seq')
-      .iterate()) {
-      const e = Event.safeParse(JSON.parse(row.payload))
-      if (e.success) {
-        project(store, e.data)
-        events++
+    // Pages rather than one iterator: projectors write, and a connection cannot write while it iterates.
+    const page = db.prepare<[number], { seq: number; payload: string }>(
+      'SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT 1000',
+    )
+    for (let after = 0, rows = page.all(0); rows.length > 0; rows = page.all(after)) {
+      for (const row of rows) {
+        after = row.seq
+        const e = Event.safeParse(JSON.parse(row.payload))
+        if (e.success) {
+          project(store, e.data)
+          events++
+        }
       }
     }
     const ids = db.prepare<[], { id: number }>('SELECT id FROM series').all()

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { HistoryReader, openWriter } from '@homelab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from '../../../test/helpers/stack.js'
+import { project } from './projections.js'
 import { rebuildProjections } from './rebuild.js'
 import { Store } from './store.js'
 
@@ -65,5 +66,64 @@ describe('store', () => {
     expect(store.addSamples('h', 3000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1 })
     expect(store.addSamples('h', 4000, [['x', 1]])).toStrictEqual({ stored: 1, duplicates: 0 })
     db2.close()
+  })
+})
+
+describe('container projection', () => {
+  const info = (name: string, state: string, id = 'b'.repeat(64)) => ({
+    id,
+    name,
+    image: 'nginx',
+    composeProject: null,
+    composeService: null,
+    state,
+    statusText: '',
+    health: 'none',
+    restartCount: 0,
+    createdAt: 1,
+    startedAt: null,
+    finishedAt: null,
+    exitCode: null,
+    oomKilled: false,
+    memoryLimitSet: null,
+    ports: [],
+    control: { allowed: false, reason: 'x' },
+  })
+  const ev = (seq: number, type: string, subject: string, data: Record<string, unknown>) => ({
+    v: 1 as const,
+    ts: 1_000 + seq,
+    host: 'h',
+    source: 'docker-collector' as const,
+    id: `event-0000${seq}`,
+    type,
+    severity: 'info' as const,
+    subject,
+    message: '',
+    data,
+  })
+
+  it('keeps the current state per container from its events, follows renames and removals, and rebuilds the same', () => {
+    const { db, store, reader } = open()
+    const events = [
+      ev(1, 'container.sync', 'web', { container: info('web', 'running') }),
+      ev(2, 'container.sync', 'db', { container: info('db', 'running', 'c'.repeat(64)) }),
+      ev(3, 'container.die', 'web', { exitCode: 1, container: info('web', 'exited') }),
+      ev(4, 'container.rename', 'web2', { oldName: 'web', container: info('web2', 'exited') }),
+      ev(5, 'container.destroy', 'db', { id: 'c'.repeat(64) }),
+      ev(6, 'command.result', 'web2', { action: 'start' }),
+    ]
+    for (const e of events) {
+      store.addEvent(e)
+      project(store, e)
+    }
+    const rows = () => reader.containers('h').map((r) => [r.name, JSON.parse(r.info).state, r.updatedAt])
+    expect(rows()).toStrictEqual([['web2', 'exited', 1004]])
+    // An older event delivered late does not roll the state back.
+    project(store, ev(0, 'container.start', 'web2', { container: info('web2', 'running') }))
+    expect(rows()).toStrictEqual([['web2', 'exited', 1004]])
+    expect(rebuildProjections(db, store).events).toBe(events.length)
+    expect(rows()).toStrictEqual([['web2', 'exited', 1004]])
+    expect(reader.containers(null)).toHaveLength(1)
+    expect(reader.containers('other')).toHaveLength(0)
   })
 })
