@@ -1,9 +1,8 @@
 import { join } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
-import { build } from 'vite'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { buildWeb, launchChromium } from './helpers/browser.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
-import { ROOT } from './helpers/process.js'
 import { startGateway, startRecorder, startSysCollector, startTestBroker, tempDir } from './helpers/stack.js'
 
 const exe = chromiumPath()
@@ -23,11 +22,7 @@ describeWith(
     const dir = tempDir()
     cleanups.push(dir.remove)
     // The web app as shipped, built into this test's folder.
-    await build({
-      root: join(ROOT, 'web'),
-      logLevel: 'error',
-      build: { outDir: join(dir.path, 'web'), emptyOutDir: true },
-    })
+    await buildWeb(join(dir.path, 'web'))
     const b = await startTestBroker(dir.path)
     cleanups.push(() => b.broker.stop())
     const rec = startRecorder(dir.path, b.url, 'recorder', b.credentials.recorder)
@@ -46,19 +41,7 @@ describeWith(
     base = `http://127.0.0.1:${gw.port}`
     const sys = await startSysCollector(b.url, 'sys-collector', b.credentials['sys-collector'], 1000)
     cleanups.push(() => sys.stop())
-    browser = await chromium.launch({
-      executablePath: exe!,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
     cleanups.push(() => browser.close())
   })
 

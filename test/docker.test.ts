@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { openSync } from 'node:fs'
+import { join } from 'node:path'
 import type { RunningBroker } from '@homelab/broker/broker'
 import type { Credentials } from '@homelab/broker/credentials'
 import { type CommandResult, type ContainerView, createTopics, type Event } from '@homelab/contracts'
@@ -8,6 +9,7 @@ import type { Gateway } from '@homelab/gateway/gateway'
 import type { Recorder } from '@homelab/recorder/recorder'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { buildWeb, launchChromium } from './helpers/browser.js'
 import {
   docker,
   dockerAvailable,
@@ -16,7 +18,7 @@ import {
   runContainer,
   startedAt,
 } from './helpers/docker.js'
-import { describeWith } from './helpers/infra.js'
+import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
   connectClient,
   HOST,
@@ -357,6 +359,67 @@ describeWith(
     await waitFor(() => svc.counters.get('commands.invalid') >= before + 3, 5000, 'invalid commands counted')
     expect(svc.collector.isConnected).toBe(true)
     expect((await api('/api/docker/containers')).status).toBe(200)
+  })
+
+  describeWith(
+    'Chromium',
+    chromiumPath() !== null,
+    'Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).',
+  )('containers page in a real browser', () => {
+    it('groups, shows live state and CPU, restarts an allowed container after confirmation, and explains refusals', async () => {
+      const browser = await launchChromium()
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+        const errors: string[] = []
+        page.on('pageerror', (e) => errors.push(String(e)))
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+        await page.goto(`${base}/containers`)
+        await page.fill('#token', operator)
+        await page.click('button[type=submit]')
+        const busy = page.locator(`[data-testid="row-${P}-busy"]`)
+        await busy.waitFor({ timeout: 20_000 })
+        expect(await busy.locator('[data-testid=state]').textContent()).toBe('running')
+        await expect
+          .poll(() => busy.locator('[data-testid=cpu]').textContent(), { timeout: 10_000 })
+          .toMatch(/\d+\.\d %/)
+        expect(await page.locator('tr.group th').first().textContent()).toContain('not in a compose project')
+
+        // Not allowed: the button is disabled and says why.
+        const lockedBtn = page.locator(`[data-testid="restart-${P}-locked"]`)
+        expect(await lockedBtn.isDisabled()).toBe(true)
+        expect(
+          await page.locator(`[data-testid="row-${P}-locked"] [data-testid=actions]`).getAttribute('title'),
+        ).toContain('HOMELAB_DOCKER_CONTROL')
+
+        // Allowed: confirm, then Docker really restarts it and the page says so.
+        const id = (await find(`${P}-ok-web`))!.containerId
+        const before = await startedAt(id)
+        await page.click(`[data-testid="restart-${P}-ok-web"]`)
+        await page.click('[data-testid=confirm]')
+        await expect
+          .poll(() => page.textContent('[data-testid=command-result]'), { timeout: 15_000 })
+          .toContain('done')
+        expect(await startedAt(id)).not.toBe(before)
+
+        // The feed has the crash and the OOM; filtering narrows the list.
+        const feed = await page.textContent('[data-testid=feed]')
+        expect(feed).toContain(`${P}-victim exited with code 137`)
+        expect(feed).toContain(`${P}-oom ran out of memory`)
+        await page.fill('input[aria-label=filter]', 'ok-web')
+        await expect.poll(() => page.locator('[data-testid^=row-]').count()).toBe(1)
+
+        // The detail: history charts and the lifecycle events on the same axis.
+        await page.click(`[data-testid="row-${P}-ok-web"] a`)
+        await page.waitForSelector('[data-testid=detail-cpu] canvas')
+        await expect
+          .poll(() => page.textContent('[data-testid=detail-events]'), { timeout: 10_000 })
+          .toContain('restart')
+        expect(await page.textContent('[data-testid=detail-meta]')).toMatch(/\d+ events/)
+        expect(errors).toStrictEqual([])
+      } finally {
+        await browser.close()
+      }
+    })
   })
 
   const dockerdPid = () => {

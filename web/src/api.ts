@@ -1,4 +1,13 @@
-import type { HistoryResponse, HostSummary, LiveMessage, Me } from '@homelab/contracts'
+import type {
+  CommandResult,
+  ContainerHistory,
+  ContainerView,
+  Event,
+  HistoryResponse,
+  HostSummary,
+  LiveMessage,
+  Me,
+} from '@homelab/contracts'
 
 export class HttpError extends Error {
   constructor(
@@ -32,6 +41,25 @@ export const api = {
   history: (host: string, series: string, from: number, to: number, points: number) =>
     call<HistoryResponse>(
       `/api/history?${new URLSearchParams({ host, series, from: String(Math.round(from)), to: String(Math.round(to)), points: String(points) })}`,
+    ),
+  containers: (host: string) =>
+    call<ContainerView[]>(`/api/docker/containers?host=${encodeURIComponent(host)}`),
+  containerHistory: (host: string, name: string, from: number, to: number, points: number) =>
+    call<ContainerHistory>(
+      `/api/docker/containers/${encodeURIComponent(name)}/history?${new URLSearchParams({ host, from: String(Math.round(from)), to: String(Math.round(to)), points: String(points) })}`,
+    ),
+  containerAction: (host: string, name: string, action: 'start' | 'stop' | 'restart') =>
+    call<CommandResult>(
+      `/api/docker/containers/${encodeURIComponent(name)}/${action}?host=${encodeURIComponent(host)}`,
+      { method: 'POST' },
+    ),
+  events: (q: { host: string; type?: string; subject?: string; limit?: number }) =>
+    call<{ events: Event[] }>(
+      `/api/events?${new URLSearchParams(
+        Object.entries(q)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, String(v)]),
+      )}`,
     ),
   series: (host: string) => call<{ series: string[] }>(`/api/series?host=${encodeURIComponent(host)}`),
 }

@@ -107,3 +107,35 @@ export function historyOptions(
     },
   }
 }
+
+export interface Marker {
+  ts: number
+  color: string
+}
+
+/** Vertical lines at event times (a container's start, die, OOM, restart…) on a time chart. */
+export function markersPlugin(markers: () => Marker[]): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: [
+        (u) => {
+          const { ctx } = u
+          const { top, height, left, width } = u.bbox
+          ctx.save()
+          ctx.lineWidth = 1.5 * devicePixelRatio
+          ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio])
+          for (const m of markers()) {
+            const x = Math.round(u.valToPos(m.ts, 'x', true))
+            if (x < left || x > left + width) continue
+            ctx.strokeStyle = m.color
+            ctx.beginPath()
+            ctx.moveTo(x, top)
+            ctx.lineTo(x, top + height)
+            ctx.stroke()
+          }
+          ctx.restore()
+        },
+      ],
+    },
+  }
+}

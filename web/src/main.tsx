@@ -2,16 +2,26 @@ import type { HostSummary, Me } from '@homelab/contracts'
 import { render } from 'preact'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from './api'
+import { Containers } from './pages/containers'
 import { History } from './pages/history'
 import { Login } from './pages/login'
 import { Overview } from './pages/overview'
 import './styles.css'
 
-type Page = 'overview' | 'history'
+type Page = 'overview' | 'history' | 'containers'
 
 function pageFromPath(): Page {
-  return location.pathname.startsWith('/history') ? 'history' : 'overview'
+  const p = location.pathname
+  return p.startsWith('/history') ? 'history' : p.startsWith('/containers') ? 'containers' : 'overview'
 }
+
+/** `/containers/<name>` opens a container's detail. */
+function containerFromPath(): string | null {
+  const m = /^\/containers\/([^/]+)$/.exec(location.pathname)
+  return m?.[1] ? decodeURIComponent(m[1]) : null
+}
+
+const PATHS: Record<Page, string> = { overview: '/', history: '/history', containers: '/containers' }
 
 function applyTheme(t: string) {
   document.documentElement.dataset.theme = t
@@ -20,6 +30,7 @@ function applyTheme(t: string) {
 function App() {
   const [me, setMe] = useState<Me | null | 'unknown'>('unknown')
   const [page, setPage] = useState<Page>(pageFromPath())
+  const [container, setContainer] = useState<string | null>(containerFromPath())
   const [hosts, setHosts] = useState<HostSummary[]>([])
   const [host, setHost] = useState<string | null>(new URLSearchParams(location.search).get('host'))
   const [theme, setTheme] = useState(localStorage.getItem('theme') ?? 'auto')
@@ -33,7 +44,10 @@ function App() {
   }, [])
   useEffect(check, [check])
   useEffect(() => {
-    const onPop = () => setPage(pageFromPath())
+    const onPop = () => {
+      setPage(pageFromPath())
+      setContainer(containerFromPath())
+    }
     addEventListener('popstate', onPop)
     return () => removeEventListener('popstate', onPop)
   }, [])
@@ -56,8 +70,13 @@ function App() {
   if (me === null) return <Login onLogin={check} />
 
   const go = (p: Page) => {
-    history.pushState(null, '', p === 'overview' ? '/' : '/history')
+    history.pushState(null, '', PATHS[p])
     setPage(p)
+    setContainer(null)
+  }
+  const openContainer = (name: string | null) => {
+    history.pushState(null, '', name ? `/containers/${encodeURIComponent(name)}` : '/containers')
+    setContainer(name)
   }
   const cycleTheme = () => {
     const next = theme === 'auto' ? 'dark' : theme === 'dark' ? 'light' : 'auto'
@@ -90,6 +109,16 @@ function App() {
           >
             History
           </a>
+          <a
+            href="/containers"
+            aria-current={page === 'containers' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('containers')
+            }}
+          >
+            Containers
+          </a>
         </nav>
         <select
           aria-label="host"
@@ -116,6 +145,9 @@ function App() {
       </header>
       {host && page === 'overview' && <Overview host={host} summary={hosts.find((h) => h.host === host)} />}
       {host && page === 'history' && <History host={host} />}
+      {host && page === 'containers' && (
+        <Containers host={host} role={me.role} name={container} open={openContainer} />
+      )}
     </>
   )
 }
