@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { benchApi } from './api.js'
+import { benchDocker } from './docker.js'
 import { benchFootprint } from './footprint.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchSysSample } from './sys-sample.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
-const all = ['sys', 'ingest', 'history', 'api', 'footprint']
+const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker']
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
@@ -26,6 +27,12 @@ try {
       stdio: 'inherit',
     })
     await benchFootprint(dir, Number(process.env.BENCH_SECONDS ?? 60))
+  }
+  if (run.includes('docker')) {
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
+      stdio: 'inherit',
+    })
+    await benchDocker(dir, Number(process.env.BENCH_SECONDS ?? 60))
   }
 } finally {
   rmSync(dir, { recursive: true, force: true })
