@@ -373,11 +373,19 @@ describeWith(
         const errors: string[] = []
         page.on('pageerror', (e) => errors.push(String(e)))
         page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+        // Log in through the API (the login form has its own suite); the session cookie is the page's.
+        const login = await page.request.post(`${base}/api/auth/login`, { data: { token: operator } })
+        expect(login.status()).toBe(200)
         await page.goto(`${base}/containers`)
-        await page.fill('#token', operator)
-        await page.click('button[type=submit]')
         const busy = page.locator(`[data-testid="row-${P}-busy"]`)
-        await busy.waitFor({ timeout: 20_000 })
+        try {
+          await busy.waitFor({ timeout: 30_000 })
+        } catch (e) {
+          const html = (await page.content()).slice(0, 2000)
+          throw new Error(
+            `the containers page did not show ${P}-busy: ${(e as Error).message}\nerrors: ${errors.join('; ')}\n${html}`,
+          )
+        }
         expect(await busy.locator('[data-testid=state]').textContent()).toBe('running')
         await expect
           .poll(() => busy.locator('[data-testid=cpu]').textContent(), { timeout: 10_000 })
