@@ -9,7 +9,15 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const services = ['broker', 'sys-collector', 'docker-collector', 'recorder', 'gateway', 'all-in-one']
+const services = [
+  'broker',
+  'sys-collector',
+  'docker-collector',
+  'systemd-collector',
+  'recorder',
+  'gateway',
+  'all-in-one',
+]
 const outputs = [
   ...services.map((s) => join(root, 'services', s, 'dist', 'main.js')),
   join(root, 'web', 'dist', 'index.html'),

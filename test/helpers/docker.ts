@@ -7,8 +7,9 @@ import { ROOT } from './process.js'
 
 /** The tiny image the Docker tests run: the static busybox binary and its applets, imported (nothing is pulled). */
 export const TEST_IMAGE = 'homelab-test/busybox:1'
-/** Label on every container a test creates, so a crashed run's leftovers can be removed. */
+/** Label on every container a test creates; its value is this test process, so runs side by side never touch each other's. */
 export const TEST_LABEL = 'homelab.test'
+const RUN = String(process.pid)
 
 export const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' })
 
@@ -45,7 +46,7 @@ export async function runContainer(o: RunOptions): Promise<string> {
     name: o.name,
     Image: TEST_IMAGE,
     Cmd: o.cmd,
-    Labels: { [TEST_LABEL]: '1', ...(o.labels ?? {}) },
+    Labels: { [TEST_LABEL]: RUN, ...(o.labels ?? {}) },
     StopTimeout: o.stopTimeout ?? 1,
     HostConfig: {
       ...(o.memory ? { Memory: o.memory, MemorySwap: o.memory } : {}),
@@ -56,9 +57,9 @@ export async function runContainer(o: RunOptions): Promise<string> {
   return c.id
 }
 
-/** Removes every container a test created (by label). */
+/** Removes every container this test process created (by label). */
 export async function removeTestContainers(): Promise<void> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=1`] } })
+  const list = await docker.listContainers({ all: true, filters: { label: [`${TEST_LABEL}=${RUN}`] } })
   await Promise.all(
     list.map((c) =>
       docker
@@ -68,6 +69,8 @@ export async function removeTestContainers(): Promise<void> {
     ),
   )
 }
+
+export const testLabels = (): Record<string, string> => ({ [TEST_LABEL]: RUN })
 
 export async function startedAt(id: string): Promise<string> {
   return (await docker.getContainer(id).inspect()).State.StartedAt

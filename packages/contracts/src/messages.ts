@@ -4,6 +4,7 @@ import { Event } from './events.js'
 import { type Sample, systemSamples } from './series.js'
 import { ServiceStatus } from './status.js'
 import { HostFacts, SystemReading } from './system.js'
+import { UnitReading, unitSamples } from './systemd.js'
 import type { ParsedTopic } from './topics.js'
 
 /**
@@ -25,6 +26,7 @@ export const READING_KINDS: Readonly<Record<string, ReadingKind>> = {
   facts: kind({ schema: HostFacts, samples: null }),
   container: kind({ schema: ContainerReading, samples: (r) => containerSamples(r) }),
   engine: kind({ schema: EngineReading, samples: (r) => engineSamples(r) }),
+  unit: kind({ schema: UnitReading, samples: (r) => unitSamples(r) }),
 }
 
 export type Classified =

@@ -46,6 +46,8 @@ export interface ContainerRow {
   info: string
 }
 
+export type UnitRow = ContainerRow
+
 export class HistoryReader {
   private readonly seriesId
   private readonly chunks
@@ -57,6 +59,7 @@ export class HistoryReader {
   private readonly services
   private readonly lastSeenStmt
   private readonly containersStmt
+  private readonly unitsStmt
 
   constructor(private readonly db: Db) {
     this.seriesId = db.prepare<[string, string], { id: number }>(
@@ -90,6 +93,9 @@ export class HistoryReader {
     this.services = db.prepare<[], ServiceStateRow>(
       'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
     )
+    this.unitsStmt = db.prepare<[{ host: string | null }], UnitRow>(
+      'SELECT host, name, updated_at AS updatedAt, info FROM units WHERE @host IS NULL OR host = @host ORDER BY host, name',
+    )
     this.containersStmt = db.prepare<[{ host: string | null }], ContainerRow>(
       'SELECT host, name, updated_at AS updatedAt, info FROM containers WHERE @host IS NULL OR host = @host ORDER BY host, name',
     )
@@ -104,6 +110,11 @@ export class HistoryReader {
 
   serviceStates(): ServiceStateRow[] {
     return this.services.all()
+  }
+
+  /** The unit projection: last known state of each monitored unit (info is UnitInfo JSON). */
+  units(host: string | null): UnitRow[] {
+    return this.unitsStmt.all({ host })
   }
 
   /** The container projection: last known state of each container (info is ContainerInfo JSON). */

@@ -94,6 +94,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (host, name)
   );
   `,
+  /* 3: projection of unit events: the current state of each monitored systemd unit per host (rebuildable). */ `
+  CREATE TABLE units (
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,
+    active_state TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    info TEXT NOT NULL,
+    PRIMARY KEY (host, name)
+  );
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -3,6 +3,7 @@ import { DockerCollectorShape } from '@homelab/docker-collector/config'
 import { GatewayConfig } from '@homelab/gateway/config'
 import { RecorderConfig } from '@homelab/recorder/config'
 import { SysCollectorConfig } from '@homelab/sys-collector/config'
+import { SystemdCollectorShape } from '@homelab/systemd-collector/config'
 import { z } from 'zod'
 
 /**
@@ -13,6 +14,7 @@ export const AllInOneConfig = z.object({
   ...BrokerConfig.shape,
   ...SysCollectorConfig.shape,
   ...DockerCollectorShape,
+  ...SystemdCollectorShape,
   ...RecorderConfig.shape,
   ...GatewayConfig.shape,
   HOMELAB_MQTT_URL: SysCollectorConfig.shape.HOMELAB_MQTT_URL.unwrap().optional(),

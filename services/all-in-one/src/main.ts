@@ -15,6 +15,7 @@ import {
   runUntilSignal,
 } from '@homelab/service-kit'
 import { SysCollectorService } from '@homelab/sys-collector/service'
+import { SystemdCollectorService } from '@homelab/systemd-collector/service'
 import { AllInOneConfig } from './config.js'
 
 const log = createLogger('homelab')
@@ -33,7 +34,9 @@ await runUntilSignal(log, async () => {
   const credentials = c.HOMELAB_MQTT_URL
     ? {}
     : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
-  const creds = (user: 'sys-collector' | 'docker-collector' | 'recorder' | 'gateway') => {
+  const creds = (
+    user: 'sys-collector' | 'docker-collector' | 'systemd-collector' | 'recorder' | 'gateway',
+  ) => {
     if (c.HOMELAB_MQTT_URL)
       return {
         username: c.HOMELAB_MQTT_USERNAME,
@@ -108,6 +111,24 @@ await runUntilSignal(log, async () => {
     })
     docker.start()
     stops.unshift(() => docker.stop())
+
+    const sd = creds('systemd-collector')
+    const systemd = new SystemdCollectorService({
+      url,
+      username: sd.username ?? 'systemd-collector',
+      password: sd.password,
+      host,
+      topics,
+      busAddress: c.DBUS_SYSTEM_BUS_ADDRESS,
+      units: c.HOMELAB_SYSTEMD_UNITS,
+      control: c.HOMELAB_SYSTEMD_CONTROL,
+      intervalMs: c.HOMELAB_SYSTEMD_INTERVAL_MS,
+      resyncMs: c.HOMELAB_SYSTEMD_RESYNC_MS,
+      jobTimeoutMs: c.HOMELAB_SYSTEMD_JOB_TIMEOUT_MS,
+      log: createLogger('systemd-collector'),
+    })
+    systemd.start()
+    stops.unshift(() => systemd.stop())
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)

@@ -1,4 +1,10 @@
-import { CONTAINER_EVENT_TYPES, ContainerEventData, type Event } from '@homelab/contracts'
+import {
+  CONTAINER_EVENT_TYPES,
+  ContainerEventData,
+  type Event,
+  UNIT_EVENT_TYPES,
+  UnitEventData,
+} from '@homelab/contracts'
 import type { Store } from './store.js'
 
 /**
@@ -18,7 +24,16 @@ const containerProjector: Projector = (store, e) => {
   if (d.data.container) store.putContainer(e.host, d.data.container, e.ts)
 }
 
+/** Unit events: the unit as it was after the change, or its removal. */
+const unitProjector: Projector = (store, e) => {
+  const d = UnitEventData.safeParse(e.data)
+  if (!d.success) return
+  if (e.type === 'unit.gone') store.dropUnit(e.host, e.subject, e.ts)
+  else if (d.data.unit) store.putUnit(e.host, d.data.unit, e.ts)
+}
+
 export const PROJECTORS: Readonly<Record<string, Projector>> = {
+  ...Object.fromEntries(UNIT_EVENT_TYPES.map((t) => [t, unitProjector])),
   ...Object.fromEntries(CONTAINER_EVENT_TYPES.map((t) => [t, containerProjector])),
   'service.availability': (store, e) => {
     const service = typeof e.data.service === 'string' ? e.data.service : e.subject
@@ -32,4 +47,4 @@ export function project(store: Store, e: Event): void {
 }
 
 /** Tables that hold only projections, cleared before a rebuild. */
-export const PROJECTION_TABLES = ['service_state', 'containers'] as const
+export const PROJECTION_TABLES = ['service_state', 'containers', 'units'] as const

@@ -77,6 +77,15 @@ export class Store {
         'SELECT availability FROM service_state WHERE host = ? AND service = ?',
       ),
       deleteLatest: db.prepare<[string]>('DELETE FROM latest WHERE topic = ?'),
+      putUnit: db.prepare<[string, string, string, number, string]>(
+        `INSERT INTO units (host, name, active_state, updated_at, info) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (host, name) DO UPDATE SET active_state = excluded.active_state,
+           updated_at = excluded.updated_at, info = excluded.info
+         WHERE excluded.updated_at >= units.updated_at`,
+      ),
+      dropUnit: db.prepare<[string, string, number]>(
+        'DELETE FROM units WHERE host = ? AND name = ? AND updated_at <= ?',
+      ),
       putContainer: db.prepare<[string, string, string, string, number, string]>(
         `INSERT INTO containers (host, name, id, state, updated_at, info) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (host, name) DO UPDATE SET id = excluded.id, state = excluded.state,
@@ -222,6 +231,15 @@ export class Store {
   putContainer(host: string, info: { id: string; name: string; state: string }, ts: number): void {
     this.st.dropContainerId.run(host, info.id, info.name)
     this.st.putContainer.run(host, info.name, info.id, info.state, ts, JSON.stringify(info))
+  }
+
+  /** Current state of a systemd unit (projection). */
+  putUnit(host: string, info: { name: string; activeState: string }, ts: number): void {
+    this.st.putUnit.run(host, info.name, info.activeState, ts, JSON.stringify(info))
+  }
+
+  dropUnit(host: string, name: string, ts: number): void {
+    this.st.dropUnit.run(host, name, ts)
   }
 
   dropContainer(host: string, name: string, ts: number): void {

@@ -1,0 +1,133 @@
+import {
+  CommandAction,
+  CommandRequest,
+  HostId,
+  UnitInfo,
+  UnitName,
+  UnitReading,
+  type UnitView,
+  unitSeries,
+} from '@homelab/contracts'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { Env, GatewayDeps } from '../context.js'
+import { ApiFailure, parseInput } from '../errors.js'
+import { requireRole } from '../middleware.js'
+
+const SERVICE = 'systemd-collector'
+const HostQuery = z.object({ host: HostId.optional() }).strict()
+const HistoryQuery = z
+  .object({
+    host: HostId.optional(),
+    from: z.coerce.number().int().min(0).optional(),
+    to: z.coerce.number().int().min(0).optional(),
+    points: z.coerce.number().int().min(2).max(2000).default(500),
+  })
+  .strict()
+const STATUS = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
+const ORDER: Record<string, number> = { failed: 0, activating: 1, deactivating: 2, reloading: 3, active: 4 }
+
+/**
+ * The original plan's unit endpoints. The list is the systemd-collector's live documents, completed by the
+ * recorder's unit projection (marked `stale`) when the collector has not reported a unit since it went offline.
+ * Failed units first, then by name.
+ */
+export function serviceRoutes(deps: GatewayDeps) {
+  const app = new Hono<Env>()
+
+  const list = (host: string): UnitView[] => {
+    const online = deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload === 'online'
+    const views = new Map<string, UnitView>()
+    for (const m of deps.hub.snapshot((m) => m.host === host && m.service === SERVICE)) {
+      const t = deps.topics.parse(m.topic)
+      if (t?.channel !== 'reading' || t.kind !== 'unit') continue
+      const r = UnitReading.safeParse(m.payload)
+      if (r.success)
+        views.set(r.data.unit.name, {
+          host,
+          ...r.data.unit,
+          stats: r.data.stats,
+          updatedAt: r.data.ts,
+          stale: !online,
+        })
+    }
+    for (const row of deps.history()?.units(host) ?? []) {
+      if (views.has(row.name)) continue
+      const info = UnitInfo.safeParse(JSON.parse(row.info))
+      if (info.success)
+        views.set(row.name, { host, ...info.data, stats: null, updatedAt: row.updatedAt, stale: true })
+    }
+    return [...views.values()].sort(
+      (a, b) => (ORDER[a.activeState] ?? 5) - (ORDER[b.activeState] ?? 5) || a.name.localeCompare(b.name),
+    )
+  }
+
+  const find = (host: string, raw: string): UnitView => {
+    const name = parseInput(UnitName, raw, 'name')
+    const v = list(host).find((u) => u.name === name)
+    if (!v) throw new ApiFailure(404, 'not_found', `no monitored unit "${name}" on host "${host}"`)
+    return v
+  }
+
+  app.get('/', (c) => {
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    return c.json(list(q.host ?? deps.host))
+  })
+
+  app.get('/:name', (c) => {
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    return c.json(find(q.host ?? deps.host, c.req.param('name')))
+  })
+
+  app.get('/:name/history', (c) => {
+    const q = parseInput(HistoryQuery, c.req.query(), 'query')
+    const host = q.host ?? deps.host
+    const name = parseInput(UnitName, c.req.param('name'), 'name')
+    const to = q.to ?? Date.now()
+    const from = q.from ?? to - 3_600_000
+    if (from >= to) throw new ApiFailure(400, 'bad_request', `from (${from}) must be before to (${to})`)
+    const reader = deps.history()
+    if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
+    const h = reader.query(host, [unitSeries.memory(name), unitSeries.cpu(name)], from, to, q.points)
+    const events = reader
+      .events({ host, subject: name, type: 'unit.*,command.result', limit: 1000 })
+      .filter((e) => {
+        const ts = (e as { ts: number }).ts
+        return ts >= from && ts <= to
+      })
+    return c.json({
+      host,
+      name,
+      from,
+      to,
+      tier: h.tier,
+      stepMs: h.stepMs,
+      x: h.x,
+      series: { memory: h.series[0], cpu: h.series[1] },
+      events,
+    })
+  })
+
+  app.post('/:name/:action', requireRole('operator'), async (c) => {
+    const name = parseInput(UnitName, c.req.param('name'), 'name')
+    const action = parseInput(CommandAction, c.req.param('action'), 'action')
+    const q = parseInput(HostQuery, c.req.query(), 'query')
+    const host = q.host ?? deps.host
+    if (deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload !== 'online')
+      throw new ApiFailure(503, 'unavailable', `the systemd-collector on ${host} is not online`)
+    const req = parseInput(
+      CommandRequest,
+      { v: 1, action, target: name, requestedBy: c.get('principal').name },
+      'command',
+    )
+    const result = await deps.hub.command(host, SERVICE, req, deps.commandTimeoutMs)
+    if (!result)
+      throw new ApiFailure(
+        504,
+        'timeout',
+        `the systemd-collector on ${host} did not answer within ${deps.commandTimeoutMs} ms`,
+      )
+    return c.json(result, STATUS[result.outcome])
+  })
+  return app
+}

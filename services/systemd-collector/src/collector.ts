@@ -1,0 +1,509 @@
+import { randomUUID } from 'node:crypto'
+import { Event, type Topics, type UnitInfo, UnitName, UnitReading, type UnitStats } from '@homelab/contracts'
+import {
+  type CommandInput,
+  type CommandOutcome,
+  type Counters,
+  compileGlobs,
+  type Logger,
+  type MqttConnection,
+} from '@homelab/service-kit'
+import {
+  type BusSignal,
+  describeBusError,
+  type Props,
+  SERVICE_IFACE,
+  type SystemdBus,
+  UNIT_IFACE,
+} from './bus.js'
+
+export interface SystemdCollectorDeps {
+  conn: MqttConnection
+  topics: Topics
+  host: string
+  bus: SystemdBus
+  units: readonly string[]
+  control: readonly string[]
+  intervalMs: number
+  resyncMs: number
+  jobTimeoutMs: number
+  log: Logger
+  counters: Counters
+}
+
+interface Tracked {
+  path: string
+  info: UnitInfo
+  stats: UnitStats
+  cpuNs: number | null
+  cpuAt: number
+  /** A failure of the current run was announced (reset when the unit is active again). */
+  failedAnnounced: boolean
+}
+
+const SERVICE = 'systemd-collector'
+const UNIT_PATH = '/org/freedesktop/systemd1/unit/'
+const MAX_BACKOFF_MS = 30_000
+const RUNNING = new Set(['active', 'reloading', 'activating', 'deactivating'])
+
+const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback)
+/** systemd's "unknown" for 64-bit counters is UINT64_MAX; anything beyond 2^53 is that. */
+const num = (v: unknown): number | null =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 2 ** 53 ? v : null
+
+/**
+ * Watches systemd over D-Bus: `Subscribe` + one match rule for systemd's signals, so every state change of a
+ * monitored unit (PropertiesChanged) becomes an event the moment it happens, restarts by systemd included
+ * (NRestarts); a slow periodic resync is the safety net. Active units' memory and CPU are read every interval.
+ * Executes start/stop/restart for allowed units and reports the job's result (JobRemoved).
+ */
+export class SystemdCollector {
+  private readonly tracked = new Map<string, Tracked>()
+  private readonly byPath = new Map<string, string>()
+  private readonly announced = new Map<string, string>()
+  private readonly monitored
+  private readonly allowed
+  private readonly jobs = new Map<string, (result: string) => void>()
+  private readonly finishedJobs = new Map<string, string>()
+  private connected = false
+  private running = false
+  private lastError: string | null = null
+  private timer: NodeJS.Timeout | null = null
+  private resyncTimer: NodeJS.Timeout | null = null
+  private retry: { timer: NodeJS.Timeout; resolve: () => void } | null = null
+  private closed: (() => void) | null = null
+  private chain: Promise<void> = Promise.resolve()
+  private loop: Promise<void> = Promise.resolve()
+  onEvent: ((e: Event) => void) | null = null
+
+  constructor(private readonly d: SystemdCollectorDeps) {
+    this.monitored = compileGlobs(d.units)
+    this.allowed = compileGlobs(d.control)
+  }
+
+  get isConnected(): boolean {
+    return this.connected
+  }
+
+  start(): void {
+    this.running = true
+    this.d.conn.setStatus('unavailable', `connecting to the system bus at ${this.d.bus.address}`)
+    this.loop = this.connectLoop()
+    this.schedule()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    if (this.timer) clearTimeout(this.timer)
+    if (this.resyncTimer) clearInterval(this.resyncTimer)
+    if (this.retry) {
+      clearTimeout(this.retry.timer)
+      this.retry.resolve()
+    }
+    this.d.bus.close()
+    this.closed?.()
+    await this.loop
+    await this.chain
+  }
+
+  private enqueue(fn: () => Promise<void> | void): Promise<void> {
+    const next = this.chain.then(fn).catch((e) => {
+      this.d.counters.inc('handler.errors')
+      this.d.log.once(
+        `handler:${(e as Error).message}`,
+        'handling a systemd change failed:',
+        (e as Error).message,
+      )
+    })
+    this.chain = next
+    return next
+  }
+
+  private control(name: string): UnitInfo['control'] {
+    const p = this.allowed.match(name)
+    return p !== null
+      ? { allowed: true, reason: `the name matches HOMELAB_SYSTEMD_CONTROL pattern "${p}"` }
+      : { allowed: false, reason: `control is not enabled for "${name}": add it to HOMELAB_SYSTEMD_CONTROL` }
+  }
+
+  private async connectLoop(): Promise<void> {
+    const { bus, conn, log } = this.d
+    let backoff = 1000
+    while (this.running) {
+      try {
+        const ended = new Promise<string>((resolve) => {
+          this.closed = () => resolve('stopped')
+          void bus
+            .connect(
+              (s) => void this.enqueue(() => this.onSignal(s)),
+              (reason) => resolve(reason),
+            )
+            .catch((e) => resolve(`__error__${describeBusError(e, bus.address)}`))
+        })
+        const first = await Promise.race([ended, this.enqueue(() => this.resyncAfterConnect())])
+        if (typeof first === 'string') throw new Error(first.replace(/^__error__/, ''))
+        if (!this.connected) throw new Error(this.lastError ?? 'could not read systemd')
+        backoff = 1000
+        conn.setStatus('ok', null)
+        log.info(`watching ${this.tracked.size} units over ${bus.address}`)
+        this.resyncTimer = setInterval(() => void this.enqueue(() => this.resync()), this.d.resyncMs)
+        const reason = await ended
+        this.connected = false
+        if (this.resyncTimer) clearInterval(this.resyncTimer)
+        bus.close()
+        if (!this.running) return
+        this.d.counters.inc('bus.disconnects')
+        this.lastError = `lost the system bus (${reason}); reconnecting`
+        log.warn(this.lastError)
+        conn.setStatus('unavailable', this.lastError)
+      } catch (e) {
+        this.connected = false
+        bus.close()
+        if (!this.running) return
+        const reason = (e as Error).message
+        this.lastError = reason
+        this.d.counters.inc('bus.errors')
+        log.once(`bus:${reason}`, reason)
+        conn.setStatus('unavailable', reason)
+      }
+      await new Promise<void>((resolve) => {
+        this.retry = { timer: setTimeout(resolve, backoff), resolve }
+      })
+      this.retry = null
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+    }
+  }
+
+  private async resyncAfterConnect(): Promise<void> {
+    try {
+      await this.resync()
+      this.connected = true
+    } catch (e) {
+      this.lastError = describeBusError(e, this.d.bus.address)
+    }
+  }
+
+  private async fetch(name: string, path: string): Promise<Tracked> {
+    const u = await this.d.bus.getAll(path, UNIT_IFACE)
+    const s: Props = name.endsWith('.service') ? await this.d.bus.getAll(path, SERVICE_IFACE) : {}
+    const prev = this.tracked.get(name)
+    const t: Tracked = prev ?? {
+      path,
+      info: null as unknown as UnitInfo,
+      stats: { memoryBytes: null, cpuPercent: null, tasks: null },
+      cpuNs: null,
+      cpuAt: 0,
+      failedAnnounced: false,
+    }
+    t.path = path
+    const since = num(u.StateChangeTimestamp)
+    t.info = {
+      name,
+      description: str(u.Description).slice(0, 1000),
+      loadState: str(u.LoadState, 'loaded'),
+      activeState: str(u.ActiveState, 'inactive'),
+      subState: str(u.SubState, 'dead'),
+      unitFileState: str(u.UnitFileState),
+      result: name.endsWith('.service') ? str(s.Result, 'success') : null,
+      mainPid: name.endsWith('.service') ? (num(s.MainPID) ?? 0) : null,
+      nRestarts: name.endsWith('.service') ? (num(s.NRestarts) ?? 0) : null,
+      since: since ? Math.floor(since / 1000) : null,
+      control: this.control(name),
+    }
+    if (name.endsWith('.service')) this.updateStats(t, s)
+    this.tracked.set(name, t)
+    this.byPath.set(path, name)
+    return t
+  }
+
+  private updateStats(t: Tracked, s: Props): void {
+    const now = Date.now()
+    const cpu = num(s.CPUUsageNSec)
+    const active = RUNNING.has(t.info.activeState)
+    let cpuPercent: number | null = null
+    if (active && cpu !== null && t.cpuNs !== null && cpu >= t.cpuNs && now > t.cpuAt)
+      cpuPercent = ((cpu - t.cpuNs) / 1e6 / (now - t.cpuAt)) * 100
+    t.cpuNs = cpu
+    t.cpuAt = now
+    t.stats = {
+      memoryBytes: active ? num(s.MemoryCurrent) : null,
+      cpuPercent,
+      tasks: active ? num(s.TasksCurrent) : null,
+    }
+  }
+
+  private signature(i: UnitInfo): string {
+    return [i.loadState, i.activeState, i.subState, i.result, i.nRestarts, i.unitFileState].join('|')
+  }
+
+  /** Every monitored unit from systemd; announces what changed since it was last announced. */
+  private async resync(): Promise<void> {
+    const rows = await this.d.bus.listUnits()
+    const seen = new Set<string>()
+    for (const r of rows) {
+      if (this.monitored.match(r.name) === null || !UnitName.safeParse(r.name).success) continue
+      seen.add(r.name)
+      await this.fetch(r.name, r.path)
+    }
+    // Units no longer in the list were unloaded (inactive units are garbage-collected): load them to see.
+    for (const name of [...this.tracked.keys()]) {
+      if (seen.has(name)) continue
+      const t = await this.fetch(name, await this.d.bus.loadUnit(name))
+      if (t.info.loadState === 'not-found') {
+        this.tracked.delete(name)
+        this.byPath.delete(t.path)
+        this.announced.delete(name)
+        this.emit('unit.gone', name, 'info', `${name} is no longer loaded`, { unit: t.info })
+        this.clearReading(name)
+      } else seen.add(name)
+    }
+    const now = Date.now()
+    for (const [name, t] of this.tracked) {
+      const sig = this.signature(t.info)
+      if (this.announced.get(name) !== sig) {
+        this.announced.set(name, sig)
+        this.emit('unit.sync', name, 'info', `${name} is ${t.info.activeState} (${t.info.subState})`, {
+          unit: t.info,
+        })
+      }
+      this.publishReading(t, now)
+    }
+    this.d.counters.inc('resyncs')
+  }
+
+  private async onSignal(s: BusSignal): Promise<void> {
+    if (s.member === 'JobRemoved') {
+      const [, job, , result] = s.body as [number, string, string, string]
+      const waiter = this.jobs.get(job)
+      if (waiter) waiter(result)
+      else {
+        this.finishedJobs.set(job, result)
+        if (this.finishedJobs.size > 200)
+          this.finishedJobs.delete(this.finishedJobs.keys().next().value as string)
+      }
+      return
+    }
+    if (s.member === 'UnitNew') {
+      const [name, path] = s.body as [string, string]
+      if (
+        !this.tracked.has(name) &&
+        this.monitored.match(name) !== null &&
+        UnitName.safeParse(name).success
+      ) {
+        const t = await this.fetch(name, path)
+        this.announced.set(name, this.signature(t.info))
+        this.publishReading(t, Date.now())
+      }
+      return
+    }
+    if (s.member === 'UnitRemoved') {
+      // systemd unloads a unit nobody needs once it is inactive, sometimes without a last PropertiesChanged (and a
+      // daemon-reload removes and re-adds every unit). Look without loading it (that would start this again).
+      const [name] = s.body as [string]
+      const t = this.tracked.get(name)
+      if (!t) return
+      const before = t.info
+      const path = await this.d.bus.getUnit(name)
+      if (path) await this.fetch(name, path)
+      else if (before.activeState !== 'inactive' && before.activeState !== 'failed') {
+        t.info = {
+          ...before,
+          activeState: 'inactive',
+          subState: 'dead',
+          mainPid: before.mainPid === null ? null : 0,
+        }
+        t.stats = { memoryBytes: null, cpuPercent: null, tasks: null }
+      }
+      this.announce(name, t, before)
+      this.announced.set(name, this.signature(t.info))
+      this.publishReading(t, Date.now())
+      return
+    }
+    if (s.member === 'Reloading' && s.body[0] === false) {
+      await this.resync()
+      return
+    }
+    if (s.member !== 'PropertiesChanged' || !s.path.startsWith(UNIT_PATH)) return
+    const name = this.byPath.get(s.path)
+    const t = name ? this.tracked.get(name) : undefined
+    if (!name || !t) return
+    const [iface, changed] = s.body as [string, Props]
+    const before = t.info
+    const i: UnitInfo = { ...before }
+    if (iface === UNIT_IFACE) {
+      if ('ActiveState' in changed) i.activeState = str(changed.ActiveState, i.activeState)
+      if ('SubState' in changed) i.subState = str(changed.SubState, i.subState)
+      if ('LoadState' in changed) i.loadState = str(changed.LoadState, i.loadState)
+      if ('UnitFileState' in changed) i.unitFileState = str(changed.UnitFileState, i.unitFileState)
+      if ('Description' in changed) i.description = str(changed.Description, i.description).slice(0, 1000)
+      const since = num(changed.StateChangeTimestamp)
+      if (since) i.since = Math.floor(since / 1000)
+    } else if (iface === SERVICE_IFACE) {
+      if ('Result' in changed) i.result = str(changed.Result, i.result ?? 'success')
+      if ('MainPID' in changed) i.mainPid = num(changed.MainPID) ?? 0
+      // A signal queued behind a fresher read must not take the count back (that would announce a restart twice).
+      if ('NRestarts' in changed) i.nRestarts = Math.max(num(changed.NRestarts) ?? 0, i.nRestarts ?? 0)
+    } else return
+    t.info = i
+    this.announce(name, t, before)
+    this.announced.set(name, this.signature(i))
+    this.publishReading(t, Date.now())
+  }
+
+  /** Events for a change between two views of a unit. */
+  private announce(name: string, t: Tracked, before: UnitInfo): void {
+    const i = t.info
+    if ((i.nRestarts ?? 0) > (before.nRestarts ?? 0)) {
+      this.emit(
+        'unit.restart',
+        name,
+        'warning',
+        `${name} was restarted by systemd (restart ${i.nRestarts})`,
+        {
+          unit: i,
+          nRestarts: i.nRestarts ?? 0,
+          result: i.result,
+        },
+      )
+    }
+    const failedResult = i.result !== null && i.result !== 'success' && i.result !== before.result
+    const enteredFailed = i.activeState === 'failed' && before.activeState !== 'failed'
+    if ((failedResult || enteredFailed) && !t.failedAnnounced) {
+      t.failedAnnounced = true
+      this.emit('unit.failed', name, 'critical', `${name} failed${i.result ? ` (${i.result})` : ''}`, {
+        unit: i,
+        result: i.result,
+      })
+    }
+    if (i.result === 'success' || (i.activeState === 'active' && before.activeState !== 'active'))
+      t.failedAnnounced = false
+    if (i.activeState !== before.activeState) {
+      this.emit(
+        'unit.state',
+        name,
+        i.activeState === 'failed' ? 'warning' : 'info',
+        `${name}: ${before.activeState} → ${i.activeState} (${i.subState})`,
+        { unit: i, from: before.activeState, to: i.activeState },
+      )
+    }
+  }
+
+  private emit(
+    type: 'unit.state' | 'unit.failed' | 'unit.restart' | 'unit.sync' | 'unit.gone',
+    subject: string,
+    severity: Event['severity'],
+    message: string,
+    data: Record<string, unknown>,
+  ): void {
+    const e: Event = {
+      v: 1,
+      ts: Date.now(),
+      host: this.d.host,
+      source: SERVICE,
+      id: randomUUID(),
+      type,
+      severity,
+      subject,
+      message: message.slice(0, 2000),
+      data,
+    }
+    this.d.conn.publishJson(this.d.topics.event(this.d.host, SERVICE, type), Event, e)
+    this.d.counters.inc('events.published')
+    this.onEvent?.(e)
+  }
+
+  private publishReading(t: Tracked, ts: number): void {
+    this.d.conn.publishJson(
+      this.d.topics.reading(this.d.host, SERVICE, 'unit', t.info.name),
+      UnitReading,
+      { v: 1, ts, host: this.d.host, source: SERVICE, unit: t.info, stats: t.stats },
+      { retain: true },
+    )
+  }
+
+  private clearReading(name: string): void {
+    this.d.conn.publish(this.d.topics.reading(this.d.host, SERVICE, 'unit', name), '', {
+      qos: 1,
+      retain: true,
+    })
+  }
+
+  private schedule(): void {
+    if (!this.running) return
+    const now = Date.now()
+    const next = Math.ceil((now + 1) / this.d.intervalMs) * this.d.intervalMs
+    this.timer = setTimeout(() => void this.tick(), next - now)
+  }
+
+  /** Memory, CPU and tasks of active services; NRestarts as a check on the signals. */
+  async tick(): Promise<void> {
+    this.schedule()
+    if (!this.connected) return
+    await this.enqueue(async () => {
+      const ts = Date.now()
+      for (const [name, t] of this.tracked) {
+        if (!name.endsWith('.service') || !RUNNING.has(t.info.activeState)) continue
+        const s = await this.d.bus.getAll(t.path, SERVICE_IFACE)
+        this.updateStats(t, s)
+        const nRestarts = num(s.NRestarts)
+        if (nRestarts !== null && nRestarts !== t.info.nRestarts) {
+          const before = t.info
+          t.info = { ...before, nRestarts, result: str(s.Result, before.result ?? 'success') }
+          this.announce(name, t, before)
+        }
+        this.publishReading(t, ts)
+      }
+      this.d.counters.inc('ticks')
+    })
+  }
+
+  /** The command executor: name rules, allowlist, then the job and its result. */
+  async execute(c: CommandInput): Promise<CommandOutcome> {
+    const valid = UnitName.safeParse(c.target)
+    if (!valid.success)
+      return { outcome: 'refused', message: `not a unit name: ${valid.error.issues[0]?.message}` }
+    const name = valid.data
+    const policy = this.control(name)
+    if (!policy.allowed) return { outcome: 'refused', message: policy.reason }
+    if (!this.connected)
+      return { outcome: 'failed', message: this.lastError ?? 'the system bus is not reachable' }
+    try {
+      const path = await this.d.bus.loadUnit(name)
+      const u = await this.d.bus.getAll(path, UNIT_IFACE)
+      if (str(u.LoadState) === 'not-found')
+        return { outcome: 'not_found', message: `there is no unit ${name}` }
+      const started = Date.now()
+      const job = await this.d.bus.job(c.action, name)
+      const result = await this.waitJob(job)
+      const after = await this.d.bus.getAll(path, UNIT_IFACE)
+      const state = `${str(after.ActiveState)} (${str(after.SubState)})`
+      const verb = { start: 'start', stop: 'stop', restart: 'restart' }[c.action]
+      if (result === 'done')
+        return { outcome: 'done', message: `${verb} job done in ${Date.now() - started} ms; now ${state}` }
+      if (result === 'timeout')
+        return { outcome: 'timeout', message: `the ${verb} job did not finish (${state})` }
+      return { outcome: 'failed', message: `the ${verb} job ended "${result}"; now ${state}` }
+    } catch (e) {
+      return { outcome: 'failed', message: describeBusError(e, this.d.bus.address) }
+    }
+  }
+
+  private waitJob(job: string): Promise<string> {
+    const done = this.finishedJobs.get(job)
+    if (done !== undefined) {
+      this.finishedJobs.delete(job)
+      return Promise.resolve(done)
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.jobs.delete(job)
+        resolve('timeout')
+      }, this.d.jobTimeoutMs)
+      this.jobs.set(job, (r) => {
+        clearTimeout(timer)
+        this.jobs.delete(job)
+        resolve(r)
+      })
+    })
+  }
+}

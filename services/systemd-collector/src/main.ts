@@ -1,0 +1,31 @@
+import { createTopics } from '@homelab/contracts'
+import {
+  createLogger,
+  loadConfig,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
+import { SystemdCollectorConfig } from './config.js'
+import { SystemdCollectorService } from './service.js'
+
+const log = createLogger('systemd-collector')
+await runUntilSignal(log, async () => {
+  const c = loadConfig(SystemdCollectorConfig)
+  const service = new SystemdCollectorService({
+    url: c.HOMELAB_MQTT_URL,
+    username: c.HOMELAB_MQTT_USERNAME ?? 'systemd-collector',
+    password: resolvePassword(c),
+    host: resolveHostId(c),
+    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    busAddress: c.DBUS_SYSTEM_BUS_ADDRESS,
+    units: c.HOMELAB_SYSTEMD_UNITS,
+    control: c.HOMELAB_SYSTEMD_CONTROL,
+    intervalMs: c.HOMELAB_SYSTEMD_INTERVAL_MS,
+    resyncMs: c.HOMELAB_SYSTEMD_RESYNC_MS,
+    jobTimeoutMs: c.HOMELAB_SYSTEMD_JOB_TIMEOUT_MS,
+    log,
+  })
+  service.start()
+  return service
+})

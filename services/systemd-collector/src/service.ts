@@ -1,0 +1,78 @@
+import type { Topics } from '@homelab/contracts'
+import { CommandServer, Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { SystemdBus } from './bus.js'
+import { SystemdCollector } from './collector.js'
+
+export interface SystemdCollectorServiceOptions {
+  url: string
+  username: string
+  password: string | undefined
+  host: string
+  topics: Topics
+  busAddress: string
+  units: readonly string[]
+  control: readonly string[]
+  intervalMs: number
+  resyncMs: number
+  jobTimeoutMs: number
+  log: Logger
+  counters?: Counters
+}
+
+/** The systemd-collector as a service: its MQTT connection, the collector, and the command executor. */
+export class SystemdCollectorService {
+  readonly conn: MqttConnection
+  readonly collector: SystemdCollector
+  readonly commands: CommandServer
+  readonly counters: Counters
+
+  constructor(o: SystemdCollectorServiceOptions) {
+    this.counters = o.counters ?? new Counters()
+    this.conn = new MqttConnection({
+      url: o.url,
+      username: o.username,
+      password: o.password,
+      clientId: `systemd-collector-${o.host}`,
+      host: o.host,
+      service: 'systemd-collector',
+      topics: o.topics,
+      log: o.log,
+      counters: this.counters,
+      version: '0.1.0',
+    })
+    this.collector = new SystemdCollector({
+      conn: this.conn,
+      topics: o.topics,
+      host: o.host,
+      bus: new SystemdBus(o.busAddress),
+      units: o.units,
+      control: o.control,
+      intervalMs: o.intervalMs,
+      resyncMs: o.resyncMs,
+      jobTimeoutMs: o.jobTimeoutMs,
+      log: o.log,
+      counters: this.counters,
+    })
+    this.commands = new CommandServer({
+      conn: this.conn,
+      topics: o.topics,
+      host: o.host,
+      service: 'systemd-collector',
+      log: o.log,
+      counters: this.counters,
+      execute: (c) => this.collector.execute(c),
+    })
+    if (o.control.length > 0) o.log.info(`control allowed for units matching: ${o.control.join(', ')}`)
+  }
+
+  start(): void {
+    this.conn.start()
+    this.collector.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.commands.whenIdle()
+    await this.collector.stop()
+    await this.conn.stop()
+  }
+}

@@ -1,0 +1,244 @@
+import type { CommandResult, Event, UnitView } from '@homelab/contracts'
+import { createTopics } from '@homelab/contracts'
+import { SystemdCollectorService } from '@homelab/systemd-collector/service'
+import type { MqttClient } from 'mqtt'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { dockerAvailable, removeTestContainers } from './helpers/docker.js'
+import { describeWith } from './helpers/infra.js'
+import {
+  connectClient,
+  HOST,
+  startGateway,
+  startRecorder,
+  startTestBroker,
+  tempDir,
+  testLog,
+  waitFor,
+} from './helpers/stack.js'
+import { ensureSystemdImage, startSystemd } from './helpers/systemd.js'
+
+const topics = createTopics('homelab')
+const SVC = 'systemd-collector'
+
+describeWith(
+  'a Docker engine (to boot a real systemd)',
+  await dockerAvailable(),
+  'install Docker and debootstrap and start dockerd (apt-get install -y docker.io debootstrap; dockerd &), as .ci/run does',
+)('systemd-collector against a real systemd over D-Bus', () => {
+  const dir = tempDir('hl-systemd-')
+  let sd: Awaited<ReturnType<typeof startSystemd>>
+  let stack: Awaited<ReturnType<typeof startTestBroker>>
+  let recorder: ReturnType<typeof startRecorder>
+  let gw: Awaited<ReturnType<typeof startGateway>>
+  let svc: SystemdCollectorService
+  let watcher: MqttClient
+  let base: string
+  let operator: string
+  const events: Array<{ e: Event; at: number }> = []
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${operator}`, ...init.headers } })
+  const unit = async (name: string): Promise<UnitView | undefined> =>
+    ((await (await api('/api/services')).json()) as UnitView[]).find((u) => u.name === name)
+
+  beforeAll(async () => {
+    await ensureSystemdImage()
+    sd = await startSystemd(`hl-sd-${process.pid}`)
+    sd.writeUnit('hl-web.service', '[Service]\nExecStart=/bin/sleep infinity\n')
+    sd.writeUnit('hl-other.service', '[Service]\nExecStart=/bin/sleep infinity\n')
+    sd.writeUnit(
+      'hl-flap.service',
+      '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c "sleep 1; exit 3"\nRestart=on-failure\nRestartSec=100ms\n',
+    )
+    sd.systemctl('start hl-web.service hl-other.service')
+    stack = await startTestBroker(dir.path)
+    recorder = startRecorder(dir.path, stack.url, 'recorder', stack.credentials.recorder)
+    gw = await startGateway(
+      dir.path,
+      stack.url,
+      'gateway',
+      stack.credentials.gateway,
+      'admin-token-systemd-0123456',
+      undefined,
+      10_000,
+    )
+    await gw.start()
+    base = `http://127.0.0.1:${gw.port}`
+    operator = gw.auth.createToken('ops', 'operator').token
+    watcher = await connectClient(stack.url, 'homeassistant', 'ha-password-123')
+    watcher.on('message', (topic, payload) => {
+      if (topics.parse(topic)?.channel === 'event')
+        events.push({ e: JSON.parse(payload.toString()) as Event, at: Date.now() })
+    })
+    await watcher.subscribeAsync(`homelab/${HOST}/${SVC}/event/#`, { qos: 1 })
+    svc = new SystemdCollectorService({
+      url: stack.url,
+      username: SVC,
+      password: stack.credentials[SVC],
+      host: HOST,
+      topics,
+      busAddress: sd.address,
+      units: ['*.service', '*.timer'],
+      control: ['hl-web.service', 'hl-flap.service'],
+      intervalMs: 1000,
+      resyncMs: 60_000,
+      jobTimeoutMs: 8000,
+      log: testLog(SVC),
+    })
+    svc.start()
+    await waitFor(() => svc.collector.isConnected, 20_000, 'the collector to reach systemd')
+  }, 240_000)
+
+  afterAll(async () => {
+    await svc?.stop()
+    await watcher?.endAsync()
+    await gw?.stop()
+    await recorder?.stop()
+    await stack?.broker.stop()
+    await sd?.remove()
+    await removeTestContainers()
+    dir.remove()
+  })
+
+  it('lists the units with their states: a long-running service is active/running', async () => {
+    const web = await waitFor(
+      async () => {
+        const u = await unit('hl-web.service')
+        return u && !u.stale ? u : null
+      },
+      10_000,
+      'hl-web.service live',
+    )
+    expect(web).toMatchObject({
+      loadState: 'loaded',
+      activeState: 'active',
+      subState: 'running',
+      stale: false,
+    })
+    expect(web.mainPid).toBeGreaterThan(0)
+    expect(web.control.allowed).toBe(true)
+    expect((await unit('hl-other.service'))?.control.allowed).toBe(false)
+    const dbus = await unit('dbus.service')
+    expect(dbus?.activeState).toBe('active')
+    // Memory comes with the interval where accounting is on.
+    await waitFor(async () => (await unit('hl-web.service'))?.stats?.memoryBytes !== null, 10_000, 'memory')
+  })
+
+  it('catches every failure and restart of a unit that systemd restarts each second', async () => {
+    const t0 = Date.now()
+    sd.systemctl('start hl-flap.service')
+    const n0 = Number(sd.systemctl('show -p NRestarts --value hl-flap.service').trim())
+    await new Promise((r) => setTimeout(r, 10_000))
+    const n1 = Number(sd.systemctl('show -p NRestarts --value hl-flap.service').trim())
+    sd.systemctl('stop hl-flap.service')
+    await new Promise((r) => setTimeout(r, 1000))
+    const mine = events.filter((x) => x.at >= t0 && x.e.subject === 'hl-flap.service')
+    const restarts = mine.filter((x) => x.e.type === 'unit.restart')
+    const failures = mine.filter((x) => x.e.type === 'unit.failed')
+    expect(n1 - n0).toBeGreaterThanOrEqual(7)
+    // Every restart systemd counted is an event (the ones after n1 was read included), and each cycle's failure too.
+    expect(restarts.length).toBeGreaterThanOrEqual(n1 - n0)
+    expect(new Set(restarts.map((x) => x.e.data.nRestarts)).size).toBe(restarts.length)
+    expect(failures.length).toBeGreaterThanOrEqual(n1 - n0)
+    expect(failures[0]?.e.data.result).toBe('exit-code')
+    const stored = await waitFor(async () => {
+      const r = await (await api('/api/events?subject=hl-flap.service&type=unit.restart&limit=1000')).json()
+      return r.events.length >= restarts.length ? r.events : null
+    })
+    expect(stored.length).toBe(restarts.length)
+  }, 60_000)
+
+  it('starts, stops and restarts an allowed unit for an operator and refuses others, even straight over MQTT', async () => {
+    const pid0 = (await unit('hl-web.service'))!.mainPid
+    const r = await api('/api/services/hl-web.service/restart', { method: 'POST' })
+    expect(r.status).toBe(200)
+    const body = (await r.json()) as CommandResult
+    expect(body).toMatchObject({ outcome: 'done', action: 'restart', target: 'hl-web.service' })
+    expect(body.message).toContain('now active (running)')
+    await waitFor(async () => (await unit('hl-web.service'))?.mainPid !== pid0, 5000, 'a new main PID')
+    expect((await api('/api/services/hl-web.service/stop', { method: 'POST' })).status).toBe(200)
+    expect(sd.exec('systemctl is-active hl-web.service || true').trim()).toBe('inactive')
+    await waitFor(async () => (await unit('hl-web.service'))?.activeState === 'inactive', 5000, 'inactive')
+    expect((await api('/api/services/hl-web.service/start', { method: 'POST' })).status).toBe(200)
+    expect(sd.systemctl('is-active hl-web.service').trim()).toBe('active')
+
+    const refused = await api('/api/services/hl-other.service/stop', { method: 'POST' })
+    expect(refused.status).toBe(403)
+    expect(((await refused.json()) as CommandResult).message).toContain('HOMELAB_SYSTEMD_CONTROL')
+    const gwc = await connectClient(stack.url, 'gateway', stack.credentials.gateway)
+    const replyTopic = topics.reply(HOST, SVC, 'direct')
+    await gwc.subscribeAsync(replyTopic, { qos: 1 })
+    const reply = new Promise<CommandResult>((res) =>
+      gwc.on('message', (t, p) => t === replyTopic && res(JSON.parse(p.toString()) as CommandResult)),
+    )
+    await gwc.publishAsync(
+      topics.cmd(HOST, SVC),
+      JSON.stringify({ v: 1, action: 'stop', target: 'hl-other.service', requestedBy: 'sneaky' }),
+      { qos: 1, properties: { responseTopic: replyTopic, correlationData: Buffer.from('1') } },
+    )
+    expect((await reply).outcome).toBe('refused')
+    await gwc.publishAsync(topics.set(HOST, SVC, 'hl-other.service'), 'stop', { qos: 1 })
+    await gwc.endAsync()
+    await new Promise((res) => setTimeout(res, 500))
+    expect(sd.systemctl('is-active hl-other.service').trim()).toBe('active')
+    const audit = await waitFor(async () => {
+      const r = await (await api('/api/events?type=command.result&limit=50')).json()
+      return (r.events as Event[]).length >= 6 ? (r.events as Event[]) : null
+    })
+    expect(
+      audit.find((e) => e.subject === 'hl-web.service' && e.data.action === 'restart')?.data,
+    ).toMatchObject({
+      requestedBy: 'ops',
+      outcome: 'done',
+    })
+    expect(
+      audit.filter((e) => e.subject === 'hl-other.service').every((e) => e.data.outcome === 'refused'),
+    ).toBe(true)
+  })
+
+  it('rejects invalid unit names with 400 before anything reaches D-Bus', async () => {
+    for (const bad of [
+      '%2E%2E%2Fx.service',
+      'a%3Bb',
+      'x'.repeat(300) + '.service',
+      'nginx.banana',
+      'a%20b.service',
+    ]) {
+      const r = await api(`/api/services/${bad}/restart`, { method: 'POST' })
+      expect(r.status, bad).toBe(400)
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/unit name/)
+    }
+    expect((await api('/api/services/nope-not-here.service')).status).toBe(404)
+    const before = svc.counters.get('commands.refused')
+    const c = await connectClient(stack.url, 'gateway', stack.credentials.gateway)
+    await c.publishAsync(topics.set(HOST, SVC, 'a;b'), 'restart', { qos: 1 })
+    await c.endAsync()
+    await waitFor(() => svc.counters.get('commands.refused') === before + 1, 5000, 'refused before D-Bus')
+  })
+
+  it('recovers and resyncs after the whole systemd restarts, without restarting itself', async () => {
+    const resyncs = svc.counters.get('resyncs')
+    await sd.restart()
+    await waitFor(
+      () => !svc.collector.isConnected || svc.counters.get('resyncs') > resyncs,
+      30_000,
+      'the collector to notice',
+    )
+    await waitFor(
+      () => svc.collector.isConnected && svc.counters.get('resyncs') > resyncs,
+      60_000,
+      'a resync',
+    )
+    // After the reboot hl-web is not started (not enabled): the list says so.
+    await waitFor(
+      async () => (await unit('hl-web.service'))?.activeState === 'inactive',
+      20_000,
+      'hl-web inactive',
+    )
+    sd.systemctl('start hl-web.service')
+    await waitFor(
+      async () => (await unit('hl-web.service'))?.activeState === 'active',
+      10_000,
+      'hl-web active again',
+    )
+  }, 120_000)
+})
