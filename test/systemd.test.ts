@@ -1,10 +1,12 @@
+import { join } from 'node:path'
 import type { CommandResult, Event, UnitView } from '@homelab/contracts'
 import { createTopics } from '@homelab/contracts'
 import { SystemdCollectorService } from '@homelab/systemd-collector/service'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { buildWeb, launchChromium } from './helpers/browser.js'
 import { dockerAvailable, removeTestContainers } from './helpers/docker.js'
-import { describeWith } from './helpers/infra.js'
+import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
   connectClient,
   HOST,
@@ -52,13 +54,14 @@ describeWith(
     sd.systemctl('start hl-web.service hl-other.service')
     stack = await startTestBroker(dir.path)
     recorder = startRecorder(dir.path, stack.url, 'recorder', stack.credentials.recorder)
+    await buildWeb(join(dir.path, 'web'))
     gw = await startGateway(
       dir.path,
       stack.url,
       'gateway',
       stack.credentials.gateway,
       'admin-token-systemd-0123456',
-      undefined,
+      join(dir.path, 'web'),
       10_000,
     )
     await gw.start()
@@ -213,6 +216,44 @@ describeWith(
     await c.publishAsync(topics.set(HOST, SVC, 'a;b'), 'restart', { qos: 1 })
     await c.endAsync()
     await waitFor(() => svc.counters.get('commands.refused') === before + 1, 5000, 'refused before D-Bus')
+  })
+
+  describeWith(
+    'Chromium',
+    chromiumPath() !== null,
+    'Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).',
+  )('services page in a real browser', () => {
+    it('lists units, offers controls only for allowed units, restarts after confirmation, shows the timeline', async () => {
+      const browser = await launchChromium()
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+        const errors: string[] = []
+        page.on('pageerror', (e) => errors.push(String(e)))
+        expect(
+          (await page.request.post(`${base}/api/auth/login`, { data: { token: operator } })).status(),
+        ).toBe(200)
+        await page.goto(`${base}/services`)
+        const web = page.locator('[data-testid="unit-hl-web.service"]')
+        await web.waitFor({ timeout: 20_000 })
+        expect(await web.locator('[data-testid=unit-state]').textContent()).toBe('active')
+        expect(await page.locator('[data-testid="restart-hl-other.service"]').count()).toBe(0)
+        const pid = (await unit('hl-web.service'))!.mainPid
+        await page.click('[data-testid="restart-hl-web.service"]')
+        await page.click('[data-testid=confirm]')
+        await expect
+          .poll(() => page.textContent('[data-testid=command-result]'), { timeout: 15_000 })
+          .toContain('done')
+        expect((await unit('hl-web.service'))!.mainPid).not.toBe(pid)
+        await page.fill('input[aria-label=search]', 'hl-flap')
+        await page.click('[data-testid="unit-hl-flap.service"] a')
+        await expect
+          .poll(() => page.textContent('[data-testid=unit-timeline]'), { timeout: 10_000 })
+          .toContain('restarted by systemd')
+        expect(errors).toStrictEqual([])
+      } finally {
+        await browser.close()
+      }
+    })
   })
 
   it('recovers and resyncs after the whole systemd restarts, without restarting itself', async () => {

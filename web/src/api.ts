@@ -7,6 +7,7 @@ import type {
   HostSummary,
   LiveMessage,
   Me,
+  UnitView,
 } from '@homelab/contracts'
 
 export class HttpError extends Error {
@@ -52,6 +53,18 @@ export const api = {
     call<CommandResult>(
       `/api/docker/containers/${encodeURIComponent(name)}/${action}?host=${encodeURIComponent(host)}`,
       { method: 'POST' },
+    ),
+  units: (host: string) => call<UnitView[]>(`/api/services?host=${encodeURIComponent(host)}`),
+  unitHistory: (host: string, name: string) =>
+    call<{ events: Event[] }>(
+      `/api/services/${encodeURIComponent(name)}/history?host=${encodeURIComponent(host)}&from=${Date.now() - 7 * 86_400_000}`,
+    ),
+  unitAction: (host: string, name: string, action: 'start' | 'stop' | 'restart') =>
+    call<CommandResult>(
+      `/api/services/${encodeURIComponent(name)}/${action}?host=${encodeURIComponent(host)}`,
+      {
+        method: 'POST',
+      },
     ),
   events: (q: { host: string; type?: string; subject?: string; limit?: number }) =>
     call<{ events: Event[] }>(

@@ -6,12 +6,14 @@ import { Containers } from './pages/containers'
 import { History } from './pages/history'
 import { Login } from './pages/login'
 import { Overview } from './pages/overview'
+import { Services } from './pages/services'
 import './styles.css'
 
-type Page = 'overview' | 'history' | 'containers'
+type Page = 'overview' | 'history' | 'containers' | 'services'
 
 function pageFromPath(): Page {
   const p = location.pathname
+  if (p.startsWith('/services')) return 'services'
   return p.startsWith('/history') ? 'history' : p.startsWith('/containers') ? 'containers' : 'overview'
 }
 
@@ -21,7 +23,12 @@ function containerFromPath(): string | null {
   return m?.[1] ? decodeURIComponent(m[1]) : null
 }
 
-const PATHS: Record<Page, string> = { overview: '/', history: '/history', containers: '/containers' }
+const PATHS: Record<Page, string> = {
+  overview: '/',
+  history: '/history',
+  containers: '/containers',
+  services: '/services',
+}
 
 function applyTheme(t: string) {
   document.documentElement.dataset.theme = t
@@ -119,6 +126,16 @@ function App() {
           >
             Containers
           </a>
+          <a
+            href="/services"
+            aria-current={page === 'services' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('services')
+            }}
+          >
+            Services
+          </a>
         </nav>
         <select
           aria-label="host"
@@ -145,6 +162,7 @@ function App() {
       </header>
       {host && page === 'overview' && <Overview host={host} summary={hosts.find((h) => h.host === host)} />}
       {host && page === 'history' && <History host={host} />}
+      {host && page === 'services' && <Services host={host} role={me.role} />}
       {host && page === 'containers' && (
         <Containers host={host} role={me.role} name={container} open={openContainer} />
       )}

@@ -168,7 +168,7 @@ function Actions({
   )
 }
 
-function Confirm({
+export function Confirm({
   name,
   action,
   onYes,
