@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { openSync } from 'node:fs'
-import { join } from 'node:path'
 import type { RunningBroker } from '@homelab/broker/broker'
 import type { Credentials } from '@homelab/broker/credentials'
 import { type CommandResult, type ContainerView, createTopics, type Event } from '@homelab/contracts'
@@ -9,7 +8,7 @@ import type { Gateway } from '@homelab/gateway/gateway'
 import type { Recorder } from '@homelab/recorder/recorder'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { buildWeb, launchChromium } from './helpers/browser.js'
+import { launchChromium } from './helpers/browser.js'
 import {
   docker,
   dockerAvailable,

@@ -140,7 +140,16 @@ describeWith(
     expect(n1 - n0).toBeGreaterThanOrEqual(7)
     // Every restart systemd counted is an event (the ones after n1 was read included), and each cycle's failure too.
     expect(restarts.length).toBeGreaterThanOrEqual(n1 - n0)
-    expect(new Set(restarts.map((x) => x.e.data.nRestarts)).size).toBe(restarts.length)
+    expect(
+      new Set(restarts.map((x) => x.e.data.nRestarts)).size,
+      JSON.stringify(
+        mine.map((x) => [
+          x.e.type,
+          x.e.data.nRestarts,
+          (x.e.data.unit as { activeState: string; subState: string } | undefined)?.subState,
+        ]),
+      ),
+    ).toBe(restarts.length)
     expect(failures.length).toBeGreaterThanOrEqual(n1 - n0)
     expect(failures[0]?.e.data.result).toBe('exit-code')
     const stored = await waitFor(async () => {
@@ -202,7 +211,7 @@ describeWith(
     for (const bad of [
       '%2E%2E%2Fx.service',
       'a%3Bb',
-      'x'.repeat(300) + '.service',
+      `${'x'.repeat(300)}.service`,
       'nginx.banana',
       'a%20b.service',
     ]) {
@@ -243,9 +252,11 @@ describeWith(
         await expect
           .poll(() => page.textContent('[data-testid=command-result]'), { timeout: 15_000 })
           .toContain('done')
-        expect((await unit('hl-web.service'))!.mainPid).not.toBe(pid)
+        await expect
+          .poll(async () => (await unit('hl-web.service'))!.mainPid, { timeout: 5000 })
+          .not.toBe(pid)
         await page.fill('input[aria-label=search]', 'hl-flap')
-        await page.click('[data-testid="unit-hl-flap.service"] a')
+        await page.click('[data-testid="unit-hl-flap.service"] button.link')
         await expect
           .poll(() => page.textContent('[data-testid=unit-timeline]'), { timeout: 10_000 })
           .toContain('restarted by systemd')

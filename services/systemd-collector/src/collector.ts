@@ -39,6 +39,8 @@ interface Tracked {
   cpuAt: number
   /** A failure of the current run was announced (reset when the unit is active again). */
   failedAnnounced: boolean
+  /** Highest NRestarts announced: each restart is announced once, whichever path (signal, tick) sees it first. */
+  restartsAnnounced: number
 }
 
 const SERVICE = 'systemd-collector'
@@ -194,6 +196,7 @@ export class SystemdCollector {
       cpuNs: null,
       cpuAt: 0,
       failedAnnounced: false,
+      restartsAnnounced: 0,
     }
     t.path = path
     const since = num(u.StateChangeTimestamp)
@@ -211,6 +214,8 @@ export class SystemdCollector {
       control: this.control(name),
     }
     if (name.endsWith('.service')) this.updateStats(t, s)
+    // A fresh read is the baseline (lower after systemd itself restarted).
+    if (!prev || (t.info.nRestarts ?? 0) < t.restartsAnnounced) t.restartsAnnounced = t.info.nRestarts ?? 0
     this.tracked.set(name, t)
     this.byPath.set(path, name)
     return t
@@ -353,7 +358,8 @@ export class SystemdCollector {
   /** Events for a change between two views of a unit. */
   private announce(name: string, t: Tracked, before: UnitInfo): void {
     const i = t.info
-    if ((i.nRestarts ?? 0) > (before.nRestarts ?? 0)) {
+    if ((i.nRestarts ?? 0) > t.restartsAnnounced) {
+      t.restartsAnnounced = i.nRestarts ?? 0
       this.emit(
         'unit.restart',
         name,
@@ -446,7 +452,7 @@ export class SystemdCollector {
         const s = await this.d.bus.getAll(t.path, SERVICE_IFACE)
         this.updateStats(t, s)
         const nRestarts = num(s.NRestarts)
-        if (nRestarts !== null && nRestarts !== t.info.nRestarts) {
+        if (nRestarts !== null && nRestarts > t.restartsAnnounced) {
           const before = t.info
           t.info = { ...before, nRestarts, result: str(s.Result, before.result ?? 'success') }
           this.announce(name, t, before)

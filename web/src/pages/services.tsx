@@ -137,15 +137,9 @@ export function Services({ host, role }: { host: string; role: Role }) {
                 return (
                   <tr key={u.name} data-testid={`unit-${u.name}`} class={u.stale ? 'stale' : ''}>
                     <td>
-                      <a
-                        href="#"
-                        onClick={(e) => {
-                          e.preventDefault()
-                          setOpen(u.name)
-                        }}
-                      >
+                      <button type="button" class="link" onClick={() => setOpen(u.name)}>
                         {u.name}
-                      </a>
+                      </button>
                       <div class="muted small">{u.description}</div>
                     </td>
                     <td>
