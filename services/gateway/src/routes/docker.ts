@@ -1,6 +1,5 @@
 import {
   CommandAction,
-  CommandRequest,
   type ContainerHistory,
   ContainerInfo,
   type ContainerMetrics,
@@ -12,6 +11,7 @@ import {
 } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireRole } from '../middleware.js'
@@ -26,8 +26,6 @@ const HistoryQuery = z
     points: z.coerce.number().int().min(2).max(2000).default(500),
   })
   .strict()
-
-const STATUS = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
 
 /**
  * The original plan's container endpoints. The list is the docker-collector's live documents (retained, so the
@@ -162,24 +160,12 @@ export function dockerRoutes(deps: GatewayDeps) {
     const q = parseInput(HostQuery, c.req.query(), 'query')
     const host = q.host ?? deps.host
     const v = find(host, c.req.param('id'))
-    if (deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload !== 'online')
-      throw new ApiFailure(503, 'unavailable', `the docker-collector on ${host} is not online`)
-    const req = parseInput(
-      CommandRequest,
-      { v: 1, action, target: v.containerName, requestedBy: c.get('principal').name },
-      'command',
-    )
-    const result = await deps.hub.command(host, SERVICE, req, deps.commandTimeoutMs)
-    if (!result)
-      throw new ApiFailure(
-        504,
-        'timeout',
-        `the docker-collector on ${host} did not answer within ${deps.commandTimeoutMs} ms`,
-      )
-    return c.json(
-      { ...result, containerId: v.containerId, containerName: v.containerName },
-      STATUS[result.outcome],
-    )
+    const { result, status } = await relayCommand(deps, host, SERVICE, {
+      action,
+      target: v.containerName,
+      requestedBy: c.get('principal').name,
+    })
+    return c.json({ ...result, containerId: v.containerId, containerName: v.containerName }, status)
   })
 
   return app

@@ -1,15 +1,9 @@
-import {
-  CommandAction,
-  CommandRequest,
-  HostId,
-  type HostSummary,
-  ServiceName,
-  type ServiceStatus,
-} from '@homelab/contracts'
+import { CommandAction, HostId, type HostSummary, ServiceName, type ServiceStatus } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
-import { ApiFailure, parseInput } from '../errors.js'
+import { parseInput } from '../errors.js'
 import { jsonBody, requireRole } from '../middleware.js'
 
 const EventsQuery = z
@@ -91,19 +85,11 @@ export function hostRoutes(deps: GatewayDeps) {
     const host = parseInput(HostId, c.req.param('host'), 'host')
     const service = parseInput(ServiceName, c.req.param('service'), 'service')
     const body = parseInput(CommandBody, await jsonBody(c), 'body')
-    const avail = deps.hub.latestOn(deps.topics.availability(host, service))
-    if (avail?.payload !== 'online')
-      throw new ApiFailure(503, 'unavailable', `${service} on ${host} is not online`)
-    const req = parseInput(CommandRequest, { v: 1, ...body, requestedBy: c.get('principal').name }, 'command')
-    const result = await deps.hub.command(host, service, req, deps.commandTimeoutMs)
-    if (!result)
-      throw new ApiFailure(
-        504,
-        'timeout',
-        `${service} on ${host} did not answer within ${deps.commandTimeoutMs} ms`,
-      )
-    const status = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
-    return c.json(result, status[result.outcome])
+    const { result, status } = await relayCommand(deps, host, service, {
+      ...body,
+      requestedBy: c.get('principal').name,
+    })
+    return c.json(result, status)
   })
   return app
 }

@@ -1,6 +1,5 @@
 import {
   CommandAction,
-  CommandRequest,
   HostId,
   UnitInfo,
   UnitName,
@@ -10,6 +9,7 @@ import {
 } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireRole } from '../middleware.js'
@@ -24,7 +24,6 @@ const HistoryQuery = z
     points: z.coerce.number().int().min(2).max(2000).default(500),
   })
   .strict()
-const STATUS = { done: 200, refused: 403, not_found: 404, failed: 502, timeout: 504 } as const
 const ORDER: Record<string, number> = { failed: 0, activating: 1, deactivating: 2, reloading: 3, active: 4 }
 
 /**
@@ -113,21 +112,12 @@ export function serviceRoutes(deps: GatewayDeps) {
     const action = parseInput(CommandAction, c.req.param('action'), 'action')
     const q = parseInput(HostQuery, c.req.query(), 'query')
     const host = q.host ?? deps.host
-    if (deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload !== 'online')
-      throw new ApiFailure(503, 'unavailable', `the systemd-collector on ${host} is not online`)
-    const req = parseInput(
-      CommandRequest,
-      { v: 1, action, target: name, requestedBy: c.get('principal').name },
-      'command',
-    )
-    const result = await deps.hub.command(host, SERVICE, req, deps.commandTimeoutMs)
-    if (!result)
-      throw new ApiFailure(
-        504,
-        'timeout',
-        `the systemd-collector on ${host} did not answer within ${deps.commandTimeoutMs} ms`,
-      )
-    return c.json(result, STATUS[result.outcome])
+    const { result, status } = await relayCommand(deps, host, SERVICE, {
+      action,
+      target: name,
+      requestedBy: c.get('principal').name,
+    })
+    return c.json(result, status)
   })
   return app
 }
