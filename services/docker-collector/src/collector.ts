@@ -10,7 +10,15 @@ import {
   Event,
   type Topics,
 } from '@homelab/contracts'
-import type { CommandInput, CommandOutcome, Counters, Logger, MqttConnection } from '@homelab/service-kit'
+import {
+  type CommandInput,
+  type CommandOutcome,
+  type Counters,
+  delayToNextTick,
+  type Logger,
+  type MqttConnection,
+  RetryDelay,
+} from '@homelab/service-kit'
 import type { ControlPolicyMatcher } from './control.js'
 import {
   countersOf,
@@ -88,7 +96,7 @@ export class DockerCollector {
   private running = false
   private busy = false
   private timer: NodeJS.Timeout | null = null
-  private retry: { timer: NodeJS.Timeout; resolve: () => void } | null = null
+  private readonly retry = new RetryDelay(1000, MAX_BACKOFF_MS)
   private stream: NodeJS.ReadableStream | null = null
   private chain: Promise<void> = Promise.resolve()
   private loop: Promise<void> = Promise.resolve()
@@ -120,10 +128,7 @@ export class DockerCollector {
     this.running = false
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    if (this.retry) {
-      clearTimeout(this.retry.timer)
-      this.retry.resolve()
-    }
+    this.retry.cancel()
     this.closeStream()
     await this.loop
     await this.chain
@@ -147,7 +152,6 @@ export class DockerCollector {
 
   private async connectLoop(): Promise<void> {
     const { engine, conn, log } = this.d
-    let backoff = 1000
     while (this.running) {
       try {
         this.engineVersion = await engine.version()
@@ -161,7 +165,7 @@ export class DockerCollector {
         await this.enqueue(() => this.resync())
         this.connected = true
         this.lastError = null
-        backoff = 1000
+        this.retry.reset()
         conn.setStatus('ok', null)
         log.info(
           `watching Docker ${this.engineVersion.version} (API ${this.engineVersion.apiVersion}) at ${engine.where}: ${this.tracked.size} containers`,
@@ -183,11 +187,7 @@ export class DockerCollector {
         log.once(`engine:${reason}`, reason)
         conn.setStatus('unavailable', reason)
       }
-      await new Promise<void>((resolve) => {
-        this.retry = { timer: setTimeout(resolve, backoff), resolve }
-      })
-      this.retry = null
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+      await this.retry.wait()
     }
   }
 
@@ -451,9 +451,7 @@ export class DockerCollector {
 
   private schedule(): void {
     if (!this.running) return
-    const now = Date.now()
-    const next = Math.ceil((now + 1) / this.d.intervalMs) * this.d.intervalMs
-    this.timer = setTimeout(() => void this.tick(), next - now)
+    this.timer = setTimeout(() => void this.tick(), delayToNextTick(this.d.intervalMs))
   }
 
   /** Refreshes the list (re-inspecting containers whose state moved), reads stats, publishes every document. */

@@ -1,5 +1,5 @@
 import { HostFacts, SystemReading, type Topics } from '@homelab/contracts'
-import type { Counters, Logger, MqttConnection } from '@homelab/service-kit'
+import { type Counters, delayToNextTick, type Logger, type MqttConnection } from '@homelab/service-kit'
 import { type HostPaths, HostReader, type RawSnapshot } from './host-reader.js'
 import { buildReading } from './sampler.js'
 import { readHostFacts } from './si-adapter.js'
@@ -51,9 +51,7 @@ export class SysCollector {
   }
 
   private schedule(): void {
-    const now = Date.now()
-    const next = Math.ceil((now + 1) / this.d.intervalMs) * this.d.intervalMs
-    this.timer = setTimeout(() => void this.tick(), next - now)
+    this.timer = setTimeout(() => void this.tick(), delayToNextTick(this.d.intervalMs))
   }
 
   /** Takes one sample now and publishes it. */

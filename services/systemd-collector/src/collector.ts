@@ -5,8 +5,10 @@ import {
   type CommandOutcome,
   type Counters,
   compileGlobs,
+  delayToNextTick,
   type Logger,
   type MqttConnection,
+  RetryDelay,
 } from '@homelab/service-kit'
 import {
   type BusSignal,
@@ -72,7 +74,7 @@ export class SystemdCollector {
   private lastError: string | null = null
   private timer: NodeJS.Timeout | null = null
   private resyncTimer: NodeJS.Timeout | null = null
-  private retry: { timer: NodeJS.Timeout; resolve: () => void } | null = null
+  private readonly retry = new RetryDelay(1000, MAX_BACKOFF_MS)
   private closed: (() => void) | null = null
   private chain: Promise<void> = Promise.resolve()
   private loop: Promise<void> = Promise.resolve()
@@ -98,10 +100,7 @@ export class SystemdCollector {
     this.running = false
     if (this.timer) clearTimeout(this.timer)
     if (this.resyncTimer) clearInterval(this.resyncTimer)
-    if (this.retry) {
-      clearTimeout(this.retry.timer)
-      this.retry.resolve()
-    }
+    this.retry.cancel()
     this.d.bus.close()
     this.closed?.()
     await this.loop
@@ -130,7 +129,6 @@ export class SystemdCollector {
 
   private async connectLoop(): Promise<void> {
     const { bus, conn, log } = this.d
-    let backoff = 1000
     while (this.running) {
       try {
         const ended = new Promise<string>((resolve) => {
@@ -145,7 +143,7 @@ export class SystemdCollector {
         const first = await Promise.race([ended, this.enqueue(() => this.resyncAfterConnect())])
         if (typeof first === 'string') throw new Error(first.replace(/^__error__/, ''))
         if (!this.connected) throw new Error(this.lastError ?? 'could not read systemd')
-        backoff = 1000
+        this.retry.reset()
         conn.setStatus('ok', null)
         log.info(`watching ${this.tracked.size} units over ${bus.address}`)
         this.resyncTimer = setInterval(() => void this.enqueue(() => this.resync()), this.d.resyncMs)
@@ -168,11 +166,7 @@ export class SystemdCollector {
         log.once(`bus:${reason}`, reason)
         conn.setStatus('unavailable', reason)
       }
-      await new Promise<void>((resolve) => {
-        this.retry = { timer: setTimeout(resolve, backoff), resolve }
-      })
-      this.retry = null
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+      await this.retry.wait()
     }
   }
 
@@ -436,9 +430,7 @@ export class SystemdCollector {
 
   private schedule(): void {
     if (!this.running) return
-    const now = Date.now()
-    const next = Math.ceil((now + 1) / this.d.intervalMs) * this.d.intervalMs
-    this.timer = setTimeout(() => void this.tick(), next - now)
+    this.timer = setTimeout(() => void this.tick(), delayToNextTick(this.d.intervalMs))
   }
 
   /** Memory, CPU and tasks of active services; NRestarts as a check on the signals. */
