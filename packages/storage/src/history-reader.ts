@@ -127,7 +127,16 @@ export class HistoryReader {
   }
 
   /** Events, newest first. */
-  events(q: { host?: string; subject?: string; type?: string; before?: number; limit: number }): unknown[] {
+  events(q: {
+    host?: string
+    subject?: string
+    type?: string
+    /** ts >= since */
+    since?: number
+    /** ts < before */
+    before?: number
+    limit: number
+  }): unknown[] {
     const where: string[] = []
     const args: Array<string | number> = []
     if (q.host !== undefined) {
@@ -151,6 +160,10 @@ export class HistoryReader {
         }
       }
       where.push(`(${ors.join(' OR ')})`)
+    }
+    if (q.since !== undefined) {
+      where.push('ts >= ?')
+      args.push(q.since)
     }
     if (q.before !== undefined) {
       where.push('ts < ?')

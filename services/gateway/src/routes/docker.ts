@@ -7,25 +7,15 @@ import {
   ContainerRef,
   type ContainerView,
   containerSeries,
-  HostId,
 } from '@homelab/contracts'
 import { Hono } from 'hono'
-import { z } from 'zod'
 import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireRole } from '../middleware.js'
+import { HostQuery, liveReadings, RangeQuery, requireHistory, timeRange } from './shared.js'
 
 const SERVICE = 'docker-collector'
-const HostQuery = z.object({ host: HostId.optional() }).strict()
-const HistoryQuery = z
-  .object({
-    host: HostId.optional(),
-    from: z.coerce.number().int().min(0).optional(),
-    to: z.coerce.number().int().min(0).optional(),
-    points: z.coerce.number().int().min(2).max(2000).default(500),
-  })
-  .strict()
 
 /**
  * The original plan's container endpoints. The list is the docker-collector's live documents (retained, so the
@@ -36,16 +26,10 @@ export function dockerRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
 
   const list = (host: string): ContainerView[] => {
-    const online = deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload === 'online'
+    const { online, readings } = liveReadings(deps, host, SERVICE, 'container', ContainerReading)
     const views = new Map<string, ContainerView>()
-    for (const m of deps.hub.snapshot((m) => m.host === host && m.service === SERVICE)) {
-      const t = deps.topics.parse(m.topic)
-      if (t?.channel !== 'reading' || t.kind !== 'container') continue
-      const r = ContainerReading.safeParse(m.payload)
-      if (!r.success) continue
-      const { container: info, stats, ts } = r.data
+    for (const { container: info, stats, ts } of readings)
       views.set(info.name, view(host, info, stats, ts, !online))
-    }
     for (const row of deps.history()?.containers(host) ?? []) {
       if (views.has(row.name)) continue
       const info = ContainerInfo.safeParse(JSON.parse(row.info))
@@ -107,13 +91,10 @@ export function dockerRoutes(deps: GatewayDeps) {
   })
 
   app.get('/containers/:id/history', (c) => {
-    const q = parseInput(HistoryQuery, c.req.query(), 'query')
+    const q = parseInput(RangeQuery, c.req.query(), 'query')
     const host = q.host ?? deps.host
-    const to = q.to ?? Date.now()
-    const from = q.from ?? to - 3_600_000
-    if (from >= to) throw new ApiFailure(400, 'bad_request', `from (${from}) must be before to (${to})`)
-    const reader = deps.history()
-    if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
+    const { from, to } = timeRange(q)
+    const reader = requireHistory(deps)
     const ref = parseInput(ContainerRef, c.req.param('id'), 'id')
     // History outlives the container: a name that is no longer listed still has its series.
     const name = list(host).some((v) => v.containerName === ref)
@@ -135,12 +116,14 @@ export function dockerRoutes(deps: GatewayDeps) {
       q.points,
     )
     const series = Object.fromEntries(keys.map((k, i) => [k, h.series[i]!])) as ContainerHistory['series']
-    const events = reader
-      .events({ host, subject: name, type: 'container.*,command.result', limit: 1000 })
-      .filter((e) => {
-        const ts = (e as { ts: number }).ts
-        return ts >= from && ts <= to
-      })
+    const events = reader.events({
+      host,
+      subject: name,
+      type: 'container.*,command.result',
+      since: from,
+      before: to + 1,
+      limit: 1000,
+    })
     const body: ContainerHistory = {
       host,
       containerName: name,

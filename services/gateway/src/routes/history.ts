@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
+import { requireHistory, timeRange } from './shared.js'
 
 const SeriesQuery = z.object({ host: HostId.optional(), prefix: z.string().max(64).optional() }).strict()
 
@@ -10,11 +11,8 @@ export function historyRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
   app.get('/history', (c) => {
     const q = parseInput(HistoryQuery, c.req.query(), 'query')
-    const to = q.to ?? Date.now()
-    const from = q.from ?? to - 3_600_000
-    if (from >= to) throw new ApiFailure(400, 'bad_request', `from (${from}) must be before to (${to})`)
-    const reader = deps.history()
-    if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
+    const { from, to } = timeRange(q)
+    const reader = requireHistory(deps)
     const host = q.host ?? deps.host
     if (reader.seriesIdOf(host, q.series) === null)
       throw new ApiFailure(404, 'not_found', `no series "${q.series}" on host "${host}"`)

@@ -1,29 +1,12 @@
-import {
-  CommandAction,
-  HostId,
-  UnitInfo,
-  UnitName,
-  UnitReading,
-  type UnitView,
-  unitSeries,
-} from '@homelab/contracts'
+import { CommandAction, UnitInfo, UnitName, UnitReading, type UnitView, unitSeries } from '@homelab/contracts'
 import { Hono } from 'hono'
-import { z } from 'zod'
 import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireRole } from '../middleware.js'
+import { HostQuery, liveReadings, RangeQuery, requireHistory, timeRange } from './shared.js'
 
 const SERVICE = 'systemd-collector'
-const HostQuery = z.object({ host: HostId.optional() }).strict()
-const HistoryQuery = z
-  .object({
-    host: HostId.optional(),
-    from: z.coerce.number().int().min(0).optional(),
-    to: z.coerce.number().int().min(0).optional(),
-    points: z.coerce.number().int().min(2).max(2000).default(500),
-  })
-  .strict()
 const ORDER: Record<string, number> = { failed: 0, activating: 1, deactivating: 2, reloading: 3, active: 4 }
 
 /**
@@ -35,21 +18,10 @@ export function serviceRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
 
   const list = (host: string): UnitView[] => {
-    const online = deps.hub.latestOn(deps.topics.availability(host, SERVICE))?.payload === 'online'
+    const { online, readings } = liveReadings(deps, host, SERVICE, 'unit', UnitReading)
     const views = new Map<string, UnitView>()
-    for (const m of deps.hub.snapshot((m) => m.host === host && m.service === SERVICE)) {
-      const t = deps.topics.parse(m.topic)
-      if (t?.channel !== 'reading' || t.kind !== 'unit') continue
-      const r = UnitReading.safeParse(m.payload)
-      if (r.success)
-        views.set(r.data.unit.name, {
-          host,
-          ...r.data.unit,
-          stats: r.data.stats,
-          updatedAt: r.data.ts,
-          stale: !online,
-        })
-    }
+    for (const r of readings)
+      views.set(r.unit.name, { host, ...r.unit, stats: r.stats, updatedAt: r.ts, stale: !online })
     for (const row of deps.history()?.units(host) ?? []) {
       if (views.has(row.name)) continue
       const info = UnitInfo.safeParse(JSON.parse(row.info))
@@ -79,21 +51,20 @@ export function serviceRoutes(deps: GatewayDeps) {
   })
 
   app.get('/:name/history', (c) => {
-    const q = parseInput(HistoryQuery, c.req.query(), 'query')
+    const q = parseInput(RangeQuery, c.req.query(), 'query')
     const host = q.host ?? deps.host
     const name = parseInput(UnitName, c.req.param('name'), 'name')
-    const to = q.to ?? Date.now()
-    const from = q.from ?? to - 3_600_000
-    if (from >= to) throw new ApiFailure(400, 'bad_request', `from (${from}) must be before to (${to})`)
-    const reader = deps.history()
-    if (!reader) throw new ApiFailure(503, 'unavailable', 'the recorder has not created its database yet')
+    const { from, to } = timeRange(q)
+    const reader = requireHistory(deps)
     const h = reader.query(host, [unitSeries.memory(name), unitSeries.cpu(name)], from, to, q.points)
-    const events = reader
-      .events({ host, subject: name, type: 'unit.*,command.result', limit: 1000 })
-      .filter((e) => {
-        const ts = (e as { ts: number }).ts
-        return ts >= from && ts <= to
-      })
+    const events = reader.events({
+      host,
+      subject: name,
+      type: 'unit.*,command.result',
+      since: from,
+      before: to + 1,
+      limit: 1000,
+    })
     return c.json({
       host,
       name,
