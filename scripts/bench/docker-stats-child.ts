@@ -2,8 +2,8 @@
 //   oneshot — what the docker-collector does: `stream=false&one-shot=true` requests, at most 5 in flight;
 //   stream  — the alternative: one long-lived streaming stats connection per container (the engine sends one
 //             document per second each), the latest kept and turned into stats every 5 s.
+import { forEachLimited } from '@homelab/service-kit'
 import Docker from 'dockerode'
-import { forEachLimited } from '../../services/docker-collector/src/collector.js'
 import {
   countersOf,
   type StatsCounters,

@@ -8,9 +8,10 @@ import { benchFootprint } from './footprint.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchSysSample } from './sys-sample.js'
+import { benchSystemd } from './systemd.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
-const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker']
+const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker', 'systemd']
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
@@ -33,6 +34,12 @@ try {
       stdio: 'inherit',
     })
     await benchDocker(dir, Number(process.env.BENCH_SECONDS ?? 60))
+  }
+  if (run.includes('systemd')) {
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
+      stdio: 'inherit',
+    })
+    await benchSystemd(dir, Number(process.env.BENCH_SECONDS ?? 60))
   }
 } finally {
   rmSync(dir, { recursive: true, force: true })

@@ -1,4 +1,5 @@
 export * from './command-server.js'
+export * from './concurrency.js'
 export * from './config.js'
 export * from './glob.js'
 export * from './lifecycle.js'

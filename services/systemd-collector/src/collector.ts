@@ -6,6 +6,7 @@ import {
   type Counters,
   compileGlobs,
   delayToNextTick,
+  forEachLimited,
   type Logger,
   type MqttConnection,
   RetryDelay,
@@ -49,6 +50,18 @@ const SERVICE = 'systemd-collector'
 const UNIT_PATH = '/org/freedesktop/systemd1/unit/'
 const MAX_BACKOFF_MS = 30_000
 const RUNNING = new Set(['active', 'reloading', 'activating', 'deactivating'])
+/** What the collector reads of a unit, and of a service (reading only these beats GetAll's hundreds). */
+const UNIT_PROPS = [
+  'Description',
+  'LoadState',
+  'ActiveState',
+  'SubState',
+  'UnitFileState',
+  'StateChangeTimestamp',
+]
+const SERVICE_PROPS = ['Result', 'MainPID', 'NRestarts', 'MemoryCurrent', 'CPUUsageNSec', 'TasksCurrent']
+/** What the interval reads of an active service. */
+const STATS_PROPS = ['MemoryCurrent', 'CPUUsageNSec', 'TasksCurrent', 'NRestarts', 'Result'] as const
 
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback)
 /** systemd's "unknown" for 64-bit counters is UINT64_MAX; anything beyond 2^53 is that. */
@@ -70,6 +83,7 @@ export class SystemdCollector {
   private readonly jobs = new Map<string, (result: string) => void>()
   private readonly finishedJobs = new Map<string, string>()
   private connected = false
+  private busy = false
   private running = false
   private lastError: string | null = null
   private timer: NodeJS.Timeout | null = null
@@ -180,8 +194,10 @@ export class SystemdCollector {
   }
 
   private async fetch(name: string, path: string): Promise<Tracked> {
-    const u = await this.d.bus.getAll(path, UNIT_IFACE)
-    const s: Props = name.endsWith('.service') ? await this.d.bus.getAll(path, SERVICE_IFACE) : {}
+    const [u, s] = await Promise.all([
+      this.d.bus.getProps(path, UNIT_IFACE, UNIT_PROPS),
+      name.endsWith('.service') ? this.d.bus.getProps(path, SERVICE_IFACE, SERVICE_PROPS) : ({} as Props),
+    ])
     const prev = this.tracked.get(name)
     const t: Tracked = prev ?? {
       path,
@@ -437,22 +453,39 @@ export class SystemdCollector {
   async tick(): Promise<void> {
     this.schedule()
     if (!this.connected) return
-    await this.enqueue(async () => {
+    if (this.busy) {
+      this.d.counters.inc('ticks.skipped')
+      return
+    }
+    this.busy = true
+    try {
       const ts = Date.now()
-      for (const [name, t] of this.tracked) {
-        if (!name.endsWith('.service') || !RUNNING.has(t.info.activeState)) continue
-        const s = await this.d.bus.getAll(t.path, SERVICE_IFACE)
-        this.updateStats(t, s)
-        const nRestarts = num(s.NRestarts)
-        if (nRestarts !== null && nRestarts > t.restartsAnnounced) {
-          const before = t.info
-          t.info = { ...before, nRestarts, result: str(s.Result, before.result ?? 'success') }
-          this.announce(name, t, before)
-        }
-        this.publishReading(t, ts)
-      }
+      const active = [...this.tracked].filter(
+        ([name, t]) => name.endsWith('.service') && RUNNING.has(t.info.activeState),
+      )
+      // The reads run beside the signal queue, so a state change never waits behind a round of stats; each
+      // result is applied in the queue, in order with the signals.
+      await forEachLimited(active, 8, async ([name, t]) => {
+        const s = await this.d.bus.getProps(t.path, SERVICE_IFACE, STATS_PROPS)
+        await this.enqueue(() => {
+          if (this.tracked.get(name) !== t) return
+          this.updateStats(t, s)
+          const nRestarts = num(s.NRestarts)
+          if (nRestarts !== null && nRestarts > t.restartsAnnounced) {
+            const before = t.info
+            t.info = { ...before, nRestarts, result: str(s.Result, before.result ?? 'success') }
+            this.announce(name, t, before)
+          }
+          this.publishReading(t, ts)
+        })
+      })
       this.d.counters.inc('ticks')
-    })
+    } catch (e) {
+      this.d.counters.inc('tick.errors')
+      this.d.log.once(`tick:${(e as Error).message}`, 'reading unit stats failed:', (e as Error).message)
+    } finally {
+      this.busy = false
+    }
   }
 
   /** The command executor: name rules, allowlist, then the job and its result. */
@@ -467,13 +500,13 @@ export class SystemdCollector {
       return { outcome: 'failed', message: this.lastError ?? 'the system bus is not reachable' }
     try {
       const path = await this.d.bus.loadUnit(name)
-      const u = await this.d.bus.getAll(path, UNIT_IFACE)
+      const u = await this.d.bus.getProps(path, UNIT_IFACE, ['LoadState'])
       if (str(u.LoadState) === 'not-found')
         return { outcome: 'not_found', message: `there is no unit ${name}` }
       const started = Date.now()
       const job = await this.d.bus.job(c.action, name)
       const result = await this.waitJob(job)
-      const after = await this.d.bus.getAll(path, UNIT_IFACE)
+      const after = await this.d.bus.getProps(path, UNIT_IFACE, ['ActiveState', 'SubState'])
       const state = `${str(after.ActiveState)} (${str(after.SubState)})`
       const verb = { start: 'start', stop: 'stop', restart: 'restart' }[c.action]
       if (result === 'done')
