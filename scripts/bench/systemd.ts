@@ -19,9 +19,7 @@ const UNITS = 300
  * StateChangeTimestamp) to its `unit.state` event arriving at an MQTT subscriber, over 50 stops.
  */
 export async function benchSystemd(dir: string, seconds: number) {
-  header(
-    `systemd: ${UNITS} monitored units, all running, ${seconds} s at rest`,
-  )
+  header(`systemd: ${UNITS} monitored units, all running, ${seconds} s at rest`)
   if (!(await dockerAvailable())) {
     line('Docker', 'not reachable: skipped (a real systemd is booted in a container)')
     return
