@@ -43,6 +43,8 @@ export function plain(v: unknown): unknown {
  */
 export class SystemdBus {
   private bus: dbus.MessageBus | null = null
+  /** Ends the current connection (set while one is open). */
+  private drop: ((reason: string) => void) | null = null
 
   constructor(
     readonly address: string,
@@ -58,8 +60,10 @@ export class SystemdBus {
     const close = (reason: string) => {
       if (closed) return
       closed = true
+      this.drop = null
       if (open) onClose(reason)
     }
+    this.drop = close
     await new Promise<void>((resolve, reject) => {
       bus.once('connect', () => {
         open = true
@@ -96,10 +100,11 @@ export class SystemdBus {
     if (!bus) throw new Error('not connected to the system bus')
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${msg.member} got no answer within ${this.callTimeoutMs} ms`)),
-        this.callTimeoutMs,
-      )
+      timer = setTimeout(() => {
+        // A bus that stops answering is as good as gone (a half-open socket may never report its end).
+        this.drop?.(`${msg.member} got no answer within ${this.callTimeoutMs} ms`)
+        reject(new Error(`${msg.member} got no answer within ${this.callTimeoutMs} ms`))
+      }, this.callTimeoutMs)
     })
     try {
       const reply = await Promise.race([bus.call(new dbus.Message(msg)), timeout])
