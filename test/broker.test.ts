@@ -81,6 +81,33 @@ describe('broker security', () => {
 })
 
 describe('broker persistence', () => {
+  it('delivers a retained message live even when other messages follow it at once', async () => {
+    // aedes writes a retained message to LevelDB before emitting it and drops, per subscriber, messages older than
+    // one already delivered: without retainInOrder the `online` below never reached live subscribers.
+    const { client } = await setup()
+    const sub = await client('recorder')
+    const got: string[] = []
+    sub.on('message', (t, p) => got.push(`${t.split('/').slice(-1)[0]}=${p.toString()}`))
+    await sub.subscribeAsync(`homelab/${HOST}/#`, { qos: 1 })
+    const pub = await client('sys-collector')
+    const base = `homelab/${HOST}/sys-collector`
+    for (let i = 0; i < 20; i++) {
+      pub.publish(`${base}/availability`, `online`, { qos: 1, retain: true })
+      pub.publish(`${base}/event/system.test`, `e${i}`, { qos: 1 })
+      pub.publish(`${base}/status`, `s${i}`, { qos: 0, retain: true })
+    }
+    await waitFor(() => got.length >= 60, 5000, 'all 60 messages')
+    expect(got.filter((g) => g === 'availability=online')).toHaveLength(20)
+    expect(got.filter((g) => g.startsWith('status='))).toHaveLength(20)
+    // And the last retained value is the one kept.
+    const late = await client('gateway')
+    const retained: string[] = []
+    late.on('message', (t, p) => retained.push(`${t.split('/').slice(-1)[0]}=${p.toString()}`))
+    await late.subscribeAsync(`${base}/status`, { qos: 1 })
+    await waitFor(() => retained.length > 0, 5000, 'retained status')
+    expect(retained).toEqual(['status=s19'])
+  })
+
   it('delivers every QoS 1 message to a persistent session under load', async () => {
     // Regression: aedes-persistence-level alone lost ~1 % here (see serialized-persistence.ts).
     const dir = tempDir()

@@ -8,7 +8,7 @@ import aedesPersistenceLevel from 'aedes-persistence-level'
 import { Level } from 'level'
 import { type AclRules, aclFor, BROKER_USERS, type BrokerUser, canPublish, canSubscribe } from './acl.js'
 import type { Credentials } from './credentials.js'
-import { serializeOutgoing } from './serialized-persistence.js'
+import { retainInOrder, serializeOutgoing } from './serialized-persistence.js'
 
 export interface BrokerOptions {
   port: number
@@ -90,8 +90,9 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     events.emit('denied', { user, action, topic })
   }
 
+  const persistence = retainInOrder(serializeOutgoing(aedesPersistenceLevel(level) as object))
   const broker = await Aedes.createBroker({
-    persistence: serializeOutgoing(aedesPersistenceLevel(level) as object),
+    persistence,
     // 384 KiB: a reading is a few KiB; bigger packets are refused at the edge (the client is disconnected with
     // 0x95 and the refusal counted) instead of being buffered in memory on a Pi.
     maximumPacketSize: o.maxPacketBytes ?? 384 * 1024,
@@ -171,6 +172,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       // Disconnecting clients still clean up their wills and sessions in the store: let that finish first.
       for (let i = 0; i < 100 && broker.connectedClients > 0; i++) await new Promise((r) => setTimeout(r, 10))
       await new Promise((r) => setTimeout(r, 20))
+      await persistence.flushRetained()
       await level.close()
     },
   }
