@@ -14,6 +14,7 @@ const services = [
   'sys-collector',
   'docker-collector',
   'systemd-collector',
+  'ollama-collector',
   'recorder',
   'gateway',
   'all-in-one',

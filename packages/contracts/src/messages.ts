@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { ContainerReading, containerSamples, EngineReading, engineSamples } from './docker.js'
 import { Event } from './events.js'
+import { inferenceSamples, OllamaReading, ollamaSamples } from './ollama.js'
 import { type Sample, systemSamples } from './series.js'
 import { ServiceStatus } from './status.js'
 import { HostFacts, SystemReading } from './system.js'
@@ -27,6 +28,15 @@ export const READING_KINDS: Readonly<Record<string, ReadingKind>> = {
   container: kind({ schema: ContainerReading, samples: (r) => containerSamples(r) }),
   engine: kind({ schema: EngineReading, samples: (r) => engineSamples(r) }),
   unit: kind({ schema: UnitReading, samples: (r) => unitSamples(r) }),
+  ollama: kind({ schema: OllamaReading, samples: (r) => ollamaSamples(r) }),
+}
+
+/**
+ * Events that also contribute samples to the time series (a measured request's tokens/s at the time it ended).
+ * Like READING_KINDS, a registry: the recorder stores whatever an entry returns.
+ */
+export const EVENT_SAMPLES: Readonly<Record<string, (e: Event) => Sample[]>> = {
+  'ollama.inference': inferenceSamples,
 }
 
 export type Classified =

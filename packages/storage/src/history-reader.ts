@@ -48,6 +48,17 @@ export interface ContainerRow {
 
 export type UnitRow = ContainerRow
 
+/** The Ollama projection of one host; `installed` and `loaded` are JSON arrays of the contracts' model types. */
+export interface OllamaRow {
+  host: string
+  up: number
+  version: string | null
+  reason: string | null
+  installed: string
+  loaded: string
+  updatedAt: number
+}
+
 export class HistoryReader {
   private readonly seriesId
   private readonly chunks
@@ -60,6 +71,7 @@ export class HistoryReader {
   private readonly lastSeenStmt
   private readonly containersStmt
   private readonly unitsStmt
+  private readonly ollamaStmt
 
   constructor(private readonly db: Db) {
     this.seriesId = db.prepare<[string, string], { id: number }>(
@@ -96,6 +108,9 @@ export class HistoryReader {
     this.unitsStmt = db.prepare<[{ host: string | null }], UnitRow>(
       'SELECT host, name, updated_at AS updatedAt, info FROM units WHERE @host IS NULL OR host = @host ORDER BY host, name',
     )
+    this.ollamaStmt = db.prepare<[string], OllamaRow>(
+      'SELECT host, up, version, reason, installed, loaded, updated_at AS updatedAt FROM ollama WHERE host = ?',
+    )
     this.containersStmt = db.prepare<[{ host: string | null }], ContainerRow>(
       'SELECT host, name, updated_at AS updatedAt, info FROM containers WHERE @host IS NULL OR host = @host ORDER BY host, name',
     )
@@ -115,6 +130,11 @@ export class HistoryReader {
   /** The unit projection: last known state of each monitored unit (info is UnitInfo JSON). */
   units(host: string | null): UnitRow[] {
     return this.unitsStmt.all({ host })
+  }
+
+  /** The Ollama projection of a host: last known server state and models. */
+  ollama(host: string): OllamaRow | null {
+    return this.ollamaStmt.get(host) ?? null
   }
 
   /** The container projection: last known state of each container (info is ContainerInfo JSON). */

@@ -104,6 +104,17 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (host, name)
   );
   `,
+  /* 4: projection of Ollama events: per host, the server's state and its installed and loaded models (rebuildable). */ `
+  CREATE TABLE ollama (
+    host TEXT PRIMARY KEY,
+    up INTEGER NOT NULL,
+    version TEXT,
+    reason TEXT,
+    installed TEXT NOT NULL,
+    loaded TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

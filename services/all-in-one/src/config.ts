@@ -1,6 +1,7 @@
 import { BrokerConfig } from '@homelab/broker/config'
 import { DockerCollectorShape } from '@homelab/docker-collector/config'
 import { GatewayConfig } from '@homelab/gateway/config'
+import { OllamaCollectorShape } from '@homelab/ollama-collector/config'
 import { RecorderConfig } from '@homelab/recorder/config'
 import { SysCollectorConfig } from '@homelab/sys-collector/config'
 import { SystemdCollectorShape } from '@homelab/systemd-collector/config'
@@ -15,6 +16,7 @@ export const AllInOneConfig = z.object({
   ...SysCollectorConfig.shape,
   ...DockerCollectorShape,
   ...SystemdCollectorShape,
+  ...OllamaCollectorShape,
   ...RecorderConfig.shape,
   ...GatewayConfig.shape,
   HOMELAB_MQTT_URL: SysCollectorConfig.shape.HOMELAB_MQTT_URL.unwrap().optional(),

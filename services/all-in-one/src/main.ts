@@ -5,6 +5,8 @@ import { startBrokerFromConfig } from '@homelab/broker/from-config'
 import { createTopics } from '@homelab/contracts'
 import { DockerCollectorService } from '@homelab/docker-collector/service'
 import { Gateway } from '@homelab/gateway/gateway'
+import { ollamaOptions } from '@homelab/ollama-collector/config'
+import { OllamaCollectorService } from '@homelab/ollama-collector/service'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
 import {
   Counters,
@@ -21,7 +23,7 @@ import { AllInOneConfig } from './config.js'
 const log = createLogger('homelab')
 
 /**
- * `npm start`: broker (unless HOMELAB_MQTT_URL names another), recorder, gateway and sys-collector in one process,
+ * `npm start`: broker (unless HOMELAB_MQTT_URL names another), recorder, gateway and every collector in one process,
  * each its own MQTT client with its own user, exactly as they run in separate containers.
  */
 await runUntilSignal(log, async () => {
@@ -35,7 +37,13 @@ await runUntilSignal(log, async () => {
     ? {}
     : ensureCredentials(c.HOMELAB_DATA_DIR, c.HOMELAB_HA_MQTT_PASSWORD)
   const creds = (
-    user: 'sys-collector' | 'docker-collector' | 'systemd-collector' | 'recorder' | 'gateway',
+    user:
+      | 'sys-collector'
+      | 'docker-collector'
+      | 'systemd-collector'
+      | 'ollama-collector'
+      | 'recorder'
+      | 'gateway',
   ) => {
     if (c.HOMELAB_MQTT_URL)
       return {
@@ -129,6 +137,19 @@ await runUntilSignal(log, async () => {
     })
     systemd.start()
     stops.unshift(() => systemd.stop())
+
+    const oc = creds('ollama-collector')
+    const ollama = new OllamaCollectorService({
+      url,
+      username: oc.username ?? 'ollama-collector',
+      password: oc.password,
+      host,
+      topics,
+      ...ollamaOptions(c),
+      log: createLogger('ollama-collector'),
+    })
+    await ollama.start()
+    stops.unshift(() => ollama.stop())
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)

@@ -13,6 +13,7 @@ import { historyRoutes } from './routes/history.js'
 import { hostRoutes } from './routes/hosts.js'
 import { liveRoutes } from './routes/live.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { ollamaRoutes } from './routes/ollama.js'
 import { serviceRoutes } from './routes/services.js'
 
 /** The gateway's HTTP app. main.ts serves it; tests call `app.request()` or serve it on a loopback port. */
@@ -70,6 +71,7 @@ export function createApp(deps: GatewayDeps) {
   api.route('/', hostRoutes(deps))
   api.route('/docker', dockerRoutes(deps))
   api.route('/services', serviceRoutes(deps))
+  api.route('/ollama', ollamaRoutes(deps))
   app.route('/api', api)
   app.all('/api/*', () => {
     throw new ApiFailure(404, 'not_found', 'no such endpoint')

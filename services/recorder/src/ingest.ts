@@ -1,4 +1,11 @@
-import { Availability, classify, type Event, Event as EventSchema, type Topics } from '@homelab/contracts'
+import {
+  Availability,
+  classify,
+  EVENT_SAMPLES,
+  type Event,
+  Event as EventSchema,
+  type Topics,
+} from '@homelab/contracts'
 import type { Counters, Logger } from '@homelab/service-kit'
 import type { z } from 'zod'
 import { project } from './projections.js'
@@ -128,6 +135,9 @@ export class Ingest {
       const e = parsed.data as Event
       if (!this.store.addEvent(e)) return 'duplicate'
       project(this.store, e)
+      const samples = EVENT_SAMPLES[e.type]?.(e)
+      if (samples?.length)
+        this.counters.inc('samples.stored', this.store.addSamples(e.host, e.ts, samples).stored)
       return 'stored'
     }
     if (c.kind === 'status') {

@@ -2,6 +2,8 @@ import {
   CONTAINER_EVENT_TYPES,
   ContainerEventData,
   type Event,
+  OLLAMA_EVENT_TYPES,
+  OllamaEventData,
   UNIT_EVENT_TYPES,
   UnitEventData,
 } from '@homelab/contracts'
@@ -32,9 +34,61 @@ const unitProjector: Projector = (store, e) => {
   else if (d.data.unit) store.putUnit(e.host, d.data.unit, e.ts)
 }
 
+/**
+ * Ollama events: the server's state and model lists of a host. `ollama.sync`/`ollama.up` carry the whole inventory
+ * and replace it; model events patch it; `ollama.down` empties the loaded list (nothing is loaded in a stopped
+ * server). Events older than the projection are ignored.
+ */
+const ollamaProjector: Projector = (store, e) => {
+  if (e.type === 'ollama.inference') return
+  const d = OllamaEventData.safeParse(e.data)
+  if (!d.success) return
+  const cur = store.getOllama(e.host)
+  if (cur && e.ts < cur.updatedAt) return
+  const p = cur ?? { up: 1, version: null, reason: null, installed: '[]', loaded: '[]', updatedAt: e.ts }
+  const list = (json: string) => JSON.parse(json) as Array<{ name: string }>
+  const upsert = (json: string, m: { name: string }) =>
+    JSON.stringify(
+      [...list(json).filter((x) => x.name !== m.name), m].sort((a, b) => a.name.localeCompare(b.name)),
+    )
+  const without = (json: string, name: string) => JSON.stringify(list(json).filter((x) => x.name !== name))
+  const next = { ...p, updatedAt: e.ts }
+  switch (e.type) {
+    case 'ollama.sync':
+    case 'ollama.up':
+      next.up = 1
+      next.reason = null
+      next.version = d.data.version ?? p.version
+      next.installed = JSON.stringify(d.data.installed ?? [])
+      next.loaded = JSON.stringify(d.data.loaded ?? [])
+      break
+    case 'ollama.down':
+      next.up = 0
+      next.reason = d.data.reason ?? null
+      next.loaded = '[]'
+      break
+    case 'ollama.model_installed':
+      if (d.data.model) next.installed = upsert(p.installed, d.data.model)
+      break
+    case 'ollama.model_removed':
+      next.installed = without(p.installed, e.subject)
+      break
+    case 'ollama.model_loaded':
+      if (d.data.model) next.loaded = upsert(p.loaded, d.data.model)
+      break
+    case 'ollama.model_unloaded':
+      next.loaded = without(p.loaded, e.subject)
+      break
+    default:
+      return
+  }
+  store.putOllama(e.host, next)
+}
+
 export const PROJECTORS: Readonly<Record<string, Projector>> = {
   ...Object.fromEntries(UNIT_EVENT_TYPES.map((t) => [t, unitProjector])),
   ...Object.fromEntries(CONTAINER_EVENT_TYPES.map((t) => [t, containerProjector])),
+  ...Object.fromEntries(OLLAMA_EVENT_TYPES.map((t) => [t, ollamaProjector])),
   'service.availability': (store, e) => {
     const service = typeof e.data.service === 'string' ? e.data.service : e.subject
     const availability = e.data.availability === 'online' ? 'online' : 'offline'
@@ -47,4 +101,4 @@ export function project(store: Store, e: Event): void {
 }
 
 /** Tables that hold only projections, cleared before a rebuild. */
-export const PROJECTION_TABLES = ['service_state', 'containers', 'units'] as const
+export const PROJECTION_TABLES = ['service_state', 'containers', 'units', 'ollama'] as const

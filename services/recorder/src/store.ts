@@ -8,6 +8,15 @@ export interface StoreOptions {
   chunkMaxAgeMs?: number
 }
 
+export interface OllamaProjection {
+  up: number
+  version: string | null
+  reason: string | null
+  installed: string
+  loaded: string
+  updatedAt: number
+}
+
 export interface SampleBatchResult {
   stored: number
   duplicates: number
@@ -77,6 +86,14 @@ export class Store {
         'SELECT availability FROM service_state WHERE host = ? AND service = ?',
       ),
       deleteLatest: db.prepare<[string]>('DELETE FROM latest WHERE topic = ?'),
+      getOllama: db.prepare<[string], OllamaProjection>(
+        'SELECT up, version, reason, installed, loaded, updated_at AS updatedAt FROM ollama WHERE host = ?',
+      ),
+      putOllama: db.prepare<[string, number, string | null, string | null, string, string, number]>(
+        `INSERT INTO ollama (host, up, version, reason, installed, loaded, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (host) DO UPDATE SET up = excluded.up, version = excluded.version, reason = excluded.reason,
+           installed = excluded.installed, loaded = excluded.loaded, updated_at = excluded.updated_at`,
+      ),
       putUnit: db.prepare<[string, string, string, number, string]>(
         `INSERT INTO units (host, name, active_state, updated_at, info) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (host, name) DO UPDATE SET active_state = excluded.active_state,
@@ -236,6 +253,15 @@ export class Store {
   /** Current state of a systemd unit (projection). */
   putUnit(host: string, info: { name: string; activeState: string }, ts: number): void {
     this.st.putUnit.run(host, info.name, info.activeState, ts, JSON.stringify(info))
+  }
+
+  /** The Ollama projection of a host (installed/loaded are JSON arrays). */
+  getOllama(host: string): OllamaProjection | null {
+    return this.st.getOllama.get(host) ?? null
+  }
+
+  putOllama(host: string, p: OllamaProjection): void {
+    this.st.putOllama.run(host, p.up, p.version, p.reason, p.installed, p.loaded, p.updatedAt)
   }
 
   dropUnit(host: string, name: string, ts: number): void {

@@ -1,0 +1,26 @@
+import { createTopics } from '@homelab/contracts'
+import {
+  createLogger,
+  loadConfig,
+  resolveHostId,
+  resolvePassword,
+  runUntilSignal,
+} from '@homelab/service-kit'
+import { OllamaCollectorConfig, ollamaOptions } from './config.js'
+import { OllamaCollectorService } from './service.js'
+
+const log = createLogger('ollama-collector')
+await runUntilSignal(log, async () => {
+  const c = loadConfig(OllamaCollectorConfig)
+  const service = new OllamaCollectorService({
+    url: c.HOMELAB_MQTT_URL,
+    username: c.HOMELAB_MQTT_USERNAME ?? 'ollama-collector',
+    password: resolvePassword(c),
+    host: resolveHostId(c),
+    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    ...ollamaOptions(c),
+    log,
+  })
+  await service.start()
+  return service
+})

@@ -1,0 +1,86 @@
+import type { Topics } from '@homelab/contracts'
+import { Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { OllamaCollector } from './collector.js'
+import { displayUrl } from './config.js'
+import { GpuReader } from './gpu.js'
+import { OllamaApi } from './ollama-api.js'
+import { MeasuringProxy } from './proxy.js'
+
+export interface OllamaCollectorServiceOptions {
+  url: string
+  username: string
+  password: string | undefined
+  host: string
+  topics: Topics
+  /** Normalized OLLAMA_HOST. */
+  ollamaHost: string
+  intervalMs: number
+  timeoutMs: number
+  /** null = no proxy. */
+  proxy: { port: number; bind: string; idleTimeoutMs: number; maxBodyBytes: number } | null
+  gpu: { enabled: boolean; program: string }
+  log: Logger
+  counters?: Counters
+}
+
+/** The ollama-collector as a service: its MQTT connection, the poller and the optional measuring proxy. */
+export class OllamaCollectorService {
+  readonly conn: MqttConnection
+  readonly collector: OllamaCollector
+  readonly proxy: MeasuringProxy | null
+  readonly counters: Counters
+
+  constructor(private readonly o: OllamaCollectorServiceOptions) {
+    this.counters = o.counters ?? new Counters()
+    this.conn = new MqttConnection({
+      url: o.url,
+      username: o.username,
+      password: o.password,
+      clientId: `ollama-collector-${o.host}`,
+      host: o.host,
+      service: 'ollama-collector',
+      topics: o.topics,
+      log: o.log,
+      counters: this.counters,
+      version: '0.1.0',
+    })
+    this.proxy = o.proxy
+      ? new MeasuringProxy({
+          upstream: o.ollamaHost,
+          ...o.proxy,
+          log: o.log.child('proxy'),
+          counters: this.counters,
+          onRecord: (r) => this.collector.recordInference(r),
+        })
+      : null
+    this.collector = new OllamaCollector({
+      conn: this.conn,
+      topics: o.topics,
+      host: o.host,
+      api: new OllamaApi(o.ollamaHost, o.timeoutMs),
+      url: displayUrl(o.ollamaHost),
+      gpu: new GpuReader(o.gpu.program, o.gpu.enabled),
+      proxy: this.proxy,
+      intervalMs: o.intervalMs,
+      log: o.log,
+      counters: this.counters,
+    })
+  }
+
+  async start(): Promise<void> {
+    if (this.proxy) {
+      const port = await this.proxy.start()
+      this.o.log.info(
+        `measuring proxy for Ollama on http://${this.o.proxy?.bind}:${port} → ${displayUrl(this.o.ollamaHost)}`,
+      )
+    }
+    this.conn.start()
+    this.collector.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.proxy?.stop()
+    await this.collector.stop()
+    await this.conn.stop()
+  }
+}
