@@ -16,7 +16,9 @@ import { HistoryReader, openReader } from '@homelab/storage'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { buildWeb, launchChromium } from './helpers/browser.js'
 import { FakeOllama, fakeModel } from './helpers/fake-ollama.js'
+import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
   connectClient,
   HOST,
@@ -514,5 +516,123 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
       }
     }
     expect(mqttPayloads.length).toBeGreaterThan(50)
+  })
+})
+
+describeWith(
+  'Chromium',
+  chromiumPath() !== null,
+  'apt-get install -y chromium (or set CHROMIUM_PATH), as .ci/run does',
+)('the AI page in a real browser', () => {
+  const dir = tempDir('hl-ollama-web-')
+  const fake = new FakeOllama()
+  const cleanups: Array<() => Promise<void> | void> = []
+  let base = ''
+  let proxy = ''
+  let token = ''
+
+  beforeAll(async () => {
+    cleanups.push(dir.remove)
+    fake.models = [fakeModel(LLAMA, 2_019_393_189), fakeModel(HF, 807_694_464, '1.2B', 'Q8_0')]
+    fake.vramShare = 0.75
+    fake.keepAliveMs = 120_000
+    await fake.start()
+    cleanups.push(() => fake.stop())
+    const b = await startTestBroker(dir.path)
+    cleanups.push(() => b.broker.stop())
+    const recorder = startRecorder(dir.path, b.url, 'recorder', b.credentials.recorder)
+    cleanups.push(() => recorder.stop())
+    await buildWeb(join(dir.path, 'web'))
+    const gw = await startGateway(
+      dir.path,
+      b.url,
+      'gateway',
+      b.credentials.gateway,
+      'admin-token-ai-page-0123456',
+      join(dir.path, 'web'),
+    )
+    await gw.start()
+    cleanups.push(() => gw.stop())
+    base = `http://127.0.0.1:${gw.port}`
+    token = gw.auth.createToken('viewer', 'viewer').token
+    const svc = new OllamaCollectorService({
+      url: b.url,
+      username: SVC,
+      password: b.credentials[SVC],
+      host: HOST,
+      topics,
+      ollamaHost: fake.url,
+      intervalMs: 500,
+      timeoutMs: 1000,
+      proxy: { port: 0, bind: '127.0.0.1', idleTimeoutMs: 2000, maxBodyBytes: 1024 * 1024 },
+      gpu: { enabled: false, program: 'nvidia-smi' },
+      log: createLogger(SVC, () => undefined),
+    })
+    await svc.start()
+    cleanups.push(() => svc.stop())
+    proxy = `http://127.0.0.1:${svc.proxy?.port}`
+  })
+
+  afterAll(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c()
+  })
+
+  it('shows the server, models, VRAM share, keep-alive countdown, rate charts and requests', async () => {
+    for (const model of [LLAMA, HF, LLAMA]) {
+      const r = await fetch(`${proxy}/api/generate`, {
+        method: 'POST',
+        body: JSON.stringify({ model, prompt: 'hi' }),
+      })
+      await r.arrayBuffer()
+    }
+    await fetch(`${proxy}/api/generate`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'missing:1b', prompt: 'x' }),
+    })
+    const browser = await launchChromium()
+    cleanups.push(() => browser.close())
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+    expect((await page.request.post(`${base}/api/auth/login`, { data: { token } })).status()).toBe(200)
+    await page.goto(`${base}/ai`)
+    await page.waitForSelector('[data-testid=ollama-state]:has-text("Ollama up")')
+    expect(await page.textContent('[data-testid=model-count]')).toBe('2 installed · 2 loaded')
+    const installed = await page.locator('[data-testid=installed] tbody tr').allTextContents()
+    expect(installed).toHaveLength(2)
+    expect(installed.find((t) => t.includes(HF))).toMatch(/1\.2B.*Q8_0.*770 MiB/)
+    const vram = await page.locator('[data-testid=loaded] [data-testid=vram]').allTextContents()
+    expect(vram).toEqual(['75 % GPU', '75 % GPU'])
+    const first = (await page.locator('[data-testid=keepalive]').first().textContent()) ?? ''
+    expect(first).toMatch(/^[12]:\d\d$/)
+    await page.waitForTimeout(2100)
+    const later = (await page.locator('[data-testid=keepalive]').first().textContent()) ?? ''
+    const secs = (t: string) => Number(t.split(':')[0]) * 60 + Number(t.split(':')[1])
+    expect(secs(first) - secs(later)).toBeGreaterThanOrEqual(1)
+    expect(await page.textContent('[data-testid=gpu]')).toMatch(/not present \(GPU reading is off/)
+    expect(await page.textContent('[data-testid=proxy]')).toMatch(/Measuring proxy on 127\.0\.0\.1:\d+/)
+    await page.waitForSelector('[data-testid=tps-chart] canvas')
+    await page.waitForSelector('[data-testid=ttft-chart] canvas')
+    const legend = await page.locator('[data-testid=tps-chart] .u-legend').textContent()
+    expect(legend).toContain(LLAMA)
+    expect(legend).toContain(HF)
+    const rows = await page.locator('[data-testid=requests] tbody tr').allTextContents()
+    expect(rows).toHaveLength(4)
+    expect(rows.filter((r) => r.includes('ok') && r.includes('80.0'))).toHaveLength(3)
+    expect(rows.some((r) => r.includes('missing:1b') && r.includes('error') && r.includes('404'))).toBe(true)
+
+    // A request measured while the page is open appears without a reload.
+    await (
+      await fetch(`${proxy}/api/chat`, { method: 'POST', body: JSON.stringify({ model: HF, messages: [] }) })
+    ).arrayBuffer()
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=requests] tbody tr').length === 5,
+    )
+
+    // Ollama stops: the page says so and how to fix it.
+    await fake.stop()
+    await page.waitForSelector('[data-testid=ollama-unavailable]')
+    expect(await page.textContent('[data-testid=ollama-unavailable]')).toMatch(
+      /Ollama not detected at OLLAMA_HOST/,
+    )
+    expect(await page.textContent('[data-testid=ollama-state]')).toBe('Ollama down')
   })
 })

@@ -7,6 +7,8 @@ import type {
   HostSummary,
   LiveMessage,
   Me,
+  OllamaInferenceHistory,
+  OllamaStatus,
   UnitView,
 } from '@homelab/contracts'
 
@@ -73,6 +75,11 @@ export const api = {
           .filter(([, v]) => v !== undefined)
           .map(([k, v]) => [k, String(v)]),
       )}`,
+    ),
+  ollamaStatus: (host: string) => call<OllamaStatus>(`/api/ollama/status?host=${encodeURIComponent(host)}`),
+  ollamaInference: (host: string, from: number, to: number) =>
+    call<OllamaInferenceHistory>(
+      `/api/ollama/inference?${new URLSearchParams({ host, from: String(Math.round(from)), to: String(Math.round(to)), points: '300', limit: '50' })}`,
     ),
   series: (host: string) => call<{ series: string[] }>(`/api/series?host=${encodeURIComponent(host)}`),
 }

@@ -2,6 +2,7 @@ import type { HostSummary, Me } from '@homelab/contracts'
 import { render } from 'preact'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from './api'
+import { Ai } from './pages/ai'
 import { Containers } from './pages/containers'
 import { History } from './pages/history'
 import { Login } from './pages/login'
@@ -9,11 +10,12 @@ import { Overview } from './pages/overview'
 import { Services } from './pages/services'
 import './styles.css'
 
-type Page = 'overview' | 'history' | 'containers' | 'services'
+type Page = 'overview' | 'history' | 'containers' | 'services' | 'ai'
 
 function pageFromPath(): Page {
   const p = location.pathname
   if (p.startsWith('/services')) return 'services'
+  if (p.startsWith('/ai')) return 'ai'
   return p.startsWith('/history') ? 'history' : p.startsWith('/containers') ? 'containers' : 'overview'
 }
 
@@ -28,6 +30,7 @@ const PATHS: Record<Page, string> = {
   history: '/history',
   containers: '/containers',
   services: '/services',
+  ai: '/ai',
 }
 
 function applyTheme(t: string) {
@@ -136,6 +139,16 @@ function App() {
           >
             Services
           </a>
+          <a
+            href="/ai"
+            aria-current={page === 'ai' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('ai')
+            }}
+          >
+            AI
+          </a>
         </nav>
         <select
           aria-label="host"
@@ -163,6 +176,7 @@ function App() {
       {host && page === 'overview' && <Overview host={host} summary={hosts.find((h) => h.host === host)} />}
       {host && page === 'history' && <History host={host} />}
       {host && page === 'services' && <Services host={host} role={me.role} />}
+      {host && page === 'ai' && <Ai host={host} />}
       {host && page === 'containers' && (
         <Containers host={host} role={me.role} name={container} open={openContainer} />
       )}
