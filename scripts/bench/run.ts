@@ -7,11 +7,12 @@ import { benchDocker } from './docker.js'
 import { benchFootprint } from './footprint.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
+import { benchOllama } from './ollama.js'
 import { benchSysSample } from './sys-sample.js'
 import { benchSystemd } from './systemd.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
-const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker', 'systemd']
+const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker', 'systemd', 'ollama']
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
@@ -35,6 +36,7 @@ try {
     })
     await benchDocker(dir, Number(process.env.BENCH_SECONDS ?? 60))
   }
+  if (run.includes('ollama')) await benchOllama()
   if (run.includes('systemd')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
       stdio: 'inherit',

@@ -73,7 +73,7 @@ export class FakeOllama {
   tokens = 20
   /** Each generated token is `<wordPrefix><i> `. */
   wordPrefix = 'tok'
-  /** Delay between streamed tokens. */
+  /** Delay between streamed tokens; 0 = as fast as the event loop allows (a yield, no timer). */
   tokenDelayMs = 5
   /** What eval_duration reports per token (ns): 12.5 ms → 80 tokens/s. */
   nsPerToken = 12_500_000
@@ -215,7 +215,7 @@ export class FakeOllama {
       eval_count: n,
       eval_duration: n * this.nsPerToken,
     }
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+    const sleep = (ms: number) => new Promise((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)))
 
     if (this.failure === 'garbage') {
       res.writeHead(200, {
