@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { HistoryResponse, SystemMetrics } from '@homelab/contracts'
+import { HistoryResponse, OllamaStatus, SystemMetrics } from '@homelab/contracts'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from './helpers/net.js'
 import { exited, ROOT } from './helpers/process.js'
@@ -68,6 +68,8 @@ describe('npm start', () => {
       HOMELAB_PORT: String(port),
       HOMELAB_MQTT_PORT: String(await freePort()),
       HOMELAB_SYS_INTERVAL_MS: '1000',
+      // No Ollama here (a port nothing listens on, in case this machine runs one): the rest must not care.
+      OLLAMA_HOST: `127.0.0.1:${await freePort()}`,
     }
     const startedAt = Date.now()
     let app = npmStart(env)
@@ -101,6 +103,15 @@ describe('npm start', () => {
     const kb = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1])
     expect(metrics.memoryTotal).toBe(kb * 1024)
     expect(metrics.cpuUsage).toBeGreaterThanOrEqual(0)
+    const ollama = await waitFor(async () => {
+      const r = await fetch(`${base}/api/ollama/status`, { headers: { cookie } })
+      const s = OllamaStatus.parse(await r.json())
+      return s.collector === 'online' && s.reason ? s : null
+    })
+    expect(ollama.running).toBe(false)
+    expect(ollama.reason).toMatch(
+      /^Ollama not detected at OLLAMA_HOST \(http:\/\/127\.0\.0\.1:\d+\): connection refused/,
+    )
 
     const history = async (c: string, from: number, to: number) => {
       const r = await fetch(`${base}/api/history?series=uptime&from=${from}&to=${to}&points=1000`, {

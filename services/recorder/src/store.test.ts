@@ -126,4 +126,81 @@ describe('container projection', () => {
     expect(reader.containers(null)).toHaveLength(1)
     expect(reader.containers('other')).toHaveLength(0)
   })
+
+  it('keeps the Ollama server state and models from its events and rebuilds the same', () => {
+    const { db, store, reader } = open()
+    const model = (name: string) => ({
+      name,
+      digest: 'd',
+      size: 10,
+      modifiedAt: null,
+      format: null,
+      family: null,
+      parameterSize: null,
+      quantization: null,
+    })
+    const loaded = (name: string) => ({
+      name,
+      digest: 'd',
+      size: 10,
+      sizeVram: 5,
+      gpuPercent: 50,
+      contextLength: null,
+      expiresAt: null,
+      parameterSize: null,
+      quantization: null,
+    })
+    const o = (seq: number, type: string, subject: string, data: Record<string, unknown>) => ({
+      ...ev(seq, type, subject, data),
+      source: 'ollama-collector' as const,
+    })
+    const events = [
+      o(1, 'ollama.sync', 'ollama', { version: '0.12.6', installed: [model('a:1b')], loaded: [] }),
+      o(2, 'ollama.model_installed', 'b/c:7b', { model: model('b/c:7b') }),
+      o(3, 'ollama.model_loaded', 'b/c:7b', { model: loaded('b/c:7b') }),
+      o(4, 'ollama.inference', 'b/c:7b', { outcome: 'ok' }),
+      o(5, 'ollama.model_removed', 'a:1b', { model: model('a:1b') }),
+      o(6, 'ollama.down', 'ollama', { version: '0.12.6', reason: 'connection refused' }),
+    ]
+    for (const e of events) {
+      store.addEvent(e)
+      project(store, e)
+    }
+    const state = () => {
+      const r = reader.ollama('h')!
+      return {
+        up: r.up,
+        version: r.version,
+        reason: r.reason,
+        installed: (JSON.parse(r.installed) as Array<{ name: string }>).map((m) => m.name),
+        loaded: (JSON.parse(r.loaded) as Array<{ name: string }>).map((m) => m.name),
+      }
+    }
+    const expected = {
+      up: 0,
+      version: '0.12.6',
+      reason: 'connection refused',
+      installed: ['b/c:7b'],
+      loaded: [],
+    }
+    expect(state()).toStrictEqual(expected)
+    project(store, o(0, 'ollama.model_loaded', 'x:1b', { model: loaded('x:1b') }))
+    expect(state()).toStrictEqual(expected)
+    expect(rebuildProjections(db, store).events).toBe(events.length)
+    expect(state()).toStrictEqual(expected)
+    const up = o(7, 'ollama.up', 'ollama', {
+      version: '0.13.0',
+      installed: [model('b/c:7b')],
+      loaded: [loaded('b/c:7b')],
+    })
+    project(store, up)
+    expect(state()).toStrictEqual({
+      up: 1,
+      version: '0.13.0',
+      reason: null,
+      installed: ['b/c:7b'],
+      loaded: ['b/c:7b'],
+    })
+    expect(reader.ollama('other')).toBeNull()
+  })
 })
