@@ -120,8 +120,9 @@ describeWith(
     expect(web.mainPid).toBeGreaterThan(0)
     expect(web.control.allowed).toBe(true)
     expect((await unit('hl-other.service'))?.control.allowed).toBe(false)
-    const dbus = await unit('dbus.service')
-    expect(dbus?.activeState).toBe('active')
+    // Each unit is its own retained document, so hl-web may arrive before dbus.service: wait for it too.
+    const dbus = await waitFor(() => unit('dbus.service'), 10_000, 'dbus.service listed')
+    expect(dbus.activeState).toBe('active')
     // Memory comes with the interval where accounting is on.
     await waitFor(async () => (await unit('hl-web.service'))?.stats?.memoryBytes !== null, 10_000, 'memory')
   })
