@@ -141,6 +141,10 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       done(null, true)
     },
   })
+  const counted = broker as unknown as { counter: number }
+  persistence.renumber = (packet) => {
+    packet.brokerCounter = ++counted.counter
+  }
   broker.on('clientError', (client, err) => {
     if (err.message === 'packet too large') {
       const user = userOf.get(client) ?? '?'

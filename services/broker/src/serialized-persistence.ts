@@ -36,26 +36,39 @@ export function serializeOutgoing<P extends object>(persistence: P): P {
 
 /**
  * aedes stores a retained message (an asynchronous LevelDB write) before it emits the message to subscribers, while a
- * message without retain is emitted at once. aedes also drops, per subscriber, any message whose broker-wide counter
- * is lower than one it already delivered (its de-duplication for clusters). Together: a retained message followed
- * within a LevelDB write by any other message is never delivered live (a collector's `online`, published right before
- * its buffered readings, vanished for the gateway). This makes `storeRetained` answer at once and write in the
- * background, one write at a time in arrival order, so messages are emitted in the order they were published and
- * the last retained message on a topic still wins. `flushRetained()` waits for the writes (before closing).
+ * message without retain is emitted at once; and it drops, per subscriber, any message whose broker-wide counter is
+ * lower than one it already delivered (its de-duplication for clusters). Together: a retained message followed
+ * within a LevelDB write by any other message was never delivered live (a collector's `online`, published right
+ * before its buffered readings, vanished for the gateway). This stores retained messages one at a time in arrival
+ * order (the last one on a topic wins) and, once a message is stored, gives it a fresh counter (`renumber`, set to
+ * the broker's counter once the broker exists), so it is delivered after the messages that overtook it instead of
+ * being dropped. `flushRetained()` waits for the writes (before closing).
  */
-export function retainInOrder<P extends object>(persistence: P): P & { flushRetained(): Promise<void> } {
+export function retainInOrder<P extends object>(
+  persistence: P,
+): P & { flushRetained(): Promise<void>; renumber: ((packet: { brokerCounter?: number }) => void) | null } {
   let chain: Promise<unknown> = Promise.resolve()
-  const target = persistence as unknown as Record<string, AsyncMethod> & { flushRetained(): Promise<void> }
+  const target = persistence as unknown as Record<string, AsyncMethod> & {
+    flushRetained(): Promise<void>
+    renumber: ((packet: { brokerCounter?: number }) => void) | null
+  }
+  target.renumber = null
   const original = target.storeRetained
   if (typeof original === 'function') {
     const bound = original.bind(persistence)
     target.storeRetained = (...args: unknown[]) => {
-      chain = chain.then(() => bound(...args)).catch(() => undefined)
-      return Promise.resolve()
+      const run = chain.then(() => bound(...args))
+      chain = run.catch(() => undefined)
+      return run.then(() => {
+        target.renumber?.(args[0] as { brokerCounter?: number })
+      })
     }
   }
   target.flushRetained = async () => {
     await chain
   }
-  return target as unknown as P & { flushRetained(): Promise<void> }
+  return target as unknown as P & {
+    flushRetained(): Promise<void>
+    renumber: ((packet: { brokerCounter?: number }) => void) | null
+  }
 }
