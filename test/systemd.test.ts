@@ -119,7 +119,8 @@ describeWith(
     })
     expect(web.mainPid).toBeGreaterThan(0)
     expect(web.control.allowed).toBe(true)
-    expect((await unit('hl-other.service'))?.control.allowed).toBe(false)
+    const other = await waitFor(() => unit('hl-other.service'), 10_000, 'hl-other.service listed')
+    expect(other.control.allowed).toBe(false)
     // Each unit is its own retained document, so hl-web may arrive before dbus.service: wait for it too.
     const dbus = await waitFor(() => unit('dbus.service'), 10_000, 'dbus.service listed')
     expect(dbus.activeState).toBe('active')

@@ -39,15 +39,15 @@ export function serializeOutgoing<P extends object>(persistence: P): P {
  * message without retain is emitted at once; and it drops, per subscriber, any message whose broker-wide counter is
  * lower than one it already delivered (its de-duplication for clusters). Together: a retained message followed
  * within a LevelDB write by any other message was never delivered live (a collector's `online`, published right
- * before its buffered readings, vanished for the gateway). This stores retained messages one at a time in arrival
- * order (the last one on a topic wins) and, once a message is stored, gives it a fresh counter (`renumber`, set to
- * the broker's counter once the broker exists), so it is delivered after the messages that overtook it instead of
- * being dropped. `flushRetained()` waits for the writes (before closing).
+ * before its buffered readings, vanished for the gateway). Once a retained message is stored, this gives it a fresh
+ * counter (`renumber`, set to the broker's counter once the broker exists), so it is delivered after the messages
+ * that overtook it instead of being dropped. LevelDB applies the writes in the order they were made, so the last
+ * retained message on a topic still wins. `flushRetained()` waits for writes in flight (before closing).
  */
 export function retainInOrder<P extends object>(
   persistence: P,
 ): P & { flushRetained(): Promise<void>; renumber: ((packet: { brokerCounter?: number }) => void) | null } {
-  let chain: Promise<unknown> = Promise.resolve()
+  const pending = new Set<Promise<unknown>>()
   const target = persistence as unknown as Record<string, AsyncMethod> & {
     flushRetained(): Promise<void>
     renumber: ((packet: { brokerCounter?: number }) => void) | null
@@ -57,15 +57,16 @@ export function retainInOrder<P extends object>(
   if (typeof original === 'function') {
     const bound = original.bind(persistence)
     target.storeRetained = (...args: unknown[]) => {
-      const run = chain.then(() => bound(...args))
-      chain = run.catch(() => undefined)
-      return run.then(() => {
+      const run = Promise.resolve(bound(...args)).then(() => {
         target.renumber?.(args[0] as { brokerCounter?: number })
       })
+      pending.add(run)
+      void run.finally(() => pending.delete(run)).catch(() => undefined)
+      return run
     }
   }
   target.flushRetained = async () => {
-    await chain
+    await Promise.allSettled([...pending])
   }
   return target as unknown as P & {
     flushRetained(): Promise<void>
