@@ -10,6 +10,8 @@ export const MOSQUITTO_USERS = {
   'sys-collector': 'sys-secret-123456',
   recorder: 'rec-secret-123456',
   gateway: 'gw-secret-1234567',
+  'docker-collector': 'dk-secret-123456',
+  homeassistant: 'ha-secret-1234567',
 } as const
 
 /** Starts a real Mosquitto on a loopback port with a password file and the project's ACL (generated from acl.ts). */
@@ -21,7 +23,10 @@ export async function startMosquitto(
   const passwd = join(dir, 'passwd')
   writeFileSync(passwd, '')
   for (const [u, p] of Object.entries(MOSQUITTO_USERS)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p])
-  writeFileSync(join(dir, 'acl'), mosquittoAcl('homelab', ['sys-collector', 'recorder', 'gateway']))
+  writeFileSync(
+    join(dir, 'acl'),
+    mosquittoAcl('homelab', ['sys-collector', 'recorder', 'gateway', 'docker-collector', 'homeassistant']),
+  )
   const conf = join(dir, 'mosquitto.conf')
   writeFileSync(
     conf,

@@ -96,6 +96,16 @@ export const OllamaReading = z.object({
   loaded: z.array(OllamaLoadedModel).max(256),
   gpu: GpuState,
   proxy: ProxyState.nullable(),
+  /** The latest request the proxy measured successfully (null before the first, or without the proxy). */
+  lastInference: z
+    .object({
+      ts: EpochMs,
+      model: ModelName.nullable(),
+      tokensPerSecond: z.number().min(0).nullable(),
+      ttftMs: z.number().min(0).nullable(),
+    })
+    .nullable()
+    .default(null),
 })
 export type OllamaReading = z.infer<typeof OllamaReading>
 

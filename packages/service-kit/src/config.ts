@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { BaseTopic, HostId, sanitizeHostId } from '@homelab/contracts'
+import { BaseTopic, HA_GROUPS, type HaGroup, HostId, sanitizeHostId } from '@homelab/contracts'
 import { z } from 'zod'
 
 /** A configuration error: one message naming the variable and what it allows. */
@@ -106,4 +106,50 @@ export function resolvePassword(c: CommonConfig): string | undefined {
     }
   }
   return undefined
+}
+
+/** Home Assistant discovery settings, shared by every collector (each publishes the devices it owns). */
+export const haShape = {
+  HOMELAB_HA_DISCOVERY: z.enum(['on', 'off']).default('on'),
+  HOMELAB_HA_DISCOVERY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be one topic level')
+    .default('homeassistant'),
+  /** Which groups of entities to offer: host, containers, units, ollama. */
+  HOMELAB_HA_ENTITIES: z
+    .string()
+    .default('host,containers,units,ollama')
+    .transform((s, ctx) => {
+      const groups = s
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean)
+      const bad = groups.filter((g) => !(HA_GROUPS as readonly string[]).includes(g))
+      if (bad.length)
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown group "${bad[0]}" (known: ${HA_GROUPS.join(', ')})`,
+        })
+      return groups as HaGroup[]
+    }),
+  /** Monitored units that get HA entities (glob patterns; default all monitored units). */
+  HOMELAB_HA_UNITS: globList.transform((l) => (l.length ? l : ['*'])),
+  /** A container or unit gone for this long has its HA device removed (an empty retained config). */
+  HOMELAB_HA_GONE_TTL_MS: duration(1000, 30 * 86_400_000).default(3_600_000),
+  /** Discovery is republished after a random delay up to this long when HA says `online`. */
+  HOMELAB_HA_BIRTH_DELAY_MS: duration(0, 60_000).default(5000),
+}
+export const HaConfig = z.object(haShape)
+export type HaConfig = z.infer<typeof HaConfig>
+
+/** The Home Assistant settings out of a service's loaded (already parsed) configuration. */
+export function haSettings(c: HaConfig): HaConfig {
+  return {
+    HOMELAB_HA_DISCOVERY: c.HOMELAB_HA_DISCOVERY,
+    HOMELAB_HA_DISCOVERY_PREFIX: c.HOMELAB_HA_DISCOVERY_PREFIX,
+    HOMELAB_HA_ENTITIES: c.HOMELAB_HA_ENTITIES,
+    HOMELAB_HA_UNITS: c.HOMELAB_HA_UNITS,
+    HOMELAB_HA_GONE_TTL_MS: c.HOMELAB_HA_GONE_TTL_MS,
+    HOMELAB_HA_BIRTH_DELAY_MS: c.HOMELAB_HA_BIRTH_DELAY_MS,
+  }
 }

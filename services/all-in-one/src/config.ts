@@ -3,6 +3,7 @@ import { DockerCollectorShape } from '@homelab/docker-collector/config'
 import { GatewayConfig } from '@homelab/gateway/config'
 import { OllamaCollectorShape } from '@homelab/ollama-collector/config'
 import { RecorderConfig } from '@homelab/recorder/config'
+import { haShape } from '@homelab/service-kit'
 import { SysCollectorConfig } from '@homelab/sys-collector/config'
 import { SystemdCollectorShape } from '@homelab/systemd-collector/config'
 import { z } from 'zod'
@@ -17,6 +18,7 @@ export const AllInOneConfig = z.object({
   ...DockerCollectorShape,
   ...SystemdCollectorShape,
   ...OllamaCollectorShape,
+  ...haShape,
   ...RecorderConfig.shape,
   ...GatewayConfig.shape,
   HOMELAB_MQTT_URL: SysCollectorConfig.shape.HOMELAB_MQTT_URL.unwrap().optional(),

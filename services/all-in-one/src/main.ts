@@ -11,6 +11,7 @@ import { databasePath, Recorder } from '@homelab/recorder/recorder'
 import {
   Counters,
   createLogger,
+  haSettings,
   loadConfig,
   resolveHostId,
   resolvePassword,
@@ -30,6 +31,7 @@ await runUntilSignal(log, async () => {
   const c = loadConfig(AllInOneConfig)
   const host = resolveHostId(c)
   const topics = createTopics(c.HOMELAB_BASE_TOPIC)
+  const ha = haSettings(c)
   const stops: Array<() => Promise<void>> = []
   let broker: RunningBroker | null = null
   let url = c.HOMELAB_MQTT_URL
@@ -99,6 +101,7 @@ await runUntilSignal(log, async () => {
       intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
       paths: { proc: c.HOMELAB_PROC_DIR, sys: c.HOMELAB_SYS_DIR, rootfs: c.HOMELAB_ROOTFS },
       log: createLogger('sys-collector'),
+      ha,
     })
     await sys.start()
     stops.unshift(() => sys.stop())
@@ -116,6 +119,7 @@ await runUntilSignal(log, async () => {
       statsConcurrency: c.HOMELAB_DOCKER_STATS_CONCURRENCY,
       stopTimeoutS: c.HOMELAB_DOCKER_STOP_TIMEOUT_S,
       log: createLogger('docker-collector'),
+      ha,
     })
     docker.start()
     stops.unshift(() => docker.stop())
@@ -134,6 +138,7 @@ await runUntilSignal(log, async () => {
       resyncMs: c.HOMELAB_SYSTEMD_RESYNC_MS,
       jobTimeoutMs: c.HOMELAB_SYSTEMD_JOB_TIMEOUT_MS,
       log: createLogger('systemd-collector'),
+      ha,
     })
     systemd.start()
     stops.unshift(() => systemd.stop())
@@ -147,6 +152,7 @@ await runUntilSignal(log, async () => {
       topics,
       ...ollamaOptions(c),
       log: createLogger('ollama-collector'),
+      ha,
     })
     await ollama.start()
     stops.unshift(() => ollama.stop())

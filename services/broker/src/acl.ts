@@ -35,7 +35,13 @@ export function aclFor(user: BrokerUser, base: string, haPrefix = 'homeassistant
     case 'ollama-collector':
       return {
         publish: [...own(base, user), `${haPrefix}/device/+/config`],
-        subscribe: [`${base}/+/${user}/cmd`, `${base}/+/${user}/set/+`, `${haPrefix}/status`],
+        // The discovery configs are read back at start, so a device that vanished meanwhile is still removed.
+        subscribe: [
+          `${base}/+/${user}/cmd`,
+          `${base}/+/${user}/set/+`,
+          `${haPrefix}/status`,
+          `${haPrefix}/device/+/config`,
+        ],
       }
     case 'recorder':
       return { publish: own(base, 'recorder'), subscribe: [`${base}/#`] }

@@ -106,11 +106,35 @@ export class DockerCollector {
   /** Test and bench hooks. */
   onEvent: ((e: Event) => void) | null = null
   onTick: (() => void) | null = null
+  /** Called after the container set may have changed (resync, lifecycle event, interval): HA discovery. */
+  readonly onChangeHooks: Array<() => void> = []
 
   constructor(private readonly d: DockerCollectorDeps) {}
 
   get isConnected(): boolean {
     return this.connected
+  }
+
+  /** Publishes every container's document again (Home Assistant restarted). */
+  republish(): void {
+    const now = Date.now()
+    for (const t of this.tracked.values()) this.publishReading(t, now)
+  }
+
+  /** Every container the collector knows now. */
+  containers(): ContainerInfo[] {
+    return [...this.tracked.values()].map((t) => t.info)
+  }
+
+  private changed(): void {
+    for (const h of this.onChangeHooks) {
+      try {
+        h()
+      } catch (e) {
+        this.d.counters.inc('hooks.errors')
+        this.d.log.once(`hook:${(e as Error).message}`, 'a change hook failed:', e)
+      }
+    }
   }
 
   /** Why the engine cannot be reached, while it cannot. */
@@ -287,6 +311,7 @@ export class DockerCollector {
     }
     for (const t of this.tracked.values()) this.publishReading(t, now)
     this.d.counters.inc('resyncs')
+    this.changed()
   }
 
   private async onDockerEvent(line: string): Promise<void> {
@@ -397,6 +422,7 @@ export class DockerCollector {
       this.tracked.delete(id)
       this.clearReading(gone?.info.name ?? name)
     }
+    this.changed()
   }
 
   private publishEvent(
@@ -501,6 +527,7 @@ export class DockerCollector {
       }
       this.d.counters.inc('ticks')
       this.onTick?.()
+      this.changed()
     } catch (e) {
       this.d.counters.inc('tick.errors')
       this.d.log.once(`tick:${(e as Error).message}`, 'reading containers failed:', (e as Error).message)

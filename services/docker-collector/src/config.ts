@@ -1,4 +1,4 @@
-import { commonShape, duration, globList } from '@homelab/service-kit'
+import { commonShape, duration, globList, haShape } from '@homelab/service-kit'
 import { z } from 'zod'
 
 export const DockerCollectorShape = {
@@ -20,7 +20,7 @@ export const DockerCollectorShape = {
   HOMELAB_DOCKER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(10),
 }
 
-export const DockerCollectorConfig = z.object({ ...commonShape, ...DockerCollectorShape })
+export const DockerCollectorConfig = z.object({ ...commonShape, ...haShape, ...DockerCollectorShape })
 export type DockerCollectorConfig = z.infer<typeof DockerCollectorConfig>
 
 /** Where dockerode should connect, from DOCKER_HOST. */

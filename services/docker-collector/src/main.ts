@@ -1,6 +1,7 @@
 import { createTopics } from '@homelab/contracts'
 import {
   createLogger,
+  haSettings,
   loadConfig,
   resolveHostId,
   resolvePassword,
@@ -24,6 +25,7 @@ await runUntilSignal(log, async () => {
     statsConcurrency: c.HOMELAB_DOCKER_STATS_CONCURRENCY,
     stopTimeoutS: c.HOMELAB_DOCKER_STOP_TIMEOUT_S,
     log,
+    ha: haSettings(c),
   })
   service.start()
   return service

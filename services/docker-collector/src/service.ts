@@ -1,8 +1,16 @@
-import type { Topics } from '@homelab/contracts'
-import { CommandServer, Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { haIds, type Topics } from '@homelab/contracts'
+import {
+  CommandServer,
+  Counters,
+  type HaConfig,
+  HaDiscovery,
+  type Logger,
+  MqttConnection,
+} from '@homelab/service-kit'
 import { DockerCollector } from './collector.js'
 import { ControlPolicyMatcher } from './control.js'
 import { Engine } from './engine.js'
+import { containerDevice, containersShape } from './ha.js'
 
 export interface DockerCollectorServiceOptions {
   url: string
@@ -17,6 +25,8 @@ export interface DockerCollectorServiceOptions {
   stopTimeoutS: number
   log: Logger
   counters?: Counters
+  /** Home Assistant discovery of containers (omit = off). */
+  ha?: HaConfig
 }
 
 /** The docker-collector as a service: its MQTT connection, the collector, and the command executor. */
@@ -25,6 +35,7 @@ export class DockerCollectorService {
   readonly collector: DockerCollector
   readonly commands: CommandServer
   readonly counters: Counters
+  readonly ha: HaDiscovery | null
 
   constructor(o: DockerCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
@@ -62,14 +73,41 @@ export class DockerCollectorService {
       execute: (c) => this.collector.execute(c),
     })
     if (o.control.length > 0) o.log.info(`control allowed for names matching: ${o.control.join(', ')}`)
+    const prefix = `${haIds.scope(o.host, 'container')}-`
+    this.ha = o.ha
+      ? new HaDiscovery({
+          conn: this.conn,
+          topics: o.topics,
+          host: o.host,
+          service: 'docker-collector',
+          owns: (id) => id.startsWith(prefix),
+          settings: o.ha,
+          log: o.log,
+          counters: this.counters,
+          onBirth: () => this.collector.republish(),
+        })
+      : null
+    const ha = this.ha
+    if (ha?.wants('containers')) {
+      let shape: string | null = null
+      this.collector.onChangeHooks.push(() => {
+        const list = this.collector.containers()
+        const s = containersShape(list)
+        if (s === shape) return
+        shape = s
+        ha.update(list.map((c) => containerDevice(o.host, o.topics, c)))
+      })
+    } else ha?.update([])
   }
 
   start(): void {
     this.conn.start()
+    this.ha?.start()
     this.collector.start()
   }
 
   async stop(): Promise<void> {
+    this.ha?.stop()
     await this.commands.whenIdle()
     await this.collector.stop()
     await this.conn.stop()

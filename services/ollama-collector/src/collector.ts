@@ -40,7 +40,7 @@ const SERVICE = 'ollama-collector'
 export class OllamaCollector {
   /** null until the first read: nothing is known, so nothing "changed". */
   private up: boolean | null = null
-  private version: string | null = null
+  private serverVersion: string | null = null
   private reason: string | null = null
   private installed = new Map<string, OllamaModel>()
   private loaded = new Map<string, OllamaLoadedModel>()
@@ -51,6 +51,9 @@ export class OllamaCollector {
   private current: Promise<void> = Promise.resolve()
   /** Last inference event time per model, so two requests ending in the same ms stay two samples. */
   private readonly lastInferenceTs = new Map<string, number>()
+  private lastInference: OllamaReading['lastInference'] = null
+  /** Called after each read of Ollama (HA discovery). */
+  readonly onPollHooks: Array<() => void> = []
   /** Test hooks. */
   onEvent: ((e: Event) => void) | null = null
   onPoll: (() => void) | null = null
@@ -59,6 +62,11 @@ export class OllamaCollector {
 
   get isUp(): boolean {
     return this.up === true
+  }
+
+  /** Ollama's version, once it has been seen (kept while it is down). */
+  get version(): string | null {
+    return this.serverVersion
   }
 
   start(): void {
@@ -113,6 +121,7 @@ export class OllamaCollector {
       this.publishReading()
       counters.inc('polls')
       this.onPoll?.()
+      for (const h of this.onPollHooks) h()
     } catch (e) {
       counters.inc('poll.errors')
       this.d.log.once(`poll:${(e as Error).message}`, 'reading Ollama failed:', (e as Error).message)
@@ -127,7 +136,7 @@ export class OllamaCollector {
     const newLoaded = new Map(loaded.map((m) => [m.name, m]))
     if (was !== true) {
       this.up = true
-      this.version = version
+      this.serverVersion = version
       this.reason = null
       this.installed = newInstalled
       this.loaded = newLoaded
@@ -148,8 +157,8 @@ export class OllamaCollector {
       )
       return
     }
-    if (version !== this.version) {
-      this.version = version
+    if (version !== this.serverVersion) {
+      this.serverVersion = version
       // A new version means Ollama restarted: report it as the server coming back with its inventory.
       this.publishEvent('ollama.up', 'ollama', 'info', `Ollama is now version ${version}`, {
         version,
@@ -212,9 +221,14 @@ export class OllamaCollector {
     this.d.log.once(`down:${reason}`, reason)
     if (was === true)
       this.publishEvent('ollama.down', 'ollama', 'warning', `Ollama at ${this.d.url} is down: ${reason}`, {
-        version: this.version,
+        version: this.serverVersion,
         reason,
       })
+  }
+
+  /** Publishes the document again (Home Assistant restarted). */
+  republish(): void {
+    this.publishReading()
   }
 
   private publishReading(): void {
@@ -226,12 +240,13 @@ export class OllamaCollector {
       source: SERVICE,
       url: this.d.url,
       up,
-      version: up ? this.version : null,
+      version: up ? this.serverVersion : null,
       reason: up ? null : this.reason,
       installed: up ? [...this.installed.values()] : [],
       loaded: up ? [...this.loaded.values()] : [],
       gpu: this.gpuState,
       proxy: this.d.proxy?.state() ?? null,
+      lastInference: this.lastInference,
     }
     this.d.conn.publishJson(this.d.topics.reading(this.d.host, SERVICE, 'ollama'), OllamaReading, r, {
       retain: true,
@@ -246,6 +261,8 @@ export class OllamaCollector {
     if (ts <= last) ts = last + 1
     this.lastInferenceTs.set(subject, ts)
     if (this.lastInferenceTs.size > 10_000) this.lastInferenceTs.clear()
+    if (r.outcome === 'ok')
+      this.lastInference = { ts, model: r.model, tokensPerSecond: r.tokensPerSecond, ttftMs: r.ttftMs }
     const what = r.model ?? `${r.endpoint} (no model named)`
     const message =
       r.outcome === 'ok'

@@ -1,3 +1,4 @@
+import { ConfigError, haSettings, loadConfig } from '@homelab/service-kit'
 import { describe, expect, it } from 'vitest'
 import { displayUrl, normalizeOllamaHost, OllamaCollectorConfig } from './config.js'
 
@@ -24,6 +25,29 @@ describe('OLLAMA_HOST', () => {
   it('never shows credentials', () => {
     expect(displayUrl(normalizeOllamaHost('https://me:secret@llm.example.com'))).toBe(
       'https://llm.example.com',
+    )
+  })
+})
+
+describe('Home Assistant settings in a collector’s configuration', () => {
+  it('defaults to every group, and names the variable and the bad group', () => {
+    const c = loadConfig(OllamaCollectorConfig, {})
+    expect(haSettings(c)).toEqual({
+      HOMELAB_HA_DISCOVERY: 'on',
+      HOMELAB_HA_DISCOVERY_PREFIX: 'homeassistant',
+      HOMELAB_HA_ENTITIES: ['host', 'containers', 'units', 'ollama'],
+      HOMELAB_HA_UNITS: ['*'],
+      HOMELAB_HA_GONE_TTL_MS: 3_600_000,
+      HOMELAB_HA_BIRTH_DELAY_MS: 5000,
+    })
+    expect(() => loadConfig(OllamaCollectorConfig, { HOMELAB_HA_ENTITIES: 'host,dockers' })).toThrow(
+      ConfigError,
+    )
+    expect(() => loadConfig(OllamaCollectorConfig, { HOMELAB_HA_ENTITIES: 'host,dockers' })).toThrow(
+      /HOMELAB_HA_ENTITIES: unknown group "dockers"/,
+    )
+    expect(() => loadConfig(OllamaCollectorConfig, { HOMELAB_HA_DISCOVERY_PREFIX: 'a/b' })).toThrow(
+      /HOMELAB_HA_DISCOVERY_PREFIX/,
     )
   })
 })

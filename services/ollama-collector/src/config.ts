@@ -1,4 +1,4 @@
-import { commonShape, duration, port } from '@homelab/service-kit'
+import { commonShape, duration, haShape, port } from '@homelab/service-kit'
 import { z } from 'zod'
 
 /**
@@ -73,7 +73,7 @@ export const OllamaCollectorShape = {
   HOMELAB_NVIDIA_SMI: z.string().min(1).max(512).default('nvidia-smi'),
 }
 
-export const OllamaCollectorConfig = z.object({ ...commonShape, ...OllamaCollectorShape })
+export const OllamaCollectorConfig = z.object({ ...commonShape, ...haShape, ...OllamaCollectorShape })
 export type OllamaCollectorConfig = z.infer<typeof OllamaCollectorConfig>
 
 /** The Ollama settings of a loaded config, as the service takes them (shared with the all-in-one). */

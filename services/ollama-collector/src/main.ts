@@ -1,6 +1,7 @@
 import { createTopics } from '@homelab/contracts'
 import {
   createLogger,
+  haSettings,
   loadConfig,
   resolveHostId,
   resolvePassword,
@@ -20,6 +21,7 @@ await runUntilSignal(log, async () => {
     topics: createTopics(c.HOMELAB_BASE_TOPIC),
     ...ollamaOptions(c),
     log,
+    ha: haSettings(c),
   })
   await service.start()
   return service

@@ -1,8 +1,9 @@
-import type { Topics } from '@homelab/contracts'
-import { Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { haIds, type Topics } from '@homelab/contracts'
+import { Counters, type HaConfig, HaDiscovery, type Logger, MqttConnection } from '@homelab/service-kit'
 import { OllamaCollector } from './collector.js'
 import { displayUrl } from './config.js'
 import { GpuReader } from './gpu.js'
+import { ollamaDevice } from './ha.js'
 import { OllamaApi } from './ollama-api.js'
 import { MeasuringProxy } from './proxy.js'
 
@@ -21,6 +22,8 @@ export interface OllamaCollectorServiceOptions {
   gpu: { enabled: boolean; program: string }
   log: Logger
   counters?: Counters
+  /** Home Assistant discovery of the Ollama device (omit = off). */
+  ha?: HaConfig
 }
 
 /** The ollama-collector as a service: its MQTT connection, the poller and the optional measuring proxy. */
@@ -29,6 +32,7 @@ export class OllamaCollectorService {
   readonly collector: OllamaCollector
   readonly proxy: MeasuringProxy | null
   readonly counters: Counters
+  readonly ha: HaDiscovery | null
 
   constructor(private readonly o: OllamaCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
@@ -65,9 +69,35 @@ export class OllamaCollectorService {
       log: o.log,
       counters: this.counters,
     })
+    const deviceId = haIds.entity(o.host, 'ollama')
+    this.ha = o.ha
+      ? new HaDiscovery({
+          conn: this.conn,
+          topics: o.topics,
+          host: o.host,
+          service: 'ollama-collector',
+          owns: (id) => id === deviceId,
+          settings: o.ha,
+          log: o.log,
+          counters: this.counters,
+          onBirth: () => this.collector.republish(),
+        })
+      : null
+    const ha = this.ha
+    if (ha?.wants('ollama')) {
+      // Offered once Ollama has been seen (no device for a machine without Ollama); the version is its model.
+      let shape: string | null = null
+      this.collector.onPollHooks.push(() => {
+        const v = this.collector.version
+        if (v === null || v === shape) return
+        shape = v
+        ha.update([ollamaDevice(o.host, o.topics, v)])
+      })
+    } else ha?.update([])
   }
 
   async start(): Promise<void> {
+    this.ha?.start()
     if (this.proxy) {
       const port = await this.proxy.start()
       this.o.log.info(
@@ -79,6 +109,7 @@ export class OllamaCollectorService {
   }
 
   async stop(): Promise<void> {
+    this.ha?.stop()
     await this.proxy?.stop()
     await this.collector.stop()
     await this.conn.stop()

@@ -26,6 +26,10 @@ export class SysCollector {
   private readonly reader: HostReader
   /** Test and bench hook: called after each published reading. */
   onReading: ((r: SystemReading) => void) | null = null
+  /** Called after each published reading (the service's own hooks: HA discovery). */
+  readonly onReadingHooks: Array<(r: SystemReading) => void> = []
+  private lastReading: SystemReading | null = null
+  private hostFacts: HostFacts | null = null
 
   constructor(private readonly d: SysCollectorDeps) {
     this.reader = new HostReader(d.paths)
@@ -39,6 +43,7 @@ export class SysCollector {
     )
     try {
       const facts = await readHostFacts(d.host, d.paths.proc)
+      this.hostFacts = facts
       d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, facts, {
         retain: true,
       })
@@ -73,7 +78,9 @@ export class SysCollector {
           { retain: true },
         )
         this.d.counters.inc('readings')
+        this.lastReading = reading
         this.onReading?.(reading)
+        for (const h of this.onReadingHooks) h(reading)
       }
       this.prev = cur
       if (this.d.counters.get('sample.errors') > 0) this.d.conn.setStatus('ok', null)
@@ -84,6 +91,28 @@ export class SysCollector {
     } finally {
       this.busy = false
     }
+  }
+
+  get facts(): HostFacts | null {
+    return this.hostFacts
+  }
+
+  /** Publishes the facts and the latest reading again (Home Assistant restarted). */
+  republish(): void {
+    const { d } = this
+    if (this.hostFacts)
+      d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, this.hostFacts, {
+        retain: true,
+      })
+    if (this.lastReading)
+      d.conn.publishJson(
+        d.topics.reading(d.host, 'sys-collector', 'system'),
+        SystemReading,
+        this.lastReading,
+        {
+          retain: true,
+        },
+      )
   }
 
   async stop(): Promise<void> {

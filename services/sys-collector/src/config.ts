@@ -1,8 +1,9 @@
-import { commonShape, duration } from '@homelab/service-kit'
+import { commonShape, duration, haShape } from '@homelab/service-kit'
 import { z } from 'zod'
 
 export const SysCollectorConfig = z.object({
   ...commonShape,
+  ...haShape,
   /** Sampling interval; 1 s to 1 h. */
   HOMELAB_SYS_INTERVAL_MS: duration(1000, 3_600_000).default(5000),
   HOMELAB_PROC_DIR: z.string().min(1).default('/proc'),

@@ -1,6 +1,7 @@
 import { createTopics } from '@homelab/contracts'
 import {
   createLogger,
+  haSettings,
   loadConfig,
   resolveHostId,
   resolvePassword,
@@ -21,6 +22,7 @@ await runUntilSignal(log, async () => {
     intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
     paths: { proc: c.HOMELAB_PROC_DIR, sys: c.HOMELAB_SYS_DIR, rootfs: c.HOMELAB_ROOTFS },
     log,
+    ha: haSettings(c),
   })
   await service.start()
   return service

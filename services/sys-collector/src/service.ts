@@ -1,6 +1,7 @@
-import type { Topics } from '@homelab/contracts'
-import { Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { haIds, type Topics } from '@homelab/contracts'
+import { Counters, type HaConfig, HaDiscovery, type Logger, MqttConnection } from '@homelab/service-kit'
 import { SysCollector } from './collector.js'
+import { hostDevice, hostShape } from './ha.js'
 import type { HostPaths } from './host-reader.js'
 
 export interface SysCollectorServiceOptions {
@@ -13,6 +14,8 @@ export interface SysCollectorServiceOptions {
   paths: HostPaths
   log: Logger
   counters?: Counters
+  /** Home Assistant discovery of the host device (omit = off). */
+  ha?: HaConfig
 }
 
 /** The sys-collector as a service: its own MQTT connection and the sampler. Used alone and in the all-in-one. */
@@ -20,6 +23,7 @@ export class SysCollectorService {
   readonly conn: MqttConnection
   readonly collector: SysCollector
   readonly counters: Counters
+  readonly ha: HaDiscovery | null
 
   constructor(o: SysCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
@@ -44,14 +48,41 @@ export class SysCollectorService {
       log: o.log,
       counters: this.counters,
     })
+    const hostId = haIds.host(o.host)
+    this.ha = o.ha
+      ? new HaDiscovery({
+          conn: this.conn,
+          topics: o.topics,
+          host: o.host,
+          service: 'sys-collector',
+          owns: (id) => id === hostId,
+          settings: o.ha,
+          log: o.log,
+          counters: this.counters,
+          onBirth: () => this.collector.republish(),
+        })
+      : null
+    const ha = this.ha
+    if (ha?.wants('host')) {
+      let shape = ''
+      this.collector.onReadingHooks.push((r) => {
+        const model = this.collector.facts?.model ?? null
+        const s = hostShape(r, model)
+        if (s === shape) return
+        shape = s
+        ha.update([hostDevice(o.host, o.topics, r, model)])
+      })
+    } else ha?.update([])
   }
 
   async start(): Promise<void> {
     this.conn.start()
+    this.ha?.start()
     await this.collector.start()
   }
 
   async stop(): Promise<void> {
+    this.ha?.stop()
     await this.collector.stop()
     await this.conn.stop()
   }

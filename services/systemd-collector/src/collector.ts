@@ -93,6 +93,8 @@ export class SystemdCollector {
   private chain: Promise<void> = Promise.resolve()
   private loop: Promise<void> = Promise.resolve()
   onEvent: ((e: Event) => void) | null = null
+  /** Called after the unit set may have changed (resync, interval): HA discovery. */
+  readonly onChangeHooks: Array<() => void> = []
 
   constructor(private readonly d: SystemdCollectorDeps) {
     this.monitored = compileGlobs(d.units)
@@ -101,6 +103,28 @@ export class SystemdCollector {
 
   get isConnected(): boolean {
     return this.connected
+  }
+
+  /** Every monitored unit the collector knows now. */
+  units(): UnitInfo[] {
+    return [...this.tracked.values()].map((t) => t.info)
+  }
+
+  /** Publishes every unit's document again (Home Assistant restarted). */
+  republish(): void {
+    const now = Date.now()
+    for (const t of this.tracked.values()) this.publishReading(t, now)
+  }
+
+  private changed(): void {
+    for (const h of this.onChangeHooks) {
+      try {
+        h()
+      } catch (e) {
+        this.d.counters.inc('hooks.errors')
+        this.d.log.once(`hook:${(e as Error).message}`, 'a change hook failed:', e)
+      }
+    }
   }
 
   start(): void {
@@ -284,6 +308,7 @@ export class SystemdCollector {
       this.publishReading(t, now)
     }
     this.d.counters.inc('resyncs')
+    this.changed()
   }
 
   private async onSignal(s: BusSignal): Promise<void> {
@@ -480,6 +505,7 @@ export class SystemdCollector {
         })
       })
       this.d.counters.inc('ticks')
+      this.changed()
     } catch (e) {
       this.d.counters.inc('tick.errors')
       this.d.log.once(`tick:${(e as Error).message}`, 'reading unit stats failed:', (e as Error).message)

@@ -1,4 +1,4 @@
-import { commonShape, duration, globList } from '@homelab/service-kit'
+import { commonShape, duration, globList, haShape } from '@homelab/service-kit'
 import { z } from 'zod'
 
 export const SystemdCollectorShape = {
@@ -22,5 +22,5 @@ export const SystemdCollectorShape = {
   HOMELAB_SYSTEMD_JOB_TIMEOUT_MS: duration(1000, 600_000).default(25_000),
 }
 
-export const SystemdCollectorConfig = z.object({ ...commonShape, ...SystemdCollectorShape })
+export const SystemdCollectorConfig = z.object({ ...commonShape, ...haShape, ...SystemdCollectorShape })
 export type SystemdCollectorConfig = z.infer<typeof SystemdCollectorConfig>

@@ -1,6 +1,7 @@
 import { createTopics } from '@homelab/contracts'
 import {
   createLogger,
+  haSettings,
   loadConfig,
   resolveHostId,
   resolvePassword,
@@ -25,6 +26,7 @@ await runUntilSignal(log, async () => {
     resyncMs: c.HOMELAB_SYSTEMD_RESYNC_MS,
     jobTimeoutMs: c.HOMELAB_SYSTEMD_JOB_TIMEOUT_MS,
     log,
+    ha: haSettings(c),
   })
   service.start()
   return service

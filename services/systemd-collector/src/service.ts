@@ -1,7 +1,16 @@
-import type { Topics } from '@homelab/contracts'
-import { CommandServer, Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { haIds, type Topics } from '@homelab/contracts'
+import {
+  CommandServer,
+  Counters,
+  compileGlobs,
+  type HaConfig,
+  HaDiscovery,
+  type Logger,
+  MqttConnection,
+} from '@homelab/service-kit'
 import { SystemdBus } from './bus.js'
 import { SystemdCollector } from './collector.js'
+import { unitDevice, unitsShape } from './ha.js'
 
 export interface SystemdCollectorServiceOptions {
   url: string
@@ -17,6 +26,8 @@ export interface SystemdCollectorServiceOptions {
   jobTimeoutMs: number
   log: Logger
   counters?: Counters
+  /** Home Assistant discovery of units (omit = off); HOMELAB_HA_UNITS picks which monitored units. */
+  ha?: HaConfig
 }
 
 /** The systemd-collector as a service: its MQTT connection, the collector, and the command executor. */
@@ -25,6 +36,7 @@ export class SystemdCollectorService {
   readonly collector: SystemdCollector
   readonly commands: CommandServer
   readonly counters: Counters
+  readonly ha: HaDiscovery | null
 
   constructor(o: SystemdCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
@@ -63,14 +75,42 @@ export class SystemdCollectorService {
       execute: (c) => this.collector.execute(c),
     })
     if (o.control.length > 0) o.log.info(`control allowed for units matching: ${o.control.join(', ')}`)
+    const prefix = `${haIds.scope(o.host, 'unit')}-`
+    this.ha = o.ha
+      ? new HaDiscovery({
+          conn: this.conn,
+          topics: o.topics,
+          host: o.host,
+          service: 'systemd-collector',
+          owns: (id) => id.startsWith(prefix),
+          settings: o.ha,
+          log: o.log,
+          counters: this.counters,
+          onBirth: () => this.collector.republish(),
+        })
+      : null
+    const ha = this.ha
+    if (ha?.wants('units') && o.ha) {
+      const wanted = compileGlobs(o.ha.HOMELAB_HA_UNITS)
+      let shape: string | null = null
+      this.collector.onChangeHooks.push(() => {
+        const list = this.collector.units().filter((u) => wanted.match(u.name) !== null)
+        const s = unitsShape(list)
+        if (s === shape) return
+        shape = s
+        ha.update(list.map((u) => unitDevice(o.host, o.topics, u)))
+      })
+    } else ha?.update([])
   }
 
   start(): void {
     this.conn.start()
+    this.ha?.start()
     this.collector.start()
   }
 
   async stop(): Promise<void> {
+    this.ha?.stop()
     await this.commands.whenIdle()
     await this.collector.stop()
     await this.conn.stop()

@@ -75,6 +75,7 @@ export function ollamaRoutes(deps: GatewayDeps) {
         loaded: loaded.success ? loaded.data : [],
         gpu: { present: false, reason: 'unknown while the ollama-collector is offline', devices: [] },
         proxy: null,
+        lastInference: null,
       },
       collector,
       reason: row.reason,

@@ -1,0 +1,189 @@
+import { HA_ORIGIN, type HaComponent, HaDeviceConfig, type HaGroup, type Topics } from '@homelab/contracts'
+import type { HaConfig } from './config.js'
+import type { Counters, Logger } from './log.js'
+import type { MqttConnection } from './mqtt-connection.js'
+
+/** One HA device as a collector describes it; `objectId` is its discovery topic's id (and its device id). */
+export interface HaDeviceSpec {
+  objectId: string
+  name: string
+  model?: string
+  manufacturer?: string
+  viaDevice?: string
+  components: Record<string, HaComponent>
+}
+
+export interface HaDiscoveryOptions {
+  conn: MqttConnection
+  topics: Topics
+  host: string
+  /** The collector that owns these devices: its availability is theirs. */
+  service: Parameters<Topics['availability']>[1]
+  /** Whether an object id is one of this publisher's (to find its own retained configs after a restart). */
+  owns: (objectId: string) => boolean
+  settings: HaConfig
+  log: Logger
+  counters: Counters
+  /** Publish current state again (HA just came up). */
+  onBirth?: () => void
+}
+
+/**
+ * Publishes a collector's Home Assistant devices (device-based discovery, retained, QoS 1) and keeps them right:
+ * a config is sent when it changes; a device that disappears is kept for `HOMELAB_HA_GONE_TTL_MS` (a container
+ * recreated under the same name keeps its entities) and then removed with an empty retained config; when HA
+ * announces `online` on `<prefix>/status` (its birth message is not retained), everything is sent again after a
+ * random delay so a restarted HA does not get a burst from every collector at once. Configs this collector left
+ * retained before a restart are read back, so a device that vanished while it was down is still removed.
+ */
+export class HaDiscovery {
+  private readonly current = new Map<string, string>()
+  /** What the broker holds (published by us, or found retained at start). */
+  private readonly published = new Map<string, string>()
+  private readonly goneSince = new Map<string, number>()
+  private birthTimer: NodeJS.Timeout | null = null
+  private sweepTimer: NodeJS.Timeout | null = null
+  private readonly prefix: string
+
+  constructor(private readonly o: HaDiscoveryOptions) {
+    this.prefix = o.settings.HOMELAB_HA_DISCOVERY_PREFIX
+  }
+
+  get enabled(): boolean {
+    return this.o.settings.HOMELAB_HA_DISCOVERY === 'on'
+  }
+
+  wants(group: HaGroup): boolean {
+    return this.enabled && this.o.settings.HOMELAB_HA_ENTITIES.includes(group)
+  }
+
+  configTopic(objectId: string): string {
+    return `${this.prefix}/device/${objectId}/config`
+  }
+
+  start(): void {
+    if (!this.enabled) return
+    const { conn } = this.o
+    const status = `${this.prefix}/status`
+    const configs = `${this.prefix}/device/+/config`
+    conn.subscribe(status, 1)
+    conn.subscribe(configs, 1)
+    conn.onMessage((topic, payload) => {
+      if (topic === status) {
+        if (payload.toString('utf8').trim() === 'online') this.scheduleBirth()
+        return
+      }
+      const m = /^[^/]+\/device\/([^/]+)\/config$/.exec(topic)
+      if (!m?.[1] || !topic.startsWith(`${this.prefix}/`) || !this.o.owns(m[1])) return
+      const id = m[1]
+      if (payload.length === 0) {
+        this.published.delete(id)
+        return
+      }
+      // Ours, retained from before a restart: note it; if it is not current, it is gone as of now.
+      if (!this.published.has(id)) this.published.set(id, payload.toString('utf8'))
+      if (!this.current.has(id) && !this.goneSince.has(id)) this.goneSince.set(id, Date.now())
+    })
+    this.sweepTimer = setInterval(
+      () => this.sweep(),
+      Math.min(60_000, Math.max(250, this.o.settings.HOMELAB_HA_GONE_TTL_MS / 4)),
+    )
+    this.sweepTimer.unref?.()
+  }
+
+  stop(): void {
+    if (this.birthTimer) clearTimeout(this.birthTimer)
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
+    this.birthTimer = null
+    this.sweepTimer = null
+  }
+
+  /** The full set of devices this collector has now: changed ones are published, missing ones start their TTL. */
+  update(devices: HaDeviceSpec[]): void {
+    if (!this.enabled) return
+    const now = Date.now()
+    const next = new Map<string, string>()
+    for (const d of devices) {
+      const payload = this.payload(d)
+      if (payload) next.set(d.objectId, payload)
+    }
+    for (const id of this.current.keys())
+      if (!next.has(id) && !this.goneSince.has(id)) this.goneSince.set(id, now)
+    for (const id of this.published.keys())
+      if (!next.has(id) && !this.goneSince.has(id)) this.goneSince.set(id, now)
+    this.current.clear()
+    for (const [id, p] of next) {
+      this.current.set(id, p)
+      this.goneSince.delete(id)
+      if (this.published.get(id) !== p) this.send(id, p)
+    }
+    this.sweep()
+  }
+
+  private payload(d: HaDeviceSpec): string | null {
+    const config: HaDeviceConfig = {
+      device: {
+        identifiers: [d.objectId],
+        name: d.name,
+        manufacturer: d.manufacturer ?? HA_ORIGIN.name,
+        ...(d.model ? { model: d.model } : {}),
+        sw_version: HA_ORIGIN.sw_version,
+        ...(d.viaDevice ? { via_device: d.viaDevice } : {}),
+      },
+      origin: { ...HA_ORIGIN },
+      availability: [{ topic: this.o.topics.availability(this.o.host, this.o.service) }],
+      qos: 1,
+      components: d.components,
+    }
+    const r = HaDeviceConfig.safeParse(config)
+    if (!r.success) {
+      this.o.counters.inc('ha.invalid')
+      this.o.log.once(
+        `ha-invalid:${d.objectId}`,
+        `not publishing an invalid HA config for ${d.objectId}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+      )
+      return null
+    }
+    return JSON.stringify(r.data)
+  }
+
+  private send(id: string, payload: string): void {
+    this.published.set(id, payload)
+    this.o.conn.publish(this.configTopic(id), payload, { qos: 1, retain: true })
+    this.o.counters.inc('ha.configs')
+  }
+
+  /** Removes devices gone for longer than the TTL. */
+  private sweep(): void {
+    const ttl = this.o.settings.HOMELAB_HA_GONE_TTL_MS
+    const now = Date.now()
+    for (const [id, since] of this.goneSince) {
+      if (this.current.has(id)) {
+        this.goneSince.delete(id)
+        continue
+      }
+      if (now - since < ttl) continue
+      this.goneSince.delete(id)
+      this.published.delete(id)
+      this.o.conn.publish(this.configTopic(id), '', { qos: 1, retain: true })
+      this.o.counters.inc('ha.removed')
+      this.o.log.info(`removed Home Assistant device ${id} (gone for ${Math.round((now - since) / 1000)} s)`)
+    }
+  }
+
+  private scheduleBirth(): void {
+    if (this.birthTimer) return
+    const delay = Math.floor(Math.random() * this.o.settings.HOMELAB_HA_BIRTH_DELAY_MS)
+    this.birthTimer = setTimeout(() => {
+      this.birthTimer = null
+      this.republish()
+    }, delay)
+  }
+
+  /** Sends every current config again, then the state (HA restarted). */
+  republish(): void {
+    for (const [id, p] of this.current) this.send(id, p)
+    this.o.counters.inc('ha.births')
+    this.o.onBirth?.()
+  }
+}
