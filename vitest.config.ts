@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 // Suites that drive the local Docker engine (one restarts dockerd, one boots systemd in a container) run one after
 // the other in their own project; everything else runs in parallel beside them.
-const ENGINE = ['test/docker.test.ts', 'test/systemd.test.ts', 'test/ha.test.ts']
+const ENGINE = ['test/docker.test.ts', 'test/systemd.test.ts', 'test/ha.test.ts', 'test/deploy.test.ts']
 
 export default defineConfig({
   resolve: { conditions: ['source'] },

@@ -82,19 +82,49 @@ export const commonShape = {
   HOMELAB_MQTT_PASSWORD: z.string().min(1).max(512).optional(),
   /** A file holding the password (Docker secrets); read at start. */
   HOMELAB_MQTT_PASSWORD_FILE: z.string().min(1).optional(),
+  /**
+   * The broker's users file (`<data>/secrets/mqtt-users.json`, written by the broker): the service takes its own
+   * user's password from it (in compose, the data volume mounted read-only).
+   */
+  HOMELAB_MQTT_USERS_FILE: z.string().min(1).optional(),
+  /** A file the service keeps fresh while it is healthy, for container healthchecks. */
+  HOMELAB_HEALTH_FILE: z.string().min(1).optional(),
   HOMELAB_BASE_TOPIC: BaseTopic.default('homelab'),
   HOMELAB_HOST_ID: HostId.optional(),
+  /** A file holding the host's name (the host's /etc/hostname, in a container); used when HOMELAB_HOST_ID is unset. */
+  HOMELAB_HOSTNAME_FILE: z.string().min(1).optional(),
   HOMELAB_DATA_DIR: z.string().min(1).default('./data'),
 }
 
 export const CommonConfig = z.object(commonShape)
 export type CommonConfig = z.infer<typeof CommonConfig>
 
-export function resolveHostId(c: { HOMELAB_HOST_ID?: string | undefined }): string {
-  return c.HOMELAB_HOST_ID ?? sanitizeHostId(hostname())
+/**
+ * The host id: HOMELAB_HOST_ID, else the host's name from HOMELAB_HOSTNAME_FILE (in a container, the host's
+ * /etc/hostname mounted read-only — the container's own name is a random id), else this machine's hostname.
+ */
+export function resolveHostId(c: {
+  HOMELAB_HOST_ID?: string | undefined
+  HOMELAB_HOSTNAME_FILE?: string | undefined
+}): string {
+  if (c.HOMELAB_HOST_ID) return c.HOMELAB_HOST_ID
+  if (c.HOMELAB_HOSTNAME_FILE) {
+    try {
+      const name = readFileSync(c.HOMELAB_HOSTNAME_FILE, 'utf8').trim()
+      if (name) return sanitizeHostId(name)
+    } catch (e) {
+      throw new ConfigError(
+        `HOMELAB_HOSTNAME_FILE: cannot read ${c.HOMELAB_HOSTNAME_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      )
+    }
+  }
+  return sanitizeHostId(hostname())
 }
 
-export function resolvePassword(c: CommonConfig): string | undefined {
+export function resolvePassword(
+  c: Pick<CommonConfig, 'HOMELAB_MQTT_PASSWORD' | 'HOMELAB_MQTT_PASSWORD_FILE' | 'HOMELAB_MQTT_USERS_FILE'>,
+  user?: string,
+): string | undefined {
   if (c.HOMELAB_MQTT_PASSWORD) return c.HOMELAB_MQTT_PASSWORD
   if (c.HOMELAB_MQTT_PASSWORD_FILE) {
     try {
@@ -104,6 +134,22 @@ export function resolvePassword(c: CommonConfig): string | undefined {
         `HOMELAB_MQTT_PASSWORD_FILE: cannot read ${c.HOMELAB_MQTT_PASSWORD_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
       )
     }
+  }
+  if (c.HOMELAB_MQTT_USERS_FILE && user) {
+    let users: unknown
+    try {
+      users = (JSON.parse(readFileSync(c.HOMELAB_MQTT_USERS_FILE, 'utf8')) as { users?: unknown }).users
+    } catch (e) {
+      throw new ConfigError(
+        `HOMELAB_MQTT_USERS_FILE: cannot read ${c.HOMELAB_MQTT_USERS_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the broker writes it on its first start`,
+      )
+    }
+    const pw = users && typeof users === 'object' ? (users as Record<string, unknown>)[user] : undefined
+    if (typeof pw !== 'string')
+      throw new ConfigError(
+        `HOMELAB_MQTT_USERS_FILE: ${c.HOMELAB_MQTT_USERS_FILE} has no password for "${user}"`,
+      )
+    return pw
   }
   return undefined
 }

@@ -50,7 +50,7 @@ await runUntilSignal(log, async () => {
     if (c.HOMELAB_MQTT_URL)
       return {
         username: c.HOMELAB_MQTT_USERNAME,
-        password: resolvePassword({ ...c, HOMELAB_MQTT_URL: c.HOMELAB_MQTT_URL }),
+        password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME),
       }
     return { username: user, password: credentials[user] }
   }

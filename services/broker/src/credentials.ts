@@ -13,17 +13,23 @@ export function usersFilePath(dataDir: string): string {
   return join(dataDir, 'secrets', 'mqtt-users.json')
 }
 
+/**
+ * Owner read-write, group read (0640, folder 0750): the services read their password from this file, and in
+ * compose one of them (the systemd-collector) runs under another user id that shares the group, because the host's
+ * D-Bus accepts only user ids its own passwd knows. Nobody else can read it.
+ */
 function writeSecret(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  mkdirSync(dirname(path), { recursive: true, mode: 0o750 })
+  chmodSync(dirname(path), 0o750)
   const tmp = `${path}.tmp`
-  writeFileSync(tmp, content, { mode: 0o600 })
-  chmodSync(tmp, 0o600)
+  writeFileSync(tmp, content, { mode: 0o640 })
+  chmodSync(tmp, 0o640)
   renameSync(tmp, path)
 }
 
 /**
  * Loads the broker's users (service name → password) from `<data>/secrets/mqtt-users.json`, generating a random
- * password for each service user that has none. The file is written with mode 0600; passwords never reach a log.
+ * password for each service user that has none. The file is written with mode 0640; passwords never reach a log.
  * `homeassistant` is present only when a password is given (HOMELAB_HA_MQTT_PASSWORD).
  */
 export function ensureCredentials(dataDir: string, haPassword?: string): Credentials {
@@ -51,5 +57,10 @@ export function ensureCredentials(dataDir: string, haPassword?: string): Credent
     changed = true
   }
   if (changed || !existsSync(path)) writeSecret(path, `${JSON.stringify({ users }, null, 2)}\n`)
+  else {
+    // A file from an older version (0600 in a 0700 folder): give the services' group read access.
+    chmodSync(dirname(path), 0o750)
+    chmodSync(path, 0o640)
+  }
   return users
 }

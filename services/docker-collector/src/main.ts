@@ -3,9 +3,11 @@ import {
   createLogger,
   haSettings,
   loadConfig,
+  mqttProbe,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  startHealthFile,
 } from '@homelab/service-kit'
 import { DockerCollectorConfig } from './config.js'
 import { DockerCollectorService } from './service.js'
@@ -16,7 +18,7 @@ await runUntilSignal(log, async () => {
   const service = new DockerCollectorService({
     url: c.HOMELAB_MQTT_URL,
     username: c.HOMELAB_MQTT_USERNAME ?? 'docker-collector',
-    password: resolvePassword(c),
+    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'docker-collector'),
     host: resolveHostId(c),
     topics: createTopics(c.HOMELAB_BASE_TOPIC),
     dockerHost: c.DOCKER_HOST,
@@ -28,5 +30,6 @@ await runUntilSignal(log, async () => {
     ha: haSettings(c),
   })
   service.start()
+  startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(service.conn))
   return service
 })

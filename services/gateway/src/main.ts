@@ -4,9 +4,11 @@ import {
   Counters,
   createLogger,
   loadConfig,
+  mqttProbe,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  startHealthFile,
 } from '@homelab/service-kit'
 import { Auth } from './auth.js'
 import { GatewayConfig } from './config.js'
@@ -41,12 +43,13 @@ if (cmd === 'token') {
       topics: createTopics(c.HOMELAB_BASE_TOPIC),
       host: resolveHostId(c),
       username: c.HOMELAB_MQTT_USERNAME ?? 'gateway',
-      password: resolvePassword(c),
+      password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'gateway'),
       databasePath: join(c.HOMELAB_DATA_DIR, 'homelab.db'),
       log,
       counters: new Counters(),
     })
     await gw.start()
+    startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(gw.conn))
     log.info(`dashboard on http://localhost:${gw.port}/`)
     return gw
   })

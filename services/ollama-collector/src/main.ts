@@ -3,9 +3,11 @@ import {
   createLogger,
   haSettings,
   loadConfig,
+  mqttProbe,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  startHealthFile,
 } from '@homelab/service-kit'
 import { OllamaCollectorConfig, ollamaOptions } from './config.js'
 import { OllamaCollectorService } from './service.js'
@@ -16,7 +18,7 @@ await runUntilSignal(log, async () => {
   const service = new OllamaCollectorService({
     url: c.HOMELAB_MQTT_URL,
     username: c.HOMELAB_MQTT_USERNAME ?? 'ollama-collector',
-    password: resolvePassword(c),
+    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'ollama-collector'),
     host: resolveHostId(c),
     topics: createTopics(c.HOMELAB_BASE_TOPIC),
     ...ollamaOptions(c),
@@ -24,5 +26,6 @@ await runUntilSignal(log, async () => {
     ha: haSettings(c),
   })
   await service.start()
+  startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(service.conn))
   return service
 })

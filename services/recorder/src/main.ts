@@ -3,9 +3,11 @@ import {
   Counters,
   createLogger,
   loadConfig,
+  mqttProbe,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  startHealthFile,
 } from '@homelab/service-kit'
 import { openWriter } from '@homelab/storage'
 import { RecorderConfig } from './config.js'
@@ -31,11 +33,12 @@ if (process.argv[2] === 'rebuild') {
       topics: createTopics(c.HOMELAB_BASE_TOPIC),
       host,
       username: c.HOMELAB_MQTT_USERNAME ?? 'recorder',
-      password: resolvePassword(c),
+      password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'recorder'),
       log,
       counters: new Counters(),
     })
     recorder.start()
+    startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(recorder.conn))
     log.info(`recording to ${databasePath(c.HOMELAB_DATA_DIR)}`)
     return recorder
   })

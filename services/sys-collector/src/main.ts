@@ -3,9 +3,11 @@ import {
   createLogger,
   haSettings,
   loadConfig,
+  mqttProbe,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  startHealthFile,
 } from '@homelab/service-kit'
 import { SysCollectorConfig } from './config.js'
 import { SysCollectorService } from './service.js'
@@ -16,7 +18,7 @@ await runUntilSignal(log, async () => {
   const service = new SysCollectorService({
     url: c.HOMELAB_MQTT_URL,
     username: c.HOMELAB_MQTT_USERNAME ?? 'sys-collector',
-    password: resolvePassword(c),
+    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'sys-collector'),
     host: resolveHostId(c),
     topics: createTopics(c.HOMELAB_BASE_TOPIC),
     intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
@@ -25,5 +27,6 @@ await runUntilSignal(log, async () => {
     ha: haSettings(c),
   })
   await service.start()
+  startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(service.conn))
   return service
 })

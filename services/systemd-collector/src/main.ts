@@ -3,9 +3,11 @@ import {
   createLogger,
   haSettings,
   loadConfig,
+  mqttProbe,
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  startHealthFile,
 } from '@homelab/service-kit'
 import { SystemdCollectorConfig } from './config.js'
 import { SystemdCollectorService } from './service.js'
@@ -16,7 +18,7 @@ await runUntilSignal(log, async () => {
   const service = new SystemdCollectorService({
     url: c.HOMELAB_MQTT_URL,
     username: c.HOMELAB_MQTT_USERNAME ?? 'systemd-collector',
-    password: resolvePassword(c),
+    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'systemd-collector'),
     host: resolveHostId(c),
     topics: createTopics(c.HOMELAB_BASE_TOPIC),
     busAddress: c.DBUS_SYSTEM_BUS_ADDRESS,
@@ -29,5 +31,6 @@ await runUntilSignal(log, async () => {
     ha: haSettings(c),
   })
   service.start()
+  startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(service.conn))
   return service
 })
