@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   type ContainerView,
@@ -165,7 +165,7 @@ describeWith(
     expect(hosts.self).toBe(hostId)
   })
 
-  it('reports the host’s own memory and network interfaces, not its container’s', async () => {
+  it('reports the host’s own memory, root filesystem and network interfaces, not its container’s', async () => {
     const kb = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1])
     const m = await waitFor(
       async () => {
@@ -191,6 +191,14 @@ describeWith(
       `the host's interfaces ${hostInterfaces().join(', ')}`,
     )
     expect(hostInterfaces()).toContain('docker0')
+    // The host's root filesystem, as the host itself sees it (a container's own root is an overlay of another size).
+    const st = statfsSync('/')
+    const fs = (
+      await api<{ detail: { filesystems: Array<{ mount: string; total: number }> } }>(
+        '/api/metrics/system?detail=true',
+      )
+    ).detail.filesystems
+    expect(fs.find((f) => f.mount === '/')?.total).toBe(st.blocks * st.bsize)
   })
 
   it('lists the engine’s containers and the units of the systemd it reaches over the mounted bus', async () => {

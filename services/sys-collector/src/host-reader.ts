@@ -4,12 +4,12 @@ import { ProcFile } from './proc-file.js'
 import {
   type CpuTimes,
   type DiskCounters,
+  hostMounts,
   type Mount,
   type NetCounters,
   parseDiskstats,
   parseLoadavg,
   parseMeminfo,
-  parseMountinfo,
   parseNetDev,
   parseProcStat,
   parseUptime,
@@ -83,7 +83,7 @@ export class HostReader {
     const p = this.paths.proc
     const now = Date.now()
     if (now - this.mountsReadAt > 60_000) {
-      this.mounts = parseMountinfo(
+      this.mounts = hostMounts(
         await readFile(join(p, '1/mountinfo'), 'utf8').catch(() =>
           readFile(join(p, 'self/mountinfo'), 'utf8'),
         ),

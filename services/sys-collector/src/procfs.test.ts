@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   cpuPercent,
+  hostMounts,
   parseDiskstats,
   parseLoadavg,
   parseMeminfo,
@@ -67,5 +68,16 @@ describe('/proc parsers', () => {
     const text =
       '27 1 254:0 / /host rw - ext4 /dev/vda rw\n28 1 8:1 / /host/boot rw - vfat /dev/sda1 rw\n29 1 0:50 / / rw - overlay overlay rw'
     expect(parseMountinfo(text, '/host').map((m) => m.mount)).toStrictEqual(['/', '/boot'])
+  })
+
+  it('reads either view with a host root: that of the host PID 1 (no prefix) or the container (prefix cut)', () => {
+    // The host's PID 1 through the host's /proc mounted into a container: paths are already the host's.
+    const hostView = '27 1 254:0 / / rw - ext4 /dev/vda rw\n28 27 8:1 / /boot/firmware rw - vfat /dev/sda1 rw'
+    expect(hostMounts(hostView, '/host/root').map((m) => m.mount)).toStrictEqual(['/', '/boot/firmware'])
+    // The container's own view, where the host's root is mounted at /host/root.
+    const containerView =
+      '29 1 0:50 / / rw - overlay overlay rw\n30 29 254:0 / /host/root ro - ext4 /dev/vda rw\n31 30 8:1 / /host/root/boot/firmware ro - vfat /dev/sda1 rw'
+    expect(hostMounts(containerView, '/host/root').map((m) => m.mount)).toStrictEqual(['/', '/boot/firmware'])
+    expect(hostMounts(hostView, '').map((m) => m.mount)).toStrictEqual(['/', '/boot/firmware'])
   })
 })

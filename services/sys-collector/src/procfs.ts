@@ -201,6 +201,20 @@ function unescapeMount(s: string): string {
  * `/proc/self/mountinfo` → real filesystems, one per device (a device mounted several times — bind mounts, Docker
  * volumes — is reported once, at its shortest path). The root is kept even when it is an overlay.
  */
+/**
+ * The filesystems of a mountinfo text, whichever view it is: the host's own (the host's PID 1 read through its
+ * /proc mounted into a container: paths are the host's, `/` is the host's root) or a container's view in which the
+ * host's root is mounted at `rootfs` (paths under `rootfs` are the host's). Only the second needs the prefix cut.
+ */
+export function hostMounts(text: string, rootfs: string): Mount[] {
+  if (!rootfs) return parseMountinfo(text)
+  const containerView = text.split('\n').some((l) => {
+    const m = unescapeMount(l.split(' ')[4] ?? '')
+    return m === rootfs || m.startsWith(`${rootfs}/`)
+  })
+  return parseMountinfo(text, containerView ? rootfs : '')
+}
+
 export function parseMountinfo(text: string, rootPrefix = ''): Mount[] {
   const byDev = new Map<string, Mount>()
   for (const line of text.split('\n')) {
