@@ -18,6 +18,7 @@ COPY packages/storage/package.json packages/storage/
 COPY services/all-in-one/package.json services/all-in-one/
 COPY services/broker/package.json services/broker/
 COPY services/docker-collector/package.json services/docker-collector/
+COPY services/docker-proxy/package.json services/docker-proxy/
 COPY services/gateway/package.json services/gateway/
 COPY services/ollama-collector/package.json services/ollama-collector/
 COPY services/recorder/package.json services/recorder/
@@ -53,6 +54,7 @@ COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/services/all-in-one/dist services/all-in-one/dist
 COPY --from=build /src/services/broker/dist services/broker/dist
 COPY --from=build /src/services/docker-collector/dist services/docker-collector/dist
+COPY --from=build /src/services/docker-proxy/dist services/docker-proxy/dist
 COPY --from=build /src/services/gateway/dist services/gateway/dist
 COPY --from=build /src/services/ollama-collector/dist services/ollama-collector/dist
 COPY --from=build /src/services/recorder/dist services/recorder/dist

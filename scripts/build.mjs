@@ -13,6 +13,7 @@ const services = [
   'broker',
   'sys-collector',
   'docker-collector',
+  'docker-proxy',
   'systemd-collector',
   'ollama-collector',
   'recorder',

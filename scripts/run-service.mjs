@@ -10,6 +10,7 @@ const SERVICES = [
   'broker',
   'sys-collector',
   'docker-collector',
+  'docker-proxy',
   'systemd-collector',
   'ollama-collector',
   'recorder',

@@ -25,6 +25,7 @@ const SERVICES = [
   'recorder',
   'gateway',
   'sys-collector',
+  'docker-proxy',
   'docker-collector',
   'systemd-collector',
   'ollama-collector',
@@ -157,7 +158,9 @@ describeWith(
         const r = await api<{ self: string; hosts: HostSummary[] }>('/api/hosts')
         const h = r.hosts.find((x) => x.host === hostId)
         const online = h?.services.filter((s) => s.availability === 'online').map((s) => s.service) ?? []
-        return SERVICES.filter((s) => s !== 'broker').every((s) => online.includes(s)) ? r : null
+        return SERVICES.filter((s) => s !== 'broker' && s !== 'docker-proxy').every((s) => online.includes(s))
+          ? r
+          : null
       },
       60_000,
       'every service online on the host',
@@ -223,6 +226,36 @@ describeWith(
       'units listed',
     )
     expect(units.find((u) => u.name === 'dbus.service')?.activeState).toBe('active')
+  })
+
+  it('gives the docker-collector only the Docker API calls it needs, through the proxy that alone holds the socket', async () => {
+    const call = (method: string, path: string) =>
+      compose(
+        'exec',
+        '-T',
+        'docker-collector',
+        'node',
+        '-e',
+        `fetch('http://docker-proxy:2375${path}', { method: '${method}' }).then((r) => console.log(r.status))`,
+      ).trim()
+    expect(call('GET', '/v1.41/containers/json')).toBe('200')
+    expect(call('GET', `/v1.41/containers/${PROJECT}_gateway_1/json`)).toBe('200')
+    expect(call('POST', '/v1.41/containers/create')).toBe('403')
+    expect(call('GET', '/v1.41/images/json')).toBe('403')
+    expect(call('POST', `/v1.41/containers/${PROJECT}_gateway_1/exec`)).toBe('403')
+    // Control is off by default: even a restart is refused at the proxy.
+    expect(call('POST', `/v1.41/containers/${PROJECT}_gateway_1/restart`)).toBe('403')
+    // And the collector itself has no socket.
+    expect(
+      compose(
+        'exec',
+        '-T',
+        'docker-collector',
+        'sh',
+        '-c',
+        'test -e /var/run/docker.sock && echo yes || echo no',
+      ).trim(),
+    ).toBe('no')
   })
 
   it('keeps the data across down and up', async () => {
