@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { openSync } from 'node:fs'
+import { join } from 'node:path'
 import type { RunningBroker } from '@homelab/broker/broker'
 import type { Credentials } from '@homelab/broker/credentials'
 import { type CommandResult, type ContainerView, createTopics, type Event } from '@homelab/contracts'
@@ -8,7 +9,7 @@ import type { Gateway } from '@homelab/gateway/gateway'
 import type { Recorder } from '@homelab/recorder/recorder'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { launchChromium } from './helpers/browser.js'
+import { buildWeb, launchChromium } from './helpers/browser.js'
 import {
   docker,
   dockerAvailable,
@@ -69,13 +70,15 @@ describeWith(
     await removeTestContainers()
     ;({ broker, url, credentials: creds } = await startTestBroker(dir.path))
     recorder = startRecorder(dir.path, url, 'recorder', creds.recorder)
+    // The web app as built from these sources (not whatever web/dist an earlier build left).
+    await buildWeb(join(dir.path, 'web'))
     gw = await startGateway(
       dir.path,
       url,
       'gateway',
       creds.gateway,
       'admin-token-docker-0123456789',
-      undefined,
+      join(dir.path, 'web'),
       10_000,
     )
     await gw.start()
@@ -412,6 +415,11 @@ describeWith(
         const feed = await page.textContent('[data-testid=feed]')
         expect(feed).toContain(`${P}-victim exited with code 137`)
         expect(feed).toContain(`${P}-oom ran out of memory`)
+        // However many OOM kills the kernel made in that second, they are one line (with a count when > 1).
+        const oomLines = await page
+          .locator('[data-testid=feed] li', { hasText: `${P}-oom ran out of memory` })
+          .count()
+        expect(oomLines).toBe(1)
         await page.fill('input[aria-label=filter]', 'ok-web')
         await expect.poll(() => page.locator('[data-testid^=row-]').count()).toBe(1)
 

@@ -33,6 +33,29 @@ function fromReading(host: string, r: ContainerReading): ContainerView {
   }
 }
 
+/**
+ * Repeats of the same thing close together (a container OOM-killed a dozen times in one second, a restart loop)
+ * become one line with a count, even with other events between them, so they cannot push everything else out of
+ * the feed. Events are newest first; a repeat joins its group while within `withinMs` of the group's oldest.
+ */
+export function collapse(events: readonly Event[], withinMs = 60_000): Array<{ e: Event; count: number }> {
+  const out: Array<{ e: Event; count: number; oldest: number }> = []
+  const open = new Map<string, { e: Event; count: number; oldest: number }>()
+  for (const e of events) {
+    const key = `${e.type}\n${e.subject}\n${e.message}`
+    const g = open.get(key)
+    if (g && g.oldest - e.ts <= withinMs) {
+      g.count++
+      g.oldest = e.ts
+      continue
+    }
+    const n = { e, count: 1, oldest: e.ts }
+    open.set(key, n)
+    out.push(n)
+  }
+  return out.map(({ e, count }) => ({ e, count }))
+}
+
 /** Is this event worth the feed: a crash, an OOM, a restart, a container turning unhealthy. */
 function notable(e: Event): boolean {
   if (e.type === 'container.die') return e.data.exitCode !== 0
@@ -64,7 +87,7 @@ function useDocker(host: string) {
       () => setLoaded(true),
     )
     api.events({ host, type: FEED_TYPES, limit: 100 }).then(
-      (r) => setFeed(r.events.filter(notable).slice(0, 20)),
+      (r) => setFeed(r.events.filter(notable).slice(0, 100)),
       () => undefined,
     )
     return openLive(
@@ -75,7 +98,7 @@ function useDocker(host: string) {
         else if (m.channel === 'availability') setAvailability(m.payload as string)
         else if (m.channel === 'event') {
           const e = m.payload as Event
-          if (notable(e)) setFeed((f) => [e, ...f.filter((x) => x.id !== e.id)].slice(0, 20))
+          if (notable(e)) setFeed((f) => [e, ...f.filter((x) => x.id !== e.id)].slice(0, 100))
         } else if (m.channel === 'reading' && m.topic.includes('/reading/container/')) {
           const name = m.topic.slice(m.topic.lastIndexOf('/') + 1)
           if (m.payload === null) {
@@ -460,11 +483,14 @@ function ContainerList({
           <h3>Crashes, OOMs and restarts</h3>
           {d.feed.length === 0 && <p class="muted small">Nothing lately.</p>}
           <ul class="feed" data-testid="feed">
-            {d.feed.map((e) => (
-              <li key={e.id} class={e.severity}>
-                <span class="muted small">{ago(e.ts)}</span> {e.message}
-              </li>
-            ))}
+            {collapse(d.feed)
+              .slice(0, 20)
+              .map(({ e, count }) => (
+                <li key={e.id} class={e.severity}>
+                  <span class="muted small">{ago(e.ts)}</span> {e.message}
+                  {count > 1 && <span class="muted small"> ×{count}</span>}
+                </li>
+              ))}
           </ul>
         </div>
       </section>
