@@ -1,7 +1,64 @@
-import { HA_ORIGIN, type HaComponent, HaDeviceConfig, type HaGroup, type Topics } from '@homelab/contracts'
+import {
+  HA_ORIGIN,
+  type HaComponent,
+  HaDeviceConfig,
+  type HaGroup,
+  haEntityId,
+  type Topics,
+} from '@homelab/contracts'
 import type { HaConfig } from './config.js'
 import type { Counters, Logger } from './log.js'
 import type { MqttConnection } from './mqtt-connection.js'
+
+/**
+ * The components of one device, each with its unique id and default entity id made from the device id and its
+ * key, so every collector names its entities the same way.
+ */
+export function haComponents(objectId: string) {
+  const components: Record<string, HaComponent> = {}
+  const add = (
+    key: string,
+    platform: HaComponent['platform'],
+    name: string | null,
+    extra: Partial<HaComponent>,
+  ) => {
+    components[key] = {
+      platform,
+      unique_id: `${objectId}_${key}`,
+      default_entity_id: haEntityId(platform, objectId, key),
+      name,
+      ...extra,
+    }
+  }
+  return { components, add }
+}
+
+/**
+ * A start/stop switch and a restart button on a collector's plain command topic, for an entity whose control is
+ * allowed; the switch shows `ON` when `runningTemplate` renders it from `stateTopic`.
+ */
+export function haControls(
+  add: ReturnType<typeof haComponents>['add'],
+  commandTopic: string,
+  stateTopic: string,
+  runningTemplate: string,
+): void {
+  add('power', 'switch', null, {
+    state_topic: stateTopic,
+    value_template: runningTemplate,
+    command_topic: commandTopic,
+    payload_on: 'start',
+    payload_off: 'stop',
+    state_on: 'ON',
+    state_off: 'OFF',
+    device_class: 'switch',
+  })
+  add('restart', 'button', 'Restart', {
+    command_topic: commandTopic,
+    payload_press: 'restart',
+    device_class: 'restart',
+  })
+}
 
 /** One HA device as a collector describes it; `objectId` is its discovery topic's id (and its device id). */
 export interface HaDeviceSpec {
@@ -44,6 +101,7 @@ export class HaDiscovery {
   private birthTimer: NodeJS.Timeout | null = null
   private sweepTimer: NodeJS.Timeout | null = null
   private readonly prefix: string
+  private lastShape: string | null = null
 
   constructor(private readonly o: HaDiscoveryOptions) {
     this.prefix = o.settings.HOMELAB_HA_DISCOVERY_PREFIX
@@ -96,6 +154,17 @@ export class HaDiscovery {
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.birthTimer = null
     this.sweepTimer = null
+  }
+
+  /**
+   * `update(build())`, only when `shape` — what the devices depend on (names, control policies, mounts…) — differs
+   * from the last call: the collectors call this after every interval, and building configs is wasted work when
+   * nothing changed.
+   */
+  updateWhenChanged(shape: string, build: () => HaDeviceSpec[]): void {
+    if (shape === this.lastShape) return
+    this.lastShape = shape
+    this.update(build())
   }
 
   /** The full set of devices this collector has now: changed ones are published, missing ones start their TTL. */

@@ -16,6 +16,7 @@ import {
   type Counters,
   delayToNextTick,
   forEachLimited,
+  Hooks,
   type Logger,
   type MqttConnection,
   RetryDelay,
@@ -107,9 +108,11 @@ export class DockerCollector {
   onEvent: ((e: Event) => void) | null = null
   onTick: (() => void) | null = null
   /** Called after the container set may have changed (resync, lifecycle event, interval): HA discovery. */
-  readonly onChangeHooks: Array<() => void> = []
+  readonly onChange: Hooks
 
-  constructor(private readonly d: DockerCollectorDeps) {}
+  constructor(private readonly d: DockerCollectorDeps) {
+    this.onChange = new Hooks(d.counters, d.log)
+  }
 
   get isConnected(): boolean {
     return this.connected
@@ -124,17 +127,6 @@ export class DockerCollector {
   /** Every container the collector knows now. */
   containers(): ContainerInfo[] {
     return [...this.tracked.values()].map((t) => t.info)
-  }
-
-  private changed(): void {
-    for (const h of this.onChangeHooks) {
-      try {
-        h()
-      } catch (e) {
-        this.d.counters.inc('hooks.errors')
-        this.d.log.once(`hook:${(e as Error).message}`, 'a change hook failed:', e)
-      }
-    }
   }
 
   /** Why the engine cannot be reached, while it cannot. */
@@ -311,7 +303,7 @@ export class DockerCollector {
     }
     for (const t of this.tracked.values()) this.publishReading(t, now)
     this.d.counters.inc('resyncs')
-    this.changed()
+    this.onChange.call()
   }
 
   private async onDockerEvent(line: string): Promise<void> {
@@ -422,7 +414,7 @@ export class DockerCollector {
       this.tracked.delete(id)
       this.clearReading(gone?.info.name ?? name)
     }
-    this.changed()
+    this.onChange.call()
   }
 
   private publishEvent(
@@ -527,7 +519,7 @@ export class DockerCollector {
       }
       this.d.counters.inc('ticks')
       this.onTick?.()
-      this.changed()
+      this.onChange.call()
     } catch (e) {
       this.d.counters.inc('tick.errors')
       this.d.log.once(`tick:${(e as Error).message}`, 'reading containers failed:', (e as Error).message)

@@ -1,5 +1,5 @@
-import { type ContainerInfo, type HaComponent, haEntityId, haIds, type Topics } from '@homelab/contracts'
-import type { HaDeviceSpec } from '@homelab/service-kit'
+import { type ContainerInfo, haIds, type Topics } from '@homelab/contracts'
+import { type HaDeviceSpec, haComponents, haControls } from '@homelab/service-kit'
 
 /**
  * A container as a Home Assistant sub-device (via the host): running, CPU and memory, read by templates from its
@@ -10,21 +10,7 @@ import type { HaDeviceSpec } from '@homelab/service-kit'
 export function containerDevice(host: string, topics: Topics, c: ContainerInfo): HaDeviceSpec {
   const id = haIds.entity(host, 'container', c.name)
   const state = topics.reading(host, 'docker-collector', 'container', c.name)
-  const components: Record<string, HaComponent> = {}
-  const add = (
-    key: string,
-    platform: HaComponent['platform'],
-    name: string | null,
-    extra: Partial<HaComponent>,
-  ) => {
-    components[key] = {
-      platform,
-      unique_id: `${id}_${key}`,
-      default_entity_id: haEntityId(platform, id, key),
-      name,
-      ...extra,
-    }
-  }
+  const { components, add } = haComponents(id)
   const running = "{{ 'ON' if value_json.container.state == 'running' else 'OFF' }}"
   add('running', 'binary_sensor', 'Running', {
     state_topic: state,
@@ -53,24 +39,7 @@ export function containerDevice(host: string, topics: Topics, c: ContainerInfo):
     entity_category: 'diagnostic',
     icon: 'mdi:restart',
   })
-  if (c.control.allowed) {
-    const command = topics.set(host, 'docker-collector', c.name)
-    add('power', 'switch', null, {
-      state_topic: state,
-      value_template: running,
-      command_topic: command,
-      payload_on: 'start',
-      payload_off: 'stop',
-      state_on: 'ON',
-      state_off: 'OFF',
-      device_class: 'switch',
-    })
-    add('restart', 'button', 'Restart', {
-      command_topic: command,
-      payload_press: 'restart',
-      device_class: 'restart',
-    })
-  }
+  if (c.control.allowed) haControls(add, topics.set(host, 'docker-collector', c.name), state, running)
   return {
     objectId: id,
     name: c.name,

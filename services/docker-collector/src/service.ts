@@ -89,13 +89,11 @@ export class DockerCollectorService {
       : null
     const ha = this.ha
     if (ha?.wants('containers')) {
-      let shape: string | null = null
-      this.collector.onChangeHooks.push(() => {
+      this.collector.onChange.add(() => {
         const list = this.collector.containers()
-        const s = containersShape(list)
-        if (s === shape) return
-        shape = s
-        ha.update(list.map((c) => containerDevice(o.host, o.topics, c)))
+        ha.updateWhenChanged(containersShape(list), () =>
+          list.map((c) => containerDevice(o.host, o.topics, c)),
+        )
       })
     } else ha?.update([])
   }

@@ -10,7 +10,7 @@ import {
   OllamaReading,
   type Topics,
 } from '@homelab/contracts'
-import { type Counters, delayToNextTick, type Logger, type MqttConnection } from '@homelab/service-kit'
+import { type Counters, delayToNextTick, Hooks, type Logger, type MqttConnection } from '@homelab/service-kit'
 import type { GpuReader } from './gpu.js'
 import { describeOllamaError, type OllamaApi, toInstalled, toLoaded } from './ollama-api.js'
 import type { MeasuringProxy } from './proxy.js'
@@ -53,12 +53,14 @@ export class OllamaCollector {
   private readonly lastInferenceTs = new Map<string, number>()
   private lastInference: OllamaReading['lastInference'] = null
   /** Called after each read of Ollama (HA discovery). */
-  readonly onPollHooks: Array<() => void> = []
+  readonly onPolled: Hooks
   /** Test hooks. */
   onEvent: ((e: Event) => void) | null = null
   onPoll: (() => void) | null = null
 
-  constructor(private readonly d: OllamaCollectorDeps) {}
+  constructor(private readonly d: OllamaCollectorDeps) {
+    this.onPolled = new Hooks(d.counters, d.log)
+  }
 
   get isUp(): boolean {
     return this.up === true
@@ -121,7 +123,7 @@ export class OllamaCollector {
       this.publishReading()
       counters.inc('polls')
       this.onPoll?.()
-      for (const h of this.onPollHooks) h()
+      this.onPolled.call()
     } catch (e) {
       counters.inc('poll.errors')
       this.d.log.once(`poll:${(e as Error).message}`, 'reading Ollama failed:', (e as Error).message)

@@ -1,5 +1,5 @@
-import { type HaComponent, haEntityId, haIds, type Topics } from '@homelab/contracts'
-import type { HaDeviceSpec } from '@homelab/service-kit'
+import { type HaComponent, haIds, type Topics } from '@homelab/contracts'
+import { type HaDeviceSpec, haComponents } from '@homelab/service-kit'
 
 /**
  * Ollama as a Home Assistant sub-device (via the host): up, loaded model count, VRAM in use and the tokens/s of
@@ -9,17 +9,9 @@ export function ollamaDevice(host: string, topics: Topics, version: string | nul
   const id = haIds.entity(host, 'ollama')
   const state = topics.reading(host, 'ollama-collector', 'ollama')
   const availability = topics.availability(host, 'ollama-collector')
-  const components: Record<string, HaComponent> = {}
-  const add = (key: string, platform: HaComponent['platform'], name: string, extra: Partial<HaComponent>) => {
-    components[key] = {
-      platform,
-      unique_id: `${id}_${key}`,
-      default_entity_id: haEntityId(platform, id, key),
-      name,
-      state_topic: state,
-      ...extra,
-    }
-  }
+  const { components, add: addAny } = haComponents(id)
+  const add = (key: string, platform: HaComponent['platform'], name: string, extra: Partial<HaComponent>) =>
+    addAny(key, platform, name, { state_topic: state, ...extra })
   add('up', 'binary_sensor', 'Up', {
     value_template: "{{ 'ON' if value_json.up else 'OFF' }}",
     device_class: 'running',

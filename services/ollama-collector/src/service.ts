@@ -86,12 +86,9 @@ export class OllamaCollectorService {
     const ha = this.ha
     if (ha?.wants('ollama')) {
       // Offered once Ollama has been seen (no device for a machine without Ollama); the version is its model.
-      let shape: string | null = null
-      this.collector.onPollHooks.push(() => {
+      this.collector.onPolled.add(() => {
         const v = this.collector.version
-        if (v === null || v === shape) return
-        shape = v
-        ha.update([ollamaDevice(o.host, o.topics, v)])
+        if (v !== null) ha.updateWhenChanged(v, () => [ollamaDevice(o.host, o.topics, v)])
       })
     } else ha?.update([])
   }

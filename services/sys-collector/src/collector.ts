@@ -1,5 +1,5 @@
 import { HostFacts, SystemReading, type Topics } from '@homelab/contracts'
-import { type Counters, delayToNextTick, type Logger, type MqttConnection } from '@homelab/service-kit'
+import { type Counters, delayToNextTick, Hooks, type Logger, type MqttConnection } from '@homelab/service-kit'
 import { type HostPaths, HostReader, type RawSnapshot } from './host-reader.js'
 import { buildReading } from './sampler.js'
 import { readHostFacts } from './si-adapter.js'
@@ -27,12 +27,13 @@ export class SysCollector {
   /** Test and bench hook: called after each published reading. */
   onReading: ((r: SystemReading) => void) | null = null
   /** Called after each published reading (the service's own hooks: HA discovery). */
-  readonly onReadingHooks: Array<(r: SystemReading) => void> = []
+  readonly onPublished: Hooks<SystemReading>
   private lastReading: SystemReading | null = null
   private hostFacts: HostFacts | null = null
 
   constructor(private readonly d: SysCollectorDeps) {
     this.reader = new HostReader(d.paths)
+    this.onPublished = new Hooks(d.counters, d.log)
   }
 
   async start(): Promise<void> {
@@ -80,7 +81,7 @@ export class SysCollector {
         this.d.counters.inc('readings')
         this.lastReading = reading
         this.onReading?.(reading)
-        for (const h of this.onReadingHooks) h(reading)
+        this.onPublished.call(reading)
       }
       this.prev = cur
       if (this.d.counters.get('sample.errors') > 0) this.d.conn.setStatus('ok', null)

@@ -1,12 +1,5 @@
-import {
-  type HaComponent,
-  haEntityId,
-  haIds,
-  haSlug,
-  type SystemReading,
-  type Topics,
-} from '@homelab/contracts'
-import type { HaDeviceSpec } from '@homelab/service-kit'
+import { type HaComponent, haIds, haSlug, type SystemReading, type Topics } from '@homelab/contracts'
+import { type HaDeviceSpec, haComponents } from '@homelab/service-kit'
 
 /** A Jinja string literal (single-quoted). */
 const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
@@ -25,24 +18,14 @@ export function hostDevice(
 ): HaDeviceSpec {
   const id = haIds.host(host)
   const state = topics.reading(host, 'sys-collector', 'system')
-  const components: Record<string, HaComponent> = {}
+  const { components, add: addAny } = haComponents(id)
   const add = (
     key: string,
     platform: HaComponent['platform'],
     name: string,
     value: string,
     extra: Partial<HaComponent> = {},
-  ) => {
-    components[key] = {
-      platform,
-      unique_id: `${id}_${key}`,
-      default_entity_id: haEntityId(platform, id, key),
-      name,
-      state_topic: state,
-      value_template: value,
-      ...extra,
-    }
-  }
+  ) => addAny(key, platform, name, { state_topic: state, value_template: value, ...extra })
   const pct = {
     unit_of_measurement: '%',
     state_class: 'measurement',

@@ -64,13 +64,9 @@ export class SysCollectorService {
       : null
     const ha = this.ha
     if (ha?.wants('host')) {
-      let shape = ''
-      this.collector.onReadingHooks.push((r) => {
+      this.collector.onPublished.add((r) => {
         const model = this.collector.facts?.model ?? null
-        const s = hostShape(r, model)
-        if (s === shape) return
-        shape = s
-        ha.update([hostDevice(o.host, o.topics, r, model)])
+        ha.updateWhenChanged(hostShape(r, model), () => [hostDevice(o.host, o.topics, r, model)])
       })
     } else ha?.update([])
   }

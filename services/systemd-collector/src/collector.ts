@@ -7,6 +7,7 @@ import {
   compileGlobs,
   delayToNextTick,
   forEachLimited,
+  Hooks,
   type Logger,
   type MqttConnection,
   RetryDelay,
@@ -94,9 +95,10 @@ export class SystemdCollector {
   private loop: Promise<void> = Promise.resolve()
   onEvent: ((e: Event) => void) | null = null
   /** Called after the unit set may have changed (resync, interval): HA discovery. */
-  readonly onChangeHooks: Array<() => void> = []
+  readonly onChange: Hooks
 
   constructor(private readonly d: SystemdCollectorDeps) {
+    this.onChange = new Hooks(d.counters, d.log)
     this.monitored = compileGlobs(d.units)
     this.allowed = compileGlobs(d.control)
   }
@@ -114,17 +116,6 @@ export class SystemdCollector {
   republish(): void {
     const now = Date.now()
     for (const t of this.tracked.values()) this.publishReading(t, now)
-  }
-
-  private changed(): void {
-    for (const h of this.onChangeHooks) {
-      try {
-        h()
-      } catch (e) {
-        this.d.counters.inc('hooks.errors')
-        this.d.log.once(`hook:${(e as Error).message}`, 'a change hook failed:', e)
-      }
-    }
   }
 
   start(): void {
@@ -308,7 +299,7 @@ export class SystemdCollector {
       this.publishReading(t, now)
     }
     this.d.counters.inc('resyncs')
-    this.changed()
+    this.onChange.call()
   }
 
   private async onSignal(s: BusSignal): Promise<void> {
@@ -505,7 +496,7 @@ export class SystemdCollector {
         })
       })
       this.d.counters.inc('ticks')
-      this.changed()
+      this.onChange.call()
     } catch (e) {
       this.d.counters.inc('tick.errors')
       this.d.log.once(`tick:${(e as Error).message}`, 'reading unit stats failed:', (e as Error).message)

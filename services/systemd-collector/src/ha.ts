@@ -1,5 +1,5 @@
-import { type HaComponent, haEntityId, haIds, type Topics, type UnitInfo } from '@homelab/contracts'
-import type { HaDeviceSpec } from '@homelab/service-kit'
+import { haIds, type Topics, type UnitInfo } from '@homelab/contracts'
+import { type HaDeviceSpec, haComponents, haControls } from '@homelab/service-kit'
 
 /**
  * A systemd unit as a Home Assistant sub-device (via the host): active as a binary sensor, its state text, and —
@@ -9,21 +9,7 @@ import type { HaDeviceSpec } from '@homelab/service-kit'
 export function unitDevice(host: string, topics: Topics, u: UnitInfo): HaDeviceSpec {
   const id = haIds.entity(host, 'unit', u.name)
   const state = topics.reading(host, 'systemd-collector', 'unit', u.name)
-  const components: Record<string, HaComponent> = {}
-  const add = (
-    key: string,
-    platform: HaComponent['platform'],
-    name: string | null,
-    extra: Partial<HaComponent>,
-  ) => {
-    components[key] = {
-      platform,
-      unique_id: `${id}_${key}`,
-      default_entity_id: haEntityId(platform, id, key),
-      name,
-      ...extra,
-    }
-  }
+  const { components, add } = haComponents(id)
   const active = "{{ 'ON' if value_json.unit.activeState == 'active' else 'OFF' }}"
   add('active', 'binary_sensor', 'Active', {
     state_topic: state,
@@ -41,24 +27,7 @@ export function unitDevice(host: string, topics: Topics, u: UnitInfo): HaDeviceS
     entity_category: 'diagnostic',
     icon: 'mdi:cog-outline',
   })
-  if (u.control.allowed) {
-    const command = topics.set(host, 'systemd-collector', u.name)
-    add('power', 'switch', null, {
-      state_topic: state,
-      value_template: active,
-      command_topic: command,
-      payload_on: 'start',
-      payload_off: 'stop',
-      state_on: 'ON',
-      state_off: 'OFF',
-      device_class: 'switch',
-    })
-    add('restart', 'button', 'Restart', {
-      command_topic: command,
-      payload_press: 'restart',
-      device_class: 'restart',
-    })
-  }
+  if (u.control.allowed) haControls(add, topics.set(host, 'systemd-collector', u.name), state, active)
   return {
     objectId: id,
     name: u.name,

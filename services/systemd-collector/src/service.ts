@@ -92,13 +92,9 @@ export class SystemdCollectorService {
     const ha = this.ha
     if (ha?.wants('units') && o.ha) {
       const wanted = compileGlobs(o.ha.HOMELAB_HA_UNITS)
-      let shape: string | null = null
-      this.collector.onChangeHooks.push(() => {
+      this.collector.onChange.add(() => {
         const list = this.collector.units().filter((u) => wanted.match(u.name) !== null)
-        const s = unitsShape(list)
-        if (s === shape) return
-        shape = s
-        ha.update(list.map((u) => unitDevice(o.host, o.topics, u)))
+        ha.updateWhenChanged(unitsShape(list), () => list.map((u) => unitDevice(o.host, o.topics, u)))
       })
     } else ha?.update([])
   }
