@@ -18,6 +18,7 @@ const services = [
   'ollama-collector',
   'recorder',
   'gateway',
+  'alerter',
   'all-in-one',
 ]
 const outputs = [

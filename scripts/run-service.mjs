@@ -15,6 +15,7 @@ const SERVICES = [
   'ollama-collector',
   'recorder',
   'gateway',
+  'alerter',
 ]
 const name = process.argv[2] ?? 'all-in-one'
 if (!SERVICES.includes(name)) {

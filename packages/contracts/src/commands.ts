@@ -1,14 +1,25 @@
 import { z } from 'zod'
 
+/** What the collectors execute on a container or unit. */
 export const CommandAction = z.enum(['start', 'stop', 'restart'])
 export type CommandAction = z.infer<typeof CommandAction>
+
+/** Any executor's action name (each executor declares the ones it takes: collectors CommandAction, the alerter its own). */
+export const ActionName = z
+  .string()
+  .max(32)
+  .regex(/^[a-z][a-z_]*$/, 'an action is a lower-case word such as "start" or "ack"')
+
+/** Parameters of an action that needs more than a target (a silence's end, a rule's new threshold). */
+export const CommandParams = z.record(z.string().max(64), z.unknown())
 
 /** Request body on `<base>/<host>/<service>/cmd`, sent with MQTT 5 responseTopic + correlationData + message expiry. */
 export const CommandRequest = z.object({
   v: z.literal(1),
-  action: CommandAction,
+  action: ActionName,
   target: z.string().min(1).max(256),
   requestedBy: z.string().min(1).max(128),
+  params: CommandParams.optional(),
 })
 export type CommandRequest = z.infer<typeof CommandRequest>
 
@@ -16,7 +27,7 @@ export type CommandRequest = z.infer<typeof CommandRequest>
 export const CommandResult = z.object({
   v: z.literal(1),
   ts: z.number().int(),
-  action: CommandAction,
+  action: ActionName,
   target: z.string(),
   outcome: z.enum(['done', 'refused', 'not_found', 'failed', 'timeout']),
   message: z.string().max(2000),
@@ -31,7 +42,7 @@ export const CommandVia = z.enum(['request', 'set'])
  * when — the event's `ts` is when the command arrived — and the outcome). Subject: the target.
  */
 export const CommandAudit = z.object({
-  action: CommandAction,
+  action: ActionName,
   target: z.string().max(256),
   requestedBy: z.string().max(128),
   via: CommandVia,

@@ -125,6 +125,8 @@ export const containerSeries = {
   memUsed: (n: string) => `container.mem_used{name=${n}}`,
   memLimit: (n: string) => `container.mem_limit{name=${n}}`,
   memPercent: (n: string) => `container.mem_percent{name=${n}}`,
+  /** Percent of the container's own memory limit; only for containers that have one. */
+  memLimitPercent: (n: string) => `container.mem_limit_percent{name=${n}}`,
   netRx: (n: string) => `container.net_rx_bps{name=${n}}`,
   netTx: (n: string) => `container.net_tx_bps{name=${n}}`,
   blkRead: (n: string) => `container.blk_read_bps{name=${n}}`,
@@ -151,13 +153,20 @@ export function containerSamples(r: ContainerReading): Sample[] {
     [c.blkWrite(n), s.blockWriteRate],
   ]
   for (const [name, v] of optional) if (v !== null) out.push([name, v])
+  const own = r.container.memoryLimitSet
+  if (own !== null && own > 0) out.push([c.memLimitPercent(n), (s.memoryUsed / own) * 100])
   return out
 }
 
+export const engineSeries = {
+  containersTotal: 'docker.containers_total',
+  containersRunning: 'docker.containers_running',
+} as const
+
 export function engineSamples(r: EngineReading): Sample[] {
   return [
-    ['docker.containers_total', r.containers.total],
-    ['docker.containers_running', r.containers.running],
+    [engineSeries.containersTotal, r.containers.total],
+    [engineSeries.containersRunning, r.containers.running],
   ]
 }
 

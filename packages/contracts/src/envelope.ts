@@ -12,6 +12,7 @@ export const SERVICE_NAMES = [
   'ollama-collector',
   'recorder',
   'gateway',
+  'alerter',
 ] as const
 export const ServiceName = z.enum(SERVICE_NAMES)
 export type ServiceName = z.infer<typeof ServiceName>

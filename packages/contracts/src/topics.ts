@@ -11,6 +11,7 @@ import { HostId, ServiceName } from './envelope.js'
  *   <base>/<host>/<service>/cmd                   command request (MQTT 5 request/response)
  *   <base>/<host>/<service>/set/<target>          plain command payload: start | stop | restart
  *   <base>/<host>/<service>/reply/<client>        command replies (a requester's responseTopic)
+ *   <base>/<host>/<service>/notify/<channel>      alert notifications for MQTT subscribers (the alerter's)
  */
 export const BaseTopic = z
   .string()
@@ -31,7 +32,16 @@ export const TopicLevel = z
     'a topic level may not contain "/", "+", "#" or NUL',
   )
 
-export const CHANNELS = ['availability', 'status', 'reading', 'event', 'cmd', 'set', 'reply'] as const
+export const CHANNELS = [
+  'availability',
+  'status',
+  'reading',
+  'event',
+  'cmd',
+  'set',
+  'reply',
+  'notify',
+] as const
 export type Channel = (typeof CHANNELS)[number]
 
 export type ParsedTopic =
@@ -40,6 +50,7 @@ export type ParsedTopic =
   | { channel: 'event'; host: HostId; service: ServiceName; type: string }
   | { channel: 'set'; host: HostId; service: ServiceName; target: string }
   | { channel: 'reply'; host: HostId; service: ServiceName; client: string }
+  | { channel: 'notify'; host: HostId; service: ServiceName; target: string }
 
 export interface Topics {
   readonly base: string
@@ -52,6 +63,7 @@ export interface Topics {
   /** Filter matching every plain command topic of a service (`…/set/+`). */
   setFilter(host: string, service: ServiceName): string
   reply(host: string, service: ServiceName, client: string): string
+  notify(host: string, service: ServiceName, channel: string): string
   /** Subtree a service owns on a host (`<base>/<host>/<service>`). */
   subtree(host: string, service: ServiceName): string
   /** Filter matching every message of the project. */
@@ -75,6 +87,7 @@ export function createTopics(base: string): Topics {
     set: (h, s, target) => `${root(h, s)}/set/${level(target)}`,
     setFilter: (h, s) => `${root(h, s)}/set/+`,
     reply: (h, s, client) => `${root(h, s)}/reply/${level(client)}`,
+    notify: (h, s, channel) => `${root(h, s)}/notify/${level(channel)}`,
     subtree: root,
     all: () => `${b}/#`,
     parse(topic) {
@@ -100,6 +113,8 @@ export function createTopics(base: string): Topics {
           return a && c === undefined ? { channel, ...ctx, target: a } : null
         case 'reply':
           return a && c === undefined ? { channel, ...ctx, client: a } : null
+        case 'notify':
+          return a && c === undefined ? { channel, ...ctx, target: a } : null
         default:
           return null
       }

@@ -9,14 +9,17 @@ import {
   type Topics,
 } from '@homelab/contracts'
 import type { IPublishPacket } from 'mqtt'
+import type { z } from 'zod'
 import type { Counters, Logger } from './log.js'
 import type { MqttConnection } from './mqtt-connection.js'
 
-export interface CommandInput {
-  action: CommandAction
+export interface CommandInput<A extends string = CommandAction> {
+  action: A
   target: string
   requestedBy: string
   via: 'request' | 'set'
+  /** The request's parameters (`{}` for a plain `set` payload). */
+  params: Record<string, unknown>
 }
 
 export interface CommandOutcome {
@@ -27,16 +30,20 @@ export interface CommandOutcome {
 }
 
 /** Runs one command. Must check the allowlist itself; a throw is reported as `failed`. */
-export type CommandExecutor = (c: CommandInput) => Promise<CommandOutcome>
+export type CommandExecutor<A extends string = CommandAction> = (
+  c: CommandInput<A>,
+) => Promise<CommandOutcome>
 
-export interface CommandServerOptions {
+export interface CommandServerOptions<A extends string = CommandAction> {
   conn: MqttConnection
   topics: Topics
   host: string
   service: ServiceName
   log: Logger
   counters: Counters
-  execute: CommandExecutor
+  execute: CommandExecutor<A>
+  /** The actions this executor takes (default start, stop, restart); anything else is refused before it runs. */
+  actions?: z.ZodType<A>
 }
 
 const SEVERITY = {
@@ -53,12 +60,15 @@ const SEVERITY = {
  * runs commands for one target one at a time, and publishes a `command.result` audit event for every command.
  * Invalid requests are counted and logged; they never reach the executor.
  */
-export class CommandServer {
+export class CommandServer<A extends string = CommandAction> {
   private readonly queues = new Map<string, Promise<void>>()
   private inFlight = 0
   private readonly idle = new Set<() => void>()
 
-  constructor(private readonly o: CommandServerOptions) {
+  private readonly actions: z.ZodType<A>
+
+  constructor(private readonly o: CommandServerOptions<A>) {
+    this.actions = o.actions ?? (CommandAction as unknown as z.ZodType<A>)
     const { conn, topics, host, service } = o
     conn.subscribe(topics.cmd(host, service), 1)
     conn.subscribe(topics.setFilter(host, service), 1)
@@ -80,11 +90,11 @@ export class CommandServer {
       return
     }
     if (t.channel === 'set') {
-      const action = CommandAction.safeParse(payload.toString('utf8').trim().toLowerCase())
+      const action = this.actions.safeParse(payload.toString('utf8').trim().toLowerCase())
       if (!action.success) {
         this.invalid(
           `set:${topic}`,
-          `ignoring "${payload.toString('utf8').slice(0, 40)}" on ${topic}: expected start, stop or restart`,
+          `ignoring "${payload.toString('utf8').slice(0, 40)}" on ${topic}: ${action.error.issues[0]?.message ?? 'unknown action'}`,
         )
         return
       }
@@ -95,6 +105,7 @@ export class CommandServer {
           target: t.target,
           requestedBy: typeof by === 'string' ? by.slice(0, 128) : 'mqtt:set',
           via: 'set',
+          params: {},
         },
         null,
       )
@@ -102,6 +113,7 @@ export class CommandServer {
     }
     if (t.channel !== 'cmd') return
     let req: CommandRequest
+    let action: A
     try {
       const r = CommandRequest.safeParse(JSON.parse(payload.toString('utf8')))
       if (!r.success) {
@@ -112,6 +124,15 @@ export class CommandServer {
         return
       }
       req = r.data
+      const a = this.actions.safeParse(req.action)
+      if (!a.success) {
+        this.invalid(
+          `cmd-action:${req.action}`,
+          `ignoring a command on ${topic}: unknown action "${req.action}"`,
+        )
+        return
+      }
+      action = a.data
     } catch {
       this.invalid('cmd-json', `ignoring a command on ${topic}: not valid JSON`)
       return
@@ -131,13 +152,16 @@ export class CommandServer {
       }
     }
     this.enqueue(
-      { action: req.action, target: req.target, requestedBy: req.requestedBy, via: 'request' },
+      { action, target: req.target, requestedBy: req.requestedBy, via: 'request', params: req.params ?? {} },
       reply,
     )
   }
 
   /** Commands for one target run in arrival order; different targets run concurrently. */
-  private enqueue(c: CommandInput, reply: { topic: string; correlation: Buffer | undefined } | null): void {
+  private enqueue(
+    c: CommandInput<A>,
+    reply: { topic: string; correlation: Buffer | undefined } | null,
+  ): void {
     const arrived = Date.now()
     this.inFlight++
     const prev = this.queues.get(c.target) ?? Promise.resolve()
@@ -150,7 +174,7 @@ export class CommandServer {
   }
 
   private async run(
-    c: CommandInput,
+    c: CommandInput<A>,
     arrived: number,
     reply: { topic: string; correlation: Buffer | undefined } | null,
   ): Promise<void> {

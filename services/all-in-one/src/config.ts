@@ -1,3 +1,4 @@
+import { AlerterShape } from '@homelab/alerter/config'
 import { BrokerConfig } from '@homelab/broker/config'
 import { DockerCollectorShape } from '@homelab/docker-collector/config'
 import { GatewayConfig } from '@homelab/gateway/config'
@@ -21,6 +22,7 @@ export const AllInOneConfig = z.object({
   ...haShape,
   ...RecorderConfig.shape,
   ...GatewayConfig.shape,
+  ...AlerterShape,
   HOMELAB_MQTT_URL: SysCollectorConfig.shape.HOMELAB_MQTT_URL.unwrap().optional(),
 })
 export type AllInOneConfig = z.infer<typeof AllInOneConfig>

@@ -1,4 +1,6 @@
 import { resolve } from 'node:path'
+import { alerterSettings } from '@homelab/alerter/config'
+import { AlerterService } from '@homelab/alerter/service'
 import type { RunningBroker } from '@homelab/broker/broker'
 import { ensureCredentials, usersFilePath } from '@homelab/broker/credentials'
 import { startBrokerFromConfig } from '@homelab/broker/from-config'
@@ -45,7 +47,8 @@ await runUntilSignal(log, async () => {
       | 'systemd-collector'
       | 'ollama-collector'
       | 'recorder'
-      | 'gateway',
+      | 'gateway'
+      | 'alerter',
   ) => {
     if (c.HOMELAB_MQTT_URL)
       return {
@@ -77,6 +80,19 @@ await runUntilSignal(log, async () => {
     })
     recorder.start()
     stops.unshift(() => recorder.stop())
+
+    const ac = creds('alerter')
+    const alerter = new AlerterService({
+      url,
+      username: ac.username ?? 'alerter',
+      password: ac.password,
+      host,
+      topics,
+      settings: alerterSettings(c),
+      log: createLogger('alerter'),
+    })
+    alerter.start()
+    stops.unshift(() => alerter.stop())
 
     const gateway = new Gateway({
       config: withUrl,
@@ -159,6 +175,7 @@ await runUntilSignal(log, async () => {
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)
+    log.info(`alert rules: ${resolve(alerterSettings(c).rulesFile)} (reloaded when it changes)`)
     if (!c.HOMELAB_MQTT_URL)
       log.info(
         `MQTT broker on port ${broker?.port}; service passwords in ${usersFilePath(dataDir)} (mode 0600)`,

@@ -33,6 +33,21 @@ describe('ACL', () => {
     expect(canPublish(aclFor('recorder', 'homelab'), 'homelab/pi/docker-collector/cmd')).toBe(false)
   })
 
+  it('lets the alerter watch everything and publish only its alerts and notifications, never commands', () => {
+    const al = aclFor('alerter', 'homelab')
+    expect(canSubscribe(al, 'homelab/+/+/event/+')).toBe(true)
+    expect(canPublish(al, 'homelab/pi/alerter/event/alert.firing')).toBe(true)
+    expect(canPublish(al, 'homelab/pi/alerter/reading/alerts')).toBe(true)
+    expect(canPublish(al, 'homelab/pi/alerter/notify/alerts')).toBe(true)
+    expect(canPublish(al, 'homelab/pi/alerter/reply/gw-1')).toBe(true)
+    expect(canPublish(al, 'homelab/pi/docker-collector/cmd')).toBe(false)
+    expect(canPublish(al, 'homelab/pi/docker-collector/set/web')).toBe(false)
+    expect(canPublish(al, 'homelab/pi/sys-collector/reading/system')).toBe(false)
+    expect(canPublish(al, 'homelab/pi/sys-collector/notify/x')).toBe(false)
+    // The gateway (and Home Assistant) may send it commands: ack, silence, rule edits.
+    expect(canPublish(gw, 'homelab/pi/alerter/cmd')).toBe(true)
+  })
+
   it('matches MQTT filters as the spec says', () => {
     expect(topicMatches('a/+/c', 'a/b/c')).toBe(true)
     expect(topicMatches('a/#', 'a')).toBe(true)

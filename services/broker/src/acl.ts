@@ -7,7 +7,7 @@ export const COLLECTORS = [
   'systemd-collector',
   'ollama-collector',
 ] as const
-export const BROKER_USERS = [...COLLECTORS, 'recorder', 'gateway', 'homeassistant'] as const
+export const BROKER_USERS = [...COLLECTORS, 'recorder', 'gateway', 'alerter', 'homeassistant'] as const
 export type BrokerUser = (typeof BROKER_USERS)[number]
 
 export interface AclRules {
@@ -45,6 +45,12 @@ export function aclFor(user: BrokerUser, base: string, haPrefix = 'homeassistant
       }
     case 'recorder':
       return { publish: own(base, 'recorder'), subscribe: [`${base}/#`] }
+    case 'alerter':
+      // Watches everything; publishes its alerts (events and retained state) and notifications, never commands.
+      return {
+        publish: [...own(base, 'alerter'), `${base}/+/alerter/notify/+`],
+        subscribe: [`${base}/#`],
+      }
     case 'gateway':
       return { publish: [...own(base, 'gateway'), ...commands], subscribe: [`${base}/#`] }
     case 'homeassistant':

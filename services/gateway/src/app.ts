@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Env, GatewayDeps } from './context.js'
 import { ApiFailure } from './errors.js'
 import { requireLogin } from './middleware.js'
+import { alertRoutes } from './routes/alerts.js'
 import { authRoutes, tokenRoutes } from './routes/auth.js'
 import { dockerRoutes } from './routes/docker.js'
 import { historyRoutes } from './routes/history.js'
@@ -72,6 +73,7 @@ export function createApp(deps: GatewayDeps) {
   api.route('/docker', dockerRoutes(deps))
   api.route('/services', serviceRoutes(deps))
   api.route('/ollama', ollamaRoutes(deps))
+  api.route('/alerts', alertRoutes(deps))
   app.route('/api', api)
   app.all('/api/*', () => {
     throw new ApiFailure(404, 'not_found', 'no such endpoint')

@@ -1,4 +1,4 @@
-import { type CommandAction, CommandRequest, type CommandResult, type ServiceName } from '@homelab/contracts'
+import { CommandRequest, type CommandResult, type ServiceName } from '@homelab/contracts'
 import type { GatewayDeps } from './context.js'
 import { ApiFailure, parseInput } from './errors.js'
 
@@ -13,7 +13,7 @@ export async function relayCommand(
   deps: GatewayDeps,
   host: string,
   service: ServiceName,
-  command: { action: CommandAction; target: string; requestedBy: string },
+  command: { action: string; target: string; requestedBy: string; params?: Record<string, unknown> },
 ): Promise<{ result: CommandResult; status: (typeof STATUS)[CommandResult['outcome']] }> {
   if (deps.hub.latestOn(deps.topics.availability(host, service))?.payload !== 'online')
     throw new ApiFailure(503, 'unavailable', `the ${service} on ${host} is not online`)

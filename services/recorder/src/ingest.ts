@@ -74,7 +74,8 @@ export class Ingest {
     const t = this.topics.parse(topic)
     if (!t) return this.reject(topic, 'topic: not in the topic tree', payload)
     const c = classify(t)
-    if (c.kind === 'command') return 'ignored'
+    // Commands are audited by their executor's command.result event; notifications by the alerter's alert events.
+    if (c.kind === 'command' || c.kind === 'notification') return 'ignored'
     if (c.kind === 'unknown') return this.reject(topic, `topic: ${c.reason}`, payload)
     if (payload.length === 0 && (c.kind === 'reading' || c.kind === 'status')) {
       // A cleared retained document (a container that is gone): no longer current.

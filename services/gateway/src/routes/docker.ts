@@ -119,7 +119,7 @@ export function dockerRoutes(deps: GatewayDeps) {
     const events = reader.events({
       host,
       subject: name,
-      type: 'container.*,command.result',
+      type: 'container.*,command.result,alert.firing,alert.resolved',
       since: from,
       before: to + 1,
       limit: 1000,

@@ -60,7 +60,7 @@ export function serviceRoutes(deps: GatewayDeps) {
     const events = reader.events({
       host,
       subject: name,
-      type: 'unit.*,command.result',
+      type: 'unit.*,command.result,alert.firing,alert.resolved',
       since: from,
       before: to + 1,
       limit: 1000,

@@ -1,0 +1,219 @@
+import { z } from 'zod'
+import { EpochMs, envelopeShape, HostId } from './envelope.js'
+
+/**
+ * Alerts: the alerter's state documents, its events and its notifications. The rules file's format is in
+ * alert-rules.ts (it needs every domain's metrics and events, which messages.ts gathers).
+ */
+
+export const Severity = z.enum(['info', 'warning', 'critical'])
+export type Severity = z.infer<typeof Severity>
+
+/** A rule id: what the rules file, the API, events and notifications call a rule. */
+export const RuleId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'a rule id is lower-case letters, digits, "-" and "_"')
+
+/** An alert's id: a short hash of its key (rule, host, entity), safe in topics and URLs. */
+export const AlertId = z.string().regex(/^[a-z0-9]{12}$/, 'an alert id is 12 of a-z, 0-9')
+
+/** One alert (a rule that holds for one entity of one host), as the alerter keeps and publishes it. */
+export const Alert = z.object({
+  id: AlertId,
+  rule: RuleId,
+  name: z.string().max(200),
+  severity: Severity,
+  host: HostId,
+  /** The entity it concerns: "system", a mount, a container, a unit, a service, "ollama". */
+  subject: z.string().min(1).max(256),
+  /** The series' labels, or the event's subject (`mount`, `name`, `unit`, `service`, `model`). */
+  labels: z.record(z.string().max(64), z.string().max(256)),
+  /** The series it watches (thresholds), so charts of that series can mark it; null for other rules. */
+  series: z.string().max(300).nullable(),
+  /** pending: the condition holds but not yet for its duration; firing: notified. */
+  state: z.enum(['pending', 'firing']),
+  /** When the condition started to hold. */
+  since: EpochMs,
+  firingSince: EpochMs.nullable(),
+  /** One firing episode (from firing to resolved); notifications of the episode carry it. */
+  episode: z.string().max(64).nullable(),
+  /** The latest value (thresholds), the match count (event patterns), the silent time in ms (silence rules). */
+  value: z.number().nullable(),
+  message: z.string().max(2000),
+  ack: z.object({ by: z.string().max(128), at: EpochMs }).nullable(),
+  /** Notifications are held back until then (the alert still fires and resolves in the log). */
+  silencedUntil: EpochMs.nullable(),
+  silencedBy: z.string().max(128).nullable(),
+})
+export type Alert = z.infer<typeof Alert>
+
+/** Why an alert resolved. */
+export const ResolveReason = z.enum(['condition', 'no_data', 'rule_removed', 'quiet'])
+export type ResolveReason = z.infer<typeof ResolveReason>
+
+/**
+ * `data` of `alert.firing` and `alert.resolved` (published under `<base>/<alert's host>/alerter/event/…`, subject =
+ * the alert's subject, severity = the rule's; `info` when resolved).
+ */
+export const AlertEventData = z.object({
+  alert: Alert,
+  state: z.enum(['firing', 'resolved']),
+  reason: ResolveReason.nullable(),
+})
+export type AlertEventData = z.infer<typeof AlertEventData>
+
+/** `data` of `alert.delivery_failed`: a notification given up after its last retry (the record of failures). */
+export const DeliveryFailedData = z.object({
+  alertId: AlertId,
+  rule: RuleId,
+  episode: z.string().max(64),
+  state: z.enum(['firing', 'resolved']),
+  channel: z.string().max(64),
+  attempts: z.number().int().min(0),
+  error: z.string().max(1000),
+})
+
+/** A notification channel as the alerter shows it (never its secrets). */
+export const ChannelView = z.object({
+  name: z.string().max(64),
+  type: z.enum(['webhook', 'ntfy', 'mqtt']),
+  target: z.string().max(500),
+  minSeverity: Severity,
+  rateLimit: z.object({ max: z.number().int(), perMs: z.number().int() }),
+  /** Deliveries waiting (retries, rate limit) and given up, since the alerter started. */
+  pending: z.number().int().min(0),
+  sent: z.number().int().min(0),
+  failed: z.number().int().min(0),
+})
+export type ChannelView = z.infer<typeof ChannelView>
+
+/** A rule and its current evaluation, for the rules list and its editor. */
+export const RuleView = z.object({
+  id: RuleId,
+  name: z.string().max(200),
+  type: z.enum(['threshold', 'event', 'availability', 'stale']),
+  severity: Severity,
+  enabled: z.boolean(),
+  notify: z.array(z.string().max(64)),
+  /** The rule in a sentence ("cpu.usage > 90 for 5m; resolves below 85"). */
+  summary: z.string().max(1000),
+  /** Fields an operator may change from the UI (thresholds); null where the rule has none. */
+  threshold: z
+    .object({
+      op: z.enum(['>', '>=', '<', '<=']),
+      value: z.number(),
+      forMs: z.number().int().min(0),
+      resolveValue: z.number(),
+      resolveForMs: z.number().int().min(0),
+    })
+    .nullable(),
+  /** The entities it watches now: the latest value and the alert state (ok when none). At most 200. */
+  instances: z
+    .array(
+      z.object({
+        host: HostId,
+        subject: z.string().max(256),
+        value: z.number().nullable(),
+        state: z.enum(['ok', 'pending', 'firing']),
+      }),
+    )
+    .max(200),
+})
+export type RuleView = z.infer<typeof RuleView>
+
+/** `reading/alerts` (retained, under the alerter's host): every pending and firing alert. */
+export const AlertsReading = z.object({
+  ...envelopeShape,
+  source: z.literal('alerter'),
+  alerts: z.array(Alert).max(5000),
+  firing: z.number().int().min(0),
+})
+export type AlertsReading = z.infer<typeof AlertsReading>
+
+/** `reading/rules` (retained, under the alerter's host): the rules in force and their evaluation. */
+export const RulesReading = z.object({
+  ...envelopeShape,
+  source: z.literal('alerter'),
+  file: z.string().max(1000),
+  loadedAt: EpochMs,
+  /** The last rejected version of the file, and why (the previous rules stay in force). */
+  rejected: z.object({ at: EpochMs, errors: z.array(z.string().max(1000)).max(50) }).nullable(),
+  rules: z.array(RuleView).max(1000),
+  channels: z.array(ChannelView).max(100),
+})
+export type RulesReading = z.infer<typeof RulesReading>
+
+/**
+ * What a webhook receives (POST, JSON) and what the MQTT channel publishes: one message per state change.
+ * `id` is the same on every retry of one message (`<episode>:<state>`), also sent as the `Idempotency-Key` header.
+ */
+export const AlertNotification = z.object({
+  v: z.literal(1),
+  id: z.string().max(100),
+  state: z.enum(['firing', 'resolved']),
+  alert: Alert,
+  reason: ResolveReason.nullable(),
+  title: z.string().max(300),
+  message: z.string().max(2000),
+  /** When the state changed (not when this attempt was sent). */
+  ts: EpochMs,
+})
+export type AlertNotification = z.infer<typeof AlertNotification>
+
+/** The alerter's actions (`cmd` requests from the gateway; `ack` also as a plain `set/<alert id>` payload). */
+export const AlertAction = z.enum(['ack', 'unack', 'silence', 'unsilence', 'update_rule'])
+export type AlertAction = z.infer<typeof AlertAction>
+
+/** `params` of `silence`: until when (ms epoch). */
+export const SilenceParams = z.object({ until: EpochMs }).strict()
+
+/** `params` of `update_rule`: the threshold fields an operator may change (at least one). */
+export const RulePatch = z
+  .object({
+    value: z.number().finite().optional(),
+    resolveValue: z.number().finite().optional(),
+    forMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000)
+      .optional(),
+    resolveForMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000)
+      .optional(),
+    enabled: z.boolean().optional(),
+    severity: Severity.optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'give at least one field to change')
+export type RulePatch = z.infer<typeof RulePatch>
+
+/** GET /api/alerts: firing alerts first (then pending), the recent history, and failed deliveries. */
+export const AlertsResponse = z.object({
+  alerter: z.enum(['online', 'offline', 'unknown']),
+  /** True when the alerter is offline and these are its last published alerts. */
+  stale: z.boolean(),
+  alerts: z.array(Alert),
+  firing: z.number().int().min(0),
+  history: z.array(z.unknown()),
+  failedDeliveries: z.array(z.unknown()),
+})
+export type AlertsResponse = z.infer<typeof AlertsResponse>
+
+/** GET /api/alerts/rules. */
+export const RulesResponse = z.object({
+  alerter: z.enum(['online', 'offline', 'unknown']),
+  file: z.string().nullable(),
+  loadedAt: EpochMs.nullable(),
+  rejected: RulesReading.shape.rejected,
+  rules: z.array(RuleView),
+  channels: z.array(ChannelView),
+  /** Rule changes and reloads (who, what, when). */
+  audit: z.array(z.unknown()),
+})
+export type RulesResponse = z.infer<typeof RulesResponse>
