@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { join } from 'node:path'
-import { AlerterService } from '@homelab/alerter/service'
+import type { AlerterService } from '@homelab/alerter/service'
 import {
   AlertNotification,
   AlertsReading,
@@ -11,18 +11,21 @@ import {
   RulesResponse,
 } from '@homelab/contracts'
 import type { MqttClient } from 'mqtt'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
+import { buildWeb, launchChromium } from './helpers/browser.js'
+import { chromiumPath, describeWith } from './helpers/infra.js'
 import { syntheticReading } from './helpers/readings.js'
 import {
   connectClient,
   HOST,
+  startAlerter,
   startGateway,
   startRecorder,
   startSysCollector,
   startTestBroker,
   tempDir,
-  testLog,
   waitFor,
 } from './helpers/stack.js'
 
@@ -85,27 +88,7 @@ function writeRules(content: unknown): void {
 }
 
 function newAlerter(): AlerterService {
-  const a = new AlerterService({
-    url,
-    username: 'alerter',
-    password: creds.alerter,
-    host: HOST,
-    topics,
-    settings: {
-      dataDir: dir,
-      rulesFile,
-      extraChannels: {},
-      tickMs: 100,
-      retryBaseMs: 100,
-      retryMaxMs: 1000,
-      maxAttempts: 5,
-      httpTimeoutMs: 2000,
-      noDataMs: 60_000,
-    },
-    log: testLog('alerter'),
-  })
-  a.start()
-  return a
+  return startAlerter(dir, url, creds.alerter, { rulesFile })
 }
 
 async function call<S extends z.ZodType>(
@@ -187,7 +170,8 @@ beforeAll(async () => {
   const recorder = startRecorder(dir, url, 'recorder', creds.recorder)
   cleanups.push(() => recorder.stop())
   await recorder.conn.whenConnected()
-  const gw = await startGateway(dir, url, 'gateway', creds.gateway, ADMIN)
+  await buildWeb(join(dir, 'web'))
+  const gw = await startGateway(dir, url, 'gateway', creds.gateway, ADMIN, join(dir, 'web'))
   await gw.start()
   cleanups.push(() => gw.stop())
   base = `http://127.0.0.1:${gw.port}`
@@ -424,5 +408,73 @@ describe('alerts end to end (our broker, the recorder, the gateway, a local webh
     sys = await startSysCollector(url, 'sys-collector', creds['sys-collector'], 500)
     cleanups.push(() => sys.stop())
     await waitFor(() => alertEvents('alert.resolved', HOST).length === 2, 10_000, 'both resolved')
+  })
+})
+
+describeWith(
+  'Chromium',
+  chromiumPath() !== null,
+  'Install it with `apt-get install -y chromium` (or set CHROMIUM_PATH).',
+)('the alerts page in a real browser', () => {
+  let browser: Browser
+
+  beforeAll(async () => {
+    browser = await launchChromium()
+  })
+  afterAll(async () => {
+    await browser?.close()
+  })
+
+  it('shows the firing count in the navigation, firing alerts first, acknowledges, edits a threshold, marks the chart', async () => {
+    const host = 'drive-ui'
+    await driveWhile(host, 99, () => alertEvents('alert.firing', host).length > 0)
+    const errors: string[] = []
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    page.on('pageerror', (e) => errors.push(String(e)))
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+    await page.goto(`${base}/alerts`)
+    await page.fill('#token', operator)
+    await page.click('button[type=submit]')
+
+    // The badge counts what fires now.
+    await expect
+      .poll(async () => Number(await page.textContent('[data-testid=alert-badge]')), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(1)
+    const row = page.locator('[data-testid=open-alert]', { hasText: host })
+    await row.waitFor({ timeout: 10_000 })
+    expect(await row.getAttribute('data-state')).toBe('firing')
+    expect(await page.locator('[data-testid=open-alert]').first().getAttribute('data-state')).toBe('firing')
+    await row.getByRole('button', { name: 'Acknowledge' }).click()
+    await expect.poll(() => row.textContent(), { timeout: 10_000 }).toContain('acknowledged by ops')
+
+    // The rules with their current evaluation; a threshold edit is validated by the alerter.
+    const rule = page.locator('[data-testid=rule][data-rule=cpu-hot]')
+    await expect
+      .poll(() => rule.locator('[data-testid=rule-now]').textContent(), { timeout: 10_000 })
+      .toContain('firing')
+    await rule.locator('[data-testid=edit-rule]').click()
+    const editor = page.locator('[data-testid=rule-editor]')
+    await editor.locator('input[name=resolveValue]').fill('95')
+    await editor.getByRole('button', { name: 'Save' }).click()
+    await expect
+      .poll(() => page.textContent('[data-testid=rule-error]'))
+      .toContain('resolve.value: must be at most value (90)')
+    errors.length = 0 // the refused edit's 400 is expected
+    await editor.locator('input[name=resolveValue]').fill('50')
+    await editor.locator('input[name=value]').fill('91')
+    await editor.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => page.textContent('[data-testid=alert-note]')).toContain('value 90 → 91')
+    await expect
+      .poll(() => page.textContent('[data-testid=rule-audit]'), { timeout: 10_000 })
+      .toContain('value 90 → 91')
+    await call('PATCH', '/api/alerts/rules/cpu-hot', null, ADMIN, { value: 90 })
+
+    // The chart of the series it concerns carries the alert as a marker (and lists it under the chart).
+    await page.goto(`${base}/history?host=${host}`)
+    await expect
+      .poll(() => page.textContent('[data-testid=history-alerts]'), { timeout: 10_000 })
+      .toContain('CPU hot')
+    expect(errors).toEqual([])
+    await page.close()
   })
 })

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { openSync } from 'node:fs'
 import { join } from 'node:path'
+import type { AlerterService } from '@homelab/alerter/service'
 import type { RunningBroker } from '@homelab/broker/broker'
 import type { Credentials } from '@homelab/broker/credentials'
 import { type CommandResult, type ContainerView, createTopics, type Event } from '@homelab/contracts'
@@ -22,6 +23,7 @@ import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
   connectClient,
   HOST,
+  startAlerter,
   startGateway,
   startRecorder,
   startTestBroker,
@@ -51,6 +53,8 @@ describeWith(
   let operator: string
   let viewer: string
   let watcher: MqttClient
+  let alerter: AlerterService
+  const alerts: Array<{ e: Event; at: number }> = []
   const events: Event[] = []
   const eventArrivals: Array<{ e: Event; at: number }> = []
 
@@ -88,12 +92,19 @@ describeWith(
     watcher = await connectClient(url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       const t = topics.parse(topic)
+      if (t?.channel === 'event' && t.service === 'alerter')
+        alerts.push({ e: JSON.parse(payload.toString()) as Event, at: performance.now() })
       if (t?.channel !== 'event' || t.service !== SVC) return
       const e = JSON.parse(payload.toString()) as Event
       events.push(e)
       eventArrivals.push({ e, at: performance.now() })
     })
-    await watcher.subscribeAsync(`homelab/${HOST}/${SVC}/event/#`, { qos: 1 })
+    await watcher.subscribeAsync([`homelab/${HOST}/${SVC}/event/#`, `homelab/${HOST}/alerter/event/#`], {
+      qos: 1,
+    })
+    // The alerter with its default rules, as `npm start` runs it.
+    alerter = startAlerter(dir.path, url, creds.alerter)
+    await alerter.conn.whenConnected()
     svc = new DockerCollectorService({
       url,
       username: 'docker-collector',
@@ -113,6 +124,7 @@ describeWith(
 
   afterAll(async () => {
     await svc?.stop()
+    await alerter?.stop()
     await watcher?.endAsync()
     await gw?.stop()
     await recorder?.stop()
@@ -221,6 +233,27 @@ describeWith(
     })
     const v = await find(oomName)
     expect(v).toMatchObject({ state: 'exited', oomKilled: true, exitCode: 137 })
+
+    // The default rules raise an alert for each within seconds: the OOM kill, and both non-zero exits.
+    const firing = (rule: string, subject: string) =>
+      waitFor(
+        () =>
+          alerts.find(
+            (a) =>
+              a.e.type === 'alert.firing' &&
+              a.e.subject === subject &&
+              (a.e.data.alert as { rule: string }).rule === rule,
+          ),
+        5000,
+        `${rule} for ${subject}`,
+      )
+    const oomAlert = await firing('container-oom', oomName)
+    expect(oomAlert.at - oom.at).toBeLessThan(3000)
+    expect(oomAlert.e.severity).toBe('critical')
+    const crashed = await firing('container-crashed', name)
+    expect(crashed.at - die.at).toBeLessThan(3000)
+    expect((crashed.e.data.alert as { message: string }).message).toContain('137')
+    await firing('container-crashed', oomName)
   })
 
   it('restarts an allowed container for an operator, audits it, and refuses viewers and containers not allowed', async () => {

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { AlerterService } from '@homelab/alerter/service'
 import type { CommandResult, Event, UnitView } from '@homelab/contracts'
 import { createTopics } from '@homelab/contracts'
 import { SystemdCollectorService } from '@homelab/systemd-collector/service'
@@ -10,6 +11,7 @@ import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
   connectClient,
   HOST,
+  startAlerter,
   startGateway,
   startRecorder,
   startTestBroker,
@@ -34,6 +36,7 @@ describeWith(
   let gw: Awaited<ReturnType<typeof startGateway>>
   let svc: SystemdCollectorService
   let watcher: MqttClient
+  let alerter: AlerterService
   let base: string
   let operator: string
   const events: Array<{ e: Event; at: number }> = []
@@ -51,6 +54,7 @@ describeWith(
       'hl-flap.service',
       '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c "sleep 1; exit 3"\nRestart=on-failure\nRestartSec=100ms\n',
     )
+    sd.writeUnit('hl-broken.service', '[Service]\nType=oneshot\nExecStart=/bin/sh -c "exit 4"\n')
     sd.systemctl('start hl-web.service hl-other.service')
     stack = await startTestBroker(dir.path)
     recorder = startRecorder(dir.path, stack.url, 'recorder', stack.credentials.recorder)
@@ -72,7 +76,12 @@ describeWith(
       if (topics.parse(topic)?.channel === 'event')
         events.push({ e: JSON.parse(payload.toString()) as Event, at: Date.now() })
     })
-    await watcher.subscribeAsync(`homelab/${HOST}/${SVC}/event/#`, { qos: 1 })
+    await watcher.subscribeAsync([`homelab/${HOST}/${SVC}/event/#`, `homelab/${HOST}/alerter/event/#`], {
+      qos: 1,
+    })
+    // The alerter with its default rules, as `npm start` runs it.
+    alerter = startAlerter(dir.path, stack.url, stack.credentials.alerter)
+    await alerter.conn.whenConnected()
     svc = new SystemdCollectorService({
       url: stack.url,
       username: SVC,
@@ -93,6 +102,7 @@ describeWith(
 
   afterAll(async () => {
     await svc?.stop()
+    await alerter?.stop()
     await watcher?.endAsync()
     await gw?.stop()
     await recorder?.stop()
@@ -159,6 +169,44 @@ describeWith(
       return r.events.length >= restarts.length ? r.events : null
     })
     expect(stored.length).toBe(restarts.length)
+  }, 60_000)
+
+  it('raises the default alerts within seconds: a unit that fails, and one that flaps', async () => {
+    const alertFor = (type: string, rule: string, subject: string, after: number) =>
+      waitFor(
+        () =>
+          events.find(
+            (x) =>
+              x.at >= after &&
+              x.e.type === type &&
+              x.e.subject === subject &&
+              (x.e.data.alert as { rule: string } | undefined)?.rule === rule,
+          ),
+        8000,
+        `${type} ${rule} of ${subject}`,
+      )
+    const t0 = Date.now()
+    try {
+      sd.systemctl('start hl-broken.service')
+    } catch {
+      // systemctl reports the failure itself; the unit is now failed.
+    }
+    const failed = await waitFor(
+      () =>
+        events.find((x) => x.at >= t0 && x.e.type === 'unit.failed' && x.e.subject === 'hl-broken.service'),
+      5000,
+      'unit.failed',
+    )
+    const alert = await alertFor('alert.firing', 'unit-failed', 'hl-broken.service', t0)
+    expect(alert.at - failed.at).toBeLessThan(3000)
+    expect(alert.e.severity).toBe('critical')
+
+    // The unit systemd kept restarting in the test before: three restarts within 10 min fired unit-flapping.
+    const restarts = events.filter((x) => x.e.type === 'unit.restart' && x.e.subject === 'hl-flap.service')
+    expect(restarts.length).toBeGreaterThanOrEqual(3)
+    const flapping = await alertFor('alert.firing', 'unit-flapping', 'hl-flap.service', 0)
+    expect(flapping.at - restarts[2]!.at).toBeLessThan(3000)
+    expect(flapping.at).toBeGreaterThanOrEqual(restarts[2]!.at)
   }, 60_000)
 
   it('starts, stops and restarts an allowed unit for an operator and refuses others, even straight over MQTT', async () => {

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { AlerterSettings } from '@homelab/alerter/config'
+import { AlerterService } from '@homelab/alerter/service'
 import { type RunningBroker, startBroker } from '@homelab/broker/broker'
 import { type Credentials, ensureCredentials } from '@homelab/broker/credentials'
 import { createTopics } from '@homelab/contracts'
@@ -159,4 +161,38 @@ export async function startSysCollector(
   })
   await service.start()
   return service
+}
+
+/**
+ * An alerter with fast ticks and retries for tests; its rules file is `<dataDir>/alert-rules.json` (the defaults
+ * unless the test wrote one).
+ */
+export function startAlerter(
+  dataDir: string,
+  url: string,
+  password: string | undefined,
+  settings: Partial<AlerterSettings> = {},
+): AlerterService {
+  const a = new AlerterService({
+    url,
+    username: 'alerter',
+    password,
+    host: HOST,
+    topics: createTopics('homelab'),
+    settings: {
+      dataDir,
+      rulesFile: join(dataDir, 'alert-rules.json'),
+      extraChannels: {},
+      tickMs: 100,
+      retryBaseMs: 100,
+      retryMaxMs: 1000,
+      maxAttempts: 5,
+      httpTimeoutMs: 2000,
+      noDataMs: 60_000,
+      ...settings,
+    },
+    log: testLog('alerter'),
+  })
+  a.start()
+  return a
 }

@@ -1,4 +1,5 @@
 import type {
+  AlertsResponse,
   CommandResult,
   ContainerHistory,
   ContainerView,
@@ -9,6 +10,8 @@ import type {
   Me,
   OllamaInferenceHistory,
   OllamaStatus,
+  RulePatch,
+  RulesResponse,
   UnitView,
 } from '@homelab/contracts'
 
@@ -68,7 +71,14 @@ export const api = {
         method: 'POST',
       },
     ),
-  events: (q: { host: string; type?: string; subject?: string; limit?: number }) =>
+  events: (q: {
+    host: string
+    type?: string
+    subject?: string
+    limit?: number
+    since?: number
+    before?: number
+  }) =>
     call<{ events: Event[] }>(
       `/api/events?${new URLSearchParams(
         Object.entries(q)
@@ -82,6 +92,15 @@ export const api = {
       `/api/ollama/inference?${new URLSearchParams({ host, from: String(Math.round(from)), to: String(Math.round(to)), points: '300', limit: '50' })}`,
     ),
   series: (host: string) => call<{ series: string[] }>(`/api/series?host=${encodeURIComponent(host)}`),
+  alerts: () => call<AlertsResponse>('/api/alerts?limit=200'),
+  alertCount: () => call<{ alerter: string; firing: number }>('/api/alerts/count'),
+  alertRules: () => call<RulesResponse>('/api/alerts/rules'),
+  alertAction: (id: string, action: 'ack' | 'unack' | 'unsilence') =>
+    call<CommandResult>(`/api/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST' }),
+  silence: (id: string, minutes: number) =>
+    call<CommandResult>(`/api/alerts/${encodeURIComponent(id)}/silence`, json({ minutes })),
+  updateRule: (id: string, patch: RulePatch) =>
+    call<CommandResult>(`/api/alerts/rules/${encodeURIComponent(id)}`, { ...json(patch), method: 'PATCH' }),
 }
 
 /** Opens the live stream; returns a function that closes it. Reconnects by itself (EventSource does). */

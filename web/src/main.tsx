@@ -3,6 +3,7 @@ import { render } from 'preact'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from './api'
 import { Ai } from './pages/ai'
+import { Alerts } from './pages/alerts'
 import { Containers } from './pages/containers'
 import { History } from './pages/history'
 import { Login } from './pages/login'
@@ -10,12 +11,13 @@ import { Overview } from './pages/overview'
 import { Services } from './pages/services'
 import './styles.css'
 
-type Page = 'overview' | 'history' | 'containers' | 'services' | 'ai'
+type Page = 'overview' | 'history' | 'containers' | 'services' | 'ai' | 'alerts'
 
 function pageFromPath(): Page {
   const p = location.pathname
   if (p.startsWith('/services')) return 'services'
   if (p.startsWith('/ai')) return 'ai'
+  if (p.startsWith('/alerts')) return 'alerts'
   return p.startsWith('/history') ? 'history' : p.startsWith('/containers') ? 'containers' : 'overview'
 }
 
@@ -31,6 +33,7 @@ const PATHS: Record<Page, string> = {
   containers: '/containers',
   services: '/services',
   ai: '/ai',
+  alerts: '/alerts',
 }
 
 function applyTheme(t: string) {
@@ -44,6 +47,7 @@ function App() {
   const [hosts, setHosts] = useState<HostSummary[]>([])
   const [host, setHost] = useState<string | null>(new URLSearchParams(location.search).get('host'))
   const [theme, setTheme] = useState(localStorage.getItem('theme') ?? 'auto')
+  const [firing, setFiring] = useState<number | null>(null)
 
   useEffect(() => applyTheme(theme), [theme])
   const check = useCallback(() => {
@@ -73,6 +77,18 @@ function App() {
       )
     load()
     const t = setInterval(load, 15_000)
+    return () => clearInterval(t)
+  }, [me])
+  useEffect(() => {
+    if (!me || me === 'unknown') return
+    // The badge: how many alerts fire now (null while the alerter has never been seen).
+    const load = () =>
+      api.alertCount().then(
+        (r) => setFiring(r.alerter === 'unknown' ? null : r.firing),
+        () => setFiring(null),
+      )
+    load()
+    const t = setInterval(load, 10_000)
     return () => clearInterval(t)
   }, [me])
 
@@ -149,6 +165,21 @@ function App() {
           >
             AI
           </a>
+          <a
+            href="/alerts"
+            aria-current={page === 'alerts' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('alerts')
+            }}
+          >
+            Alerts
+            {firing !== null && firing > 0 && (
+              <span class="badge bad nav-badge" data-testid="alert-badge" title={`${firing} firing`}>
+                {firing}
+              </span>
+            )}
+          </a>
         </nav>
         <select
           aria-label="host"
@@ -177,6 +208,7 @@ function App() {
       {host && page === 'history' && <History host={host} />}
       {host && page === 'services' && <Services host={host} role={me.role} />}
       {host && page === 'ai' && <Ai host={host} />}
+      {page === 'alerts' && <Alerts role={me.role} onCount={setFiring} />}
       {host && page === 'containers' && (
         <Containers host={host} role={me.role} name={container} open={openContainer} />
       )}

@@ -514,6 +514,8 @@ const MARKER_COLORS: Record<string, string> = {
   'container.stop': '#64748b',
   'container.health': '#a855f7',
   'command.result': '#3b82f6',
+  'alert.firing': '#dc2626',
+  'alert.resolved': '#16a34a',
 }
 
 function ContainerDetail({

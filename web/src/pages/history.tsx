@@ -1,8 +1,8 @@
-import type { HistoryResponse } from '@homelab/contracts'
-import { useEffect, useMemo, useState } from 'preact/hooks'
+import type { Event, HistoryResponse } from '@homelab/contracts'
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { api, HttpError } from '../api'
-import { historyOptions } from '../charts'
+import { historyOptions, type Marker, markersPlugin } from '../charts'
 import { Chart } from '../components/chart'
 import { bytes, rate } from '../format'
 
@@ -47,6 +47,7 @@ export function History({ host }: { host: string }) {
   const [all, setAll] = useState<string[]>([])
   const [data, setData] = useState<HistoryResponse | null>(null)
   const [error, setError] = useState<string | null>(null)
+  const [alertEvents, setAlertEvents] = useState<Event[]>([])
 
   useEffect(() => {
     api.series(host).then(
@@ -68,12 +69,35 @@ export function History({ host }: { host: string }) {
         setData(null)
         setError(e instanceof HttpError ? e.message : String(e))
       })
+    // Alerts on this series (fired and resolved in the range) are drawn as markers.
+    api
+      .events({
+        host,
+        type: 'alert.firing,alert.resolved',
+        since: Math.round(from),
+        before: Math.round(to),
+        limit: 500,
+      })
+      .then(
+        (r) =>
+          !cancelled &&
+          setAlertEvents(
+            r.events.filter((e) => (e.data.alert as { series?: string } | undefined)?.series === series),
+          ),
+        () => !cancelled && setAlertEvents([]),
+      )
     return () => {
       cancelled = true
     }
   }, [host, series, range, zoom])
 
   const m = metricFor(series)
+  const markers = useMemo<Marker[]>(
+    () => alertEvents.map((e) => ({ ts: e.ts, color: e.type === 'alert.firing' ? '#dc2626' : '#16a34a' })),
+    [alertEvents],
+  )
+  const markersRef = useRef(markers)
+  markersRef.current = markers
   const plotData = useMemo<uPlot.AlignedData>(
     () => (data ? [data.columns[0], data.columns[1], data.columns[2], data.columns[3]] : [[], [], [], []]),
     [data],
@@ -134,8 +158,21 @@ export function History({ host }: { host: string }) {
           optionsKey={`${series}`}
           height={320}
           data={plotData}
-          options={(w) => historyOptions(w, 320, m.label, m.color, m.fmt, (from, to) => setZoom([from, to]))}
+          options={(w) => ({
+            ...historyOptions(w, 320, m.label, m.color, m.fmt, (from, to) => setZoom([from, to])),
+            plugins: [markersPlugin(() => markersRef.current)],
+          })}
         />
+        {alertEvents.length > 0 && (
+          <ul class="feed" data-testid="history-alerts">
+            {alertEvents.map((e) => (
+              <li key={e.id} class={e.type === 'alert.firing' ? e.severity : ''}>
+                <span class={`dot ${e.type === 'alert.firing' ? 'bad' : 'ok'}`} />
+                <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}
+              </li>
+            ))}
+          </ul>
+        )}
         <p class="muted small">
           Drag across the chart to zoom. The shaded band spans the minimum and maximum behind each point; gaps
           are periods without data.

@@ -18,6 +18,7 @@ const EventsQuery = z
         'type is an event type, "prefix.*", or a comma-separated list of up to 20 of them',
       )
       .optional(),
+    since: z.coerce.number().int().min(0).optional(),
     before: z.coerce.number().int().min(0).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
