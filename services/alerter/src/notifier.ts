@@ -218,7 +218,7 @@ export function httpSender(
       return
     }
     let res: Response
-    const { title, text } = describe(n)
+    const { title, message: text } = n
     try {
       if (channel.type === 'webhook') {
         res = await fetch(channel.url, {
