@@ -29,6 +29,7 @@ const SERVICES = [
   'docker-collector',
   'systemd-collector',
   'ollama-collector',
+  'alerter',
 ]
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): string {
