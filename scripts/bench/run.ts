@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { benchAlerts } from './alerts.js'
 import { benchApi } from './api.js'
 import { benchDocker } from './docker.js'
 import { benchFootprint } from './footprint.js'
@@ -12,7 +13,7 @@ import { benchSysSample } from './sys-sample.js'
 import { benchSystemd } from './systemd.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
-const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker', 'systemd', 'ollama']
+const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker', 'systemd', 'ollama', 'alerts']
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
@@ -37,6 +38,7 @@ try {
     await benchDocker(dir, Number(process.env.BENCH_SECONDS ?? 60))
   }
   if (run.includes('ollama')) await benchOllama()
+  if (run.includes('alerts')) await benchAlerts(dir)
   if (run.includes('systemd')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
       stdio: 'inherit',

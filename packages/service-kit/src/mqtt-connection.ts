@@ -143,6 +143,8 @@ export class MqttConnection {
     this.client = client
     if (o.onBatch) this.holdAcks(client)
     client.on('connect', (connack) => {
+      // No Nagle on our side either (see the broker): small packets go out at once.
+      ;(client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true)
       this.liveSeen.clear()
       this.backoff = 1000
       client.options.reconnectPeriod = 1000
