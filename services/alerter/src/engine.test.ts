@@ -198,7 +198,7 @@ describe('threshold rules (driven readings, every 5 s)', () => {
     a.reading([['cpu.usage', 95]])
     expect(a.transitions).toHaveLength(1)
     const b = setup([rule])
-    b.engine.restore([...a.saved.values()])
+    b.engine.restore([...a.saved.values()], () => false)
     b.engine.setRules(parseRules({ rules: [rule] }).set)
     b.reading([['cpu.usage', 97]])
     expect(b.transitions).toEqual([])
@@ -303,6 +303,21 @@ describe('silence rules', () => {
     t.engine.onAvailability('pi', 'docker-collector', 'online')
     t.advance(300_000)
     expect(t.transitions).toHaveLength(2)
+  })
+
+  it('a service that was only waiting out its offline time when the alerter stopped starts its wait again', () => {
+    const rule = { id: 'offline', type: 'availability', for: '2m' }
+    const a = setup([rule])
+    a.engine.onAvailability('pi', 'recorder', 'offline')
+    expect([...a.saved.values()].map((i) => i.alert.state)).toEqual(['pending'])
+    const b = setup([rule])
+    b.advance(3_600_000) // the alerter was away for an hour
+    b.engine.restore([...a.saved.values()], (id) => id === 'offline')
+    b.advance(1000)
+    expect(b.transitions).toEqual([])
+    // The retained topic says online when it is back: nothing to announce.
+    b.engine.onAvailability('pi', 'recorder', 'online')
+    expect(b.transitions).toEqual([])
   })
 
   it('a host that stops sending readings fires after N of its intervals; a new reading resolves', () => {

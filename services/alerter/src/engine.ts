@@ -157,10 +157,20 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions) {}
 
-  /** Restores alerts persisted before a restart (they keep their state and episode: nothing is notified again). */
-  restore(list: Instance[]): void {
+  /**
+   * Restores alerts persisted before a restart (they keep their state and episode: nothing is notified again). A
+   * service that was only waiting out its offline time is not restored: its availability is read again from the
+   * retained topics, and the wait must not count the time the alerter itself was away.
+   */
+  restore(list: Instance[], isAvailabilityRule: (rule: string) => boolean): void {
     const now = this.o.now()
-    for (const i of list) this.instances.set(i.alert.id, { ...i, lastDataAt: now })
+    for (const i of list) {
+      if (i.alert.state === 'pending' && isAvailabilityRule(i.alert.rule)) {
+        this.o.onChange(i.alert.id, null)
+        continue
+      }
+      this.instances.set(i.alert.id, { ...i, lastDataAt: now })
+    }
   }
 
   /** Puts a rule set in force. Alerts of rules that are gone or disabled resolve (`rule_removed`). */

@@ -197,11 +197,14 @@ export class Notifier {
   }
 }
 
-/** A URL without its user info and query (which may hold secrets). */
+/**
+ * A URL as anyone may see it: scheme and host only. The rest may be a secret — user info, a query token, a webhook
+ * path with its key (Discord, Slack), an ntfy topic (whoever knows it can read it).
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url)
-    return `${u.protocol}//${u.host}${u.pathname}`
+    return `${u.protocol}//${u.host}${u.pathname.length > 1 ? '/…' : ''}`
   } catch {
     return '(invalid URL)'
   }

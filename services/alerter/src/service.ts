@@ -161,7 +161,9 @@ export class AlerterService {
     const { topics, host, settings: s } = this.o
     const restored = this.store.loadInstances()
     if (restored.skipped) this.o.log.warn(`skipped ${restored.skipped} stored alerts that no longer read`)
-    this.engine.restore(restored.instances)
+    this.engine.restore(restored.instances, (id) =>
+      this.rules.rules.some((r) => r.id === id && r.type === 'availability'),
+    )
     this.engine.setRules(this.rules)
     this.notifier.setChannels(this.rules.channels)
     this.silences = this.store.silences(this.now())

@@ -81,19 +81,6 @@ await runUntilSignal(log, async () => {
     recorder.start()
     stops.unshift(() => recorder.stop())
 
-    const ac = creds('alerter')
-    const alerter = new AlerterService({
-      url,
-      username: ac.username ?? 'alerter',
-      password: ac.password,
-      host,
-      topics,
-      settings: alerterSettings(c),
-      log: createLogger('alerter'),
-    })
-    alerter.start()
-    stops.unshift(() => alerter.stop())
-
     const gateway = new Gateway({
       config: withUrl,
       topics,
@@ -172,6 +159,20 @@ await runUntilSignal(log, async () => {
     })
     await ollama.start()
     stops.unshift(() => ollama.stop())
+
+    // Started last, so it is stopped first: it must not see its siblings go offline at a normal stop.
+    const ac = creds('alerter')
+    const alerter = new AlerterService({
+      url,
+      username: ac.username ?? 'alerter',
+      password: ac.password,
+      host,
+      topics,
+      settings: alerterSettings(c),
+      log: createLogger('alerter'),
+    })
+    alerter.start()
+    stops.unshift(() => alerter.stop())
 
     const dataDir = resolve(c.HOMELAB_DATA_DIR)
     log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)
