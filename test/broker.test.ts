@@ -145,6 +145,42 @@ describe('broker persistence', () => {
     expect([...Array(total).keys()].filter((i) => !got.has(String(i)))).toStrictEqual([])
   })
 
+  it('keeps a persistent session connected when it subscribes while messages flow', async () => {
+    // Regression: aedes 2 beta delivers a message to a new persistent subscription before it has stored that
+    // subscription, so the message was never queued for it; its outgoingUpdate then fails ("no such packet") and the
+    // broker dropped the connection. A service that subscribed while others published (the alerter, started last in
+    // npm start) was disconnected at its first start.
+    const { url, credentials, client } = await setup()
+    const pub = await client('sys-collector')
+    let flowing = true
+    let sent = 0
+    const flow = (async () => {
+      while (flowing) {
+        await publish(pub, `homelab/${HOST}/sys-collector/event/x.y`, String(sent++))
+      }
+    })()
+    const clients: MqttClient[] = []
+    let closes = 0
+    for (let i = 0; i < 5; i++) {
+      const sub = await connectClient(url, 'recorder', credentials.recorder, {
+        clean: false,
+        clientId: `late-persistent-${i}`,
+        properties: { sessionExpiryInterval: 3600 },
+        reconnectPeriod: 0,
+      })
+      cleanups.push(() => void sub.end(true))
+      sub.on('close', () => closes++)
+      clients.push(sub)
+      await sub.subscribeAsync('homelab/#', { qos: 1 })
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    flowing = false
+    await flow
+    expect(sent).toBeGreaterThan(50)
+    expect(closes).toBe(0)
+    expect(clients.every((c) => c.connected)).toBe(true)
+  })
+
   it('keeps retained availability and state across a restart, and clients reconnect by themselves', async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)

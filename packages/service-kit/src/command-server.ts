@@ -84,6 +84,8 @@ export class CommandServer<A extends string = CommandAction> {
     const { topics, host, service } = this.o
     const t = topics.parse(topic)
     if (!t || t.host !== host || t.service !== service) return
+    // The service's own other topics may reach this handler too (the alerter reads every availability topic).
+    if (t.channel !== 'cmd' && t.channel !== 'set') return
     if (packet.retain) {
       // A retained command would run again on every reconnect: never execute one.
       if (payload.length > 0) this.invalid('retained', `ignoring a retained command on ${topic}`)

@@ -8,7 +8,7 @@ import aedesPersistenceLevel from 'aedes-persistence-level'
 import { Level } from 'level'
 import { type AclRules, aclFor, BROKER_USERS, type BrokerUser, canPublish, canSubscribe } from './acl.js'
 import type { Credentials } from './credentials.js'
-import { retainInOrder, serializeOutgoing } from './serialized-persistence.js'
+import { retainInOrder, serializeOutgoing, tolerateUnqueued } from './serialized-persistence.js'
 
 export interface BrokerOptions {
   port: number
@@ -92,7 +92,11 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     events.emit('denied', { user, action, topic })
   }
 
-  const persistence = retainInOrder(serializeOutgoing(aedesPersistenceLevel(level) as object))
+  const persistence = retainInOrder(
+    tolerateUnqueued(serializeOutgoing(aedesPersistenceLevel(level) as object), () =>
+      o.counters.inc('persistence.unqueued'),
+    ),
+  )
   const broker = await Aedes.createBroker({
     persistence,
     // 384 KiB: a reading is a few KiB; bigger packets are refused at the edge (the client is disconnected with

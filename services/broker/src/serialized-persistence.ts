@@ -73,3 +73,27 @@ export function retainInOrder<P extends object>(
     renumber: ((packet: { brokerCounter?: number }) => void) | null
   }
 }
+
+/**
+ * aedes 2 beta delivers a message to a new persistent subscription before that subscription is stored, so the message
+ * was never queued for the client; the outgoing update before sending it then fails with "no such packet" and aedes
+ * drops the connection. Such a message is sent as it is instead (as aedes does for retained messages): it is only
+ * unrecorded until the client acknowledges it. `onMiss` counts them.
+ */
+export function tolerateUnqueued<P extends object>(persistence: P, onMiss: () => void): P {
+  const target = persistence as unknown as Record<string, AsyncMethod>
+  const original = target.outgoingUpdate
+  if (typeof original === 'function') {
+    const bound = original.bind(persistence)
+    target.outgoingUpdate = async (...args: unknown[]) => {
+      try {
+        return await bound(...args)
+      } catch (e) {
+        if ((e as Error).message !== 'no such packet') throw e
+        onMiss()
+        return undefined
+      }
+    }
+  }
+  return persistence
+}
