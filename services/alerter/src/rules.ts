@@ -491,7 +491,8 @@ export function summarize(r: Rule): string {
       const labels = Object.entries(r.labels ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(',')
-      return `${r.metric}${labels ? `{${labels}}` : ''} ${r.op} ${r.value}${r.unit} for ${formatDuration(r.for)}; resolves ${above ? 'below' : 'above'} ${resolveValue(r)}${r.unit} for ${formatDuration(r.resolve.for)}`
+      const hold = (ms: number) => (ms > 0 ? ` for ${formatDuration(ms)}` : '')
+      return `${r.metric}${labels ? `{${labels}}` : ''} ${r.op} ${r.value}${r.unit}${hold(r.for)}; resolves ${above ? 'below' : 'above'} ${resolveValue(r)}${r.unit}${hold(r.resolve.for)}`
     }
     case 'event': {
       const where = Object.entries(r.match.where ?? {})
@@ -499,7 +500,13 @@ export function summarize(r: Rule): string {
         .join(', ')
       const head = `${r.count > 1 ? `${r.count}× ` : ''}${r.match.event}${r.match.subject ? ` of ${r.match.subject}` : ''}${where ? ` where ${where}` : ''}${r.within !== undefined ? ` within ${formatDuration(r.within)}` : ''}`
       const on = r.resolve.on?.map((m) => m.event).join(' or ')
-      return `${head}; resolves ${on ? `${formatDuration(r.resolve.after)} after ${on}` : `after ${formatDuration(r.resolve.after)} without another`}`
+      const after = formatDuration(r.resolve.after)
+      const resolves = on
+        ? r.resolve.after > 0
+          ? `${after} after ${on}`
+          : `at ${on}`
+        : `after ${after} without another`
+      return `${head}; resolves ${resolves}`
     }
     case 'availability':
       return `service ${r.services} offline for ${formatDuration(r.for)}`

@@ -61,16 +61,9 @@ export function History({ host }: { host: string }) {
     const [from, to] = zoom ?? [Date.now() - ms, Date.now()]
     let cancelled = false
     setError(null)
-    api
-      .history(host, series, from, to, 800)
-      .then((d) => !cancelled && setData(d))
-      .catch((e) => {
-        if (cancelled) return
-        setData(null)
-        setError(e instanceof HttpError ? e.message : String(e))
-      })
-    // Alerts on this series (fired and resolved in the range) are drawn as markers.
-    api
+    // The data and the alerts on this series (fired and resolved in the range, drawn as markers) arrive together, so
+    // the chart draws its markers with the data.
+    const alerts = api
       .events({
         host,
         type: 'alert.firing,alert.resolved',
@@ -79,13 +72,20 @@ export function History({ host }: { host: string }) {
         limit: 500,
       })
       .then(
-        (r) =>
-          !cancelled &&
-          setAlertEvents(
-            r.events.filter((e) => (e.data.alert as { series?: string } | undefined)?.series === series),
-          ),
-        () => !cancelled && setAlertEvents([]),
+        (r) => r.events.filter((e) => (e.data.alert as { series?: string } | undefined)?.series === series),
+        () => [] as Event[],
       )
+    Promise.all([api.history(host, series, from, to, 800), alerts])
+      .then(([d, a]) => {
+        if (cancelled) return
+        setAlertEvents(a)
+        setData(d)
+      })
+      .catch((e) => {
+        if (cancelled) return
+        setData(null)
+        setError(e instanceof HttpError ? e.message : String(e))
+      })
     return () => {
       cancelled = true
     }
