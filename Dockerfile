@@ -15,6 +15,7 @@ COPY package.json package-lock.json ./
 COPY packages/contracts/package.json packages/contracts/
 COPY packages/service-kit/package.json packages/service-kit/
 COPY packages/storage/package.json packages/storage/
+COPY services/alerter/package.json services/alerter/
 COPY services/all-in-one/package.json services/all-in-one/
 COPY services/broker/package.json services/broker/
 COPY services/docker-collector/package.json services/docker-collector/
