@@ -109,7 +109,7 @@ export const RuleView = z.object({
       resolveForMs: z.number().int().min(0),
     })
     .nullable(),
-  /** The entities it watches now: the latest value and the alert state (ok when none). At most 200. */
+  /** The entities it watches now: the latest value and the alert state (ok when none); firing first, at most 50. */
   instances: z
     .array(
       z.object({
@@ -119,7 +119,7 @@ export const RuleView = z.object({
         state: z.enum(['ok', 'pending', 'firing']),
       }),
     )
-    .max(200),
+    .max(50),
 })
 export type RuleView = z.infer<typeof RuleView>
 

@@ -180,6 +180,24 @@ describe('threshold rules (driven readings, every 5 s)', () => {
     expect(t.transitions[0]?.alert.labels).toEqual({ mount: '/mnt/a' })
   })
 
+  it('the rules view shows what each rule watches: firing first, at most 50', () => {
+    const t = setup([{ id: 'disk', type: 'threshold', metric: 'fs.percent', op: '>', value: 90 }])
+    const samples: Sample[] = Array.from({ length: 80 }, (_, i) => [
+      `fs.percent{mount=/m${String(i).padStart(2, '0')}}`,
+      i === 77 ? 95 : 10,
+    ])
+    t.reading(samples)
+    const [view] = t.engine.views(
+      parseRules({ rules: [{ id: 'disk', type: 'threshold', metric: 'fs.percent', op: '>', value: 90 }] }).set
+        .rules,
+      new Map(),
+    )
+    expect(view?.instances).toHaveLength(50)
+    expect(view?.instances[0]).toEqual({ host: 'pi', subject: '/m77', value: 95, state: 'firing' })
+    expect(view?.instances[1]).toMatchObject({ subject: '/m00', value: 10, state: 'ok' })
+    expect(view?.summary).toBe('fs.percent > 90; resolves below 90')
+  })
+
   it('a series that stops sending resolves as no_data; an older sample than the last is ignored', () => {
     const t = setup([{ ...cpu, for: 0 }])
     t.reading([['cpu.usage', 95]])

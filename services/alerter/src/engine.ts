@@ -514,10 +514,10 @@ export class Engine {
         for (const w of this.watches.get(r.id)?.values() ?? []) {
           const a = this.instances.get(alertId(r.id, w.host, w.subject))
           instances.push({ host: w.host, subject: w.subject, value: w.value, state: a?.alert.state ?? 'ok' })
-          if (instances.length >= 200) break
+          if (instances.length >= 1000) break
         }
       } else {
-        for (const a of active.slice(0, 200))
+        for (const a of active)
           instances.push({
             host: a.alert.host,
             subject: a.alert.subject,
@@ -525,17 +525,10 @@ export class Engine {
             state: a.alert.state,
           })
       }
-      instances.sort((a, b) =>
-        a.state === b.state
-          ? a.subject.localeCompare(b.subject)
-          : a.state === 'firing'
-            ? -1
-            : b.state === 'firing'
-              ? 1
-              : a.state === 'pending'
-                ? -1
-                : 1,
-      )
+      // Firing first, then pending, then by name; at most 50 (the document stays small however big the homelab).
+      const rank = { firing: 0, pending: 1, ok: 2 } as const
+      instances.sort((a, b) => rank[a.state] - rank[b.state] || a.subject.localeCompare(b.subject))
+      instances.splice(50)
       return {
         id: r.id,
         name: r.name ?? r.id,

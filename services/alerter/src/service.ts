@@ -151,9 +151,14 @@ export class AlerterService {
       this.o.log.error(
         `the rules in ${rulesFile} are not valid; using the last good rules:\n  ${errors.join('\n  ')}`,
       )
-      const good = this.store.getMeta('good-rules')
       this.loadedAt = this.now()
-      return parseRules(good ?? DEFAULT_RULES, extraChannels).set
+      const good = this.store.getMeta('good-rules')
+      try {
+        if (good) return parseRules(good, extraChannels).set
+      } catch {
+        // The last good rules no longer read (a metric this version dropped): the defaults, then.
+      }
+      return parseRules(DEFAULT_RULES, extraChannels).set
     }
   }
 
@@ -210,7 +215,6 @@ export class AlerterService {
       setInterval(() => this.store.prune(this.now() - 30 * 86_400_000), 3_600_000),
     )
     for (const t of this.timers) t.unref()
-    this.notifier.setChannels(this.rules.channels)
     this.notifier.start()
     watchFile(s.rulesFile, { interval: 1000 }, () => this.reload('file'))
   }
