@@ -22,6 +22,7 @@ import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
   connectClient,
   HOST,
+  startAlerter,
   startGateway,
   startRecorder,
   startTestBroker,
@@ -117,6 +118,10 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     await svc.start()
     cleanups.push(() => svc.stop())
     proxy = `http://127.0.0.1:${svc.proxy?.port}`
+    // The alerter with its default rules (ollama-down among them), as npm start runs it.
+    const alerter = startAlerter(dir.path, b.url, b.credentials.alerter)
+    cleanups.push(() => alerter.stop())
+    await alerter.conn.whenConnected()
   })
 
   afterAll(async () => {
@@ -460,6 +465,20 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
       'ollama.down',
     )
     expect(down.severity).toBe('warning')
+    const alertOf = (type: string) =>
+      waitFor(
+        () =>
+          events
+            .slice(from)
+            .find(
+              (e) =>
+                e.type === type && (e.data.alert as { rule?: string } | undefined)?.rule === 'ollama-down',
+            ),
+        5000,
+        `${type} ollama-down`,
+      )
+    const firing = await alertOf('alert.firing')
+    expect(firing).toMatchObject({ source: 'alerter', host: HOST, subject: down.subject })
     const s = await waitFor(
       async () => {
         const st = await api('/api/ollama/status', OllamaStatus)
@@ -481,6 +500,7 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     await fake.start()
     const up = await waitFor(() => events.slice(from).find((e) => e.type === 'ollama.up'), 5000, 'ollama.up')
     expect(up.data).toMatchObject({ version: '0.12.6' })
+    expect((await alertOf('alert.resolved')).data).toMatchObject({ reason: 'condition' })
     await waitFor(async () => (await api('/api/ollama/status', OllamaStatus)).running, 5000, 'running again')
     const again = await post('/api/generate', { model: LLAMA, prompt: PROMPT_MARKER, stream: false })
     expect(again.status).toBe(200)
