@@ -38,7 +38,8 @@ RUN node scripts/build.mjs && npm prune --omit=dev --no-audit --no-fund \
   && rm -rf node_modules/@homelab node_modules/.cache node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
     node_modules/better-sqlite3/build/deps node_modules/better-sqlite3/build/Release/obj \
     node_modules/better-sqlite3/build/Release/obj.target node_modules/better-sqlite3/build/Release/.deps \
-  && test -f node_modules/better-sqlite3/build/Release/better_sqlite3.node
+  && test -f node_modules/better-sqlite3/build/Release/better_sqlite3.node \
+  && for d in services/*/dist; do mkdir -p "/out/$d" && cp -r "$d/." "/out/$d/"; done
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
@@ -52,15 +53,7 @@ RUN groupadd --system --gid 10001 homelab \
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
-COPY --from=build /src/services/all-in-one/dist services/all-in-one/dist
-COPY --from=build /src/services/broker/dist services/broker/dist
-COPY --from=build /src/services/docker-collector/dist services/docker-collector/dist
-COPY --from=build /src/services/docker-proxy/dist services/docker-proxy/dist
-COPY --from=build /src/services/gateway/dist services/gateway/dist
-COPY --from=build /src/services/ollama-collector/dist services/ollama-collector/dist
-COPY --from=build /src/services/recorder/dist services/recorder/dist
-COPY --from=build /src/services/sys-collector/dist services/sys-collector/dist
-COPY --from=build /src/services/systemd-collector/dist services/systemd-collector/dist
+COPY --from=build /out/services services
 COPY --from=build /src/web/dist web/dist
 COPY scripts/run-service.mjs scripts/healthcheck.mjs scripts/
 USER homelab

@@ -448,7 +448,8 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     const status = await waitFor(
       async () => {
         const s = await api('/api/ollama/status', OllamaStatus)
-        return (s.proxy?.errors ?? 0) >= 5 && (s.proxy?.requests ?? 0) >= 6 ? s : null
+        // A status published while the last request was still in flight counts it as active: wait for one after.
+        return (s.proxy?.errors ?? 0) >= 5 && (s.proxy?.requests ?? 0) >= 6 && s.proxy?.active === 0 ? s : null
       },
       5000,
       'proxy errors in the status',
