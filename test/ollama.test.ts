@@ -449,7 +449,9 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
       async () => {
         const s = await api('/api/ollama/status', OllamaStatus)
         // A status published while the last request was still in flight counts it as active: wait for one after.
-        return (s.proxy?.errors ?? 0) >= 5 && (s.proxy?.requests ?? 0) >= 6 && s.proxy?.active === 0 ? s : null
+        return (s.proxy?.errors ?? 0) >= 5 && (s.proxy?.requests ?? 0) >= 6 && s.proxy?.active === 0
+          ? s
+          : null
       },
       5000,
       'proxy errors in the status',
