@@ -64,7 +64,7 @@ export async function benchFootprint(dir: string, seconds: number) {
     await sleep(500)
     const users = JSON.parse(readFileSync(usersFile, 'utf8')).users as Record<string, string>
     const alone: Array<[string, ChildProcess]> = [['broker', broker]]
-    for (const s of ['recorder', 'gateway', 'sys-collector', 'docker-collector']) {
+    for (const s of ['recorder', 'gateway', 'sys-collector', 'docker-collector', 'alerter']) {
       const p = start(process.execPath, [join(ROOT, `services/${s}/dist/main.js`)], {
         ...common,
         HOMELAB_MQTT_PASSWORD: users[s]!,

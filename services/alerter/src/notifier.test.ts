@@ -221,19 +221,21 @@ describe('notifier', () => {
     expect(requests).toHaveLength(2)
     clock.now = 5000
     await step(n)
-    expect(requests).toHaveLength(3)
     expect(gaveUp.map((d) => [d.id, d.attempts])).toEqual([['ep-1:firing:hook', 3]])
     const recent = store.recentDeliveries(10).find((d) => d.id === 'ep-1:firing:hook')
     expect(recent).toMatchObject({ status: 'failed', attempts: 3, lastError: 'HTTP 503 Service Unavailable' })
-    // The queue goes on: the second message is delivered once the receiver is back.
-    answer = 200
-    await step(n)
+    // The queue goes on at once with the next message (still refused here), which is delivered once the receiver
+    // is back.
     expect(requests.map((r) => JSON.parse(r.body).id)).toEqual([
       'ep-1:firing',
       'ep-1:firing',
       'ep-1:firing',
       'ep-2:firing',
     ])
+    answer = 200
+    clock.now = 7000
+    await step(n)
+    expect(requests.map((r) => JSON.parse(r.body).id).slice(4)).toEqual(['ep-2:firing'])
     expect(n.views()[0]).toMatchObject({ sent: 1, failed: 1, pending: 0 })
   })
 

@@ -79,6 +79,7 @@ export class Notifier {
   private readonly buckets = new Map<string, Bucket>()
   private readonly busy = new Set<string>()
   private timer: NodeJS.Timeout | null = null
+  private started = false
   private running = new Set<Promise<void>>()
 
   constructor(private readonly o: NotifierOptions) {}
@@ -99,13 +100,34 @@ export class Notifier {
     return c !== undefined && RANK[severity] >= RANK[c.minSeverity]
   }
 
-  start(intervalMs = 200): void {
-    this.timer = setInterval(() => this.pump(), intervalMs)
+  /** Delivers what is queued, then wakes up only when something is due (no polling while the queue is idle). */
+  start(): void {
+    this.started = true
+    this.pump()
+  }
+
+  /** Wakes up at the earliest time a pending delivery is due (a retry, a rate limit), if any. */
+  private schedule(): void {
+    if (!this.started) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const next = this.o.store.nextDue()
+    if (next === null) return
+    const wait = Math.min(60_000, Math.max(10, next - this.o.now()))
+    this.timer = setTimeout(() => this.pump(), wait)
     this.timer.unref()
   }
 
   /** Starts every delivery that is due (at most one in flight per channel). */
   pump(): void {
+    try {
+      this.pumpNow()
+    } finally {
+      this.schedule()
+    }
+  }
+
+  private pumpNow(): void {
     const now = this.o.now()
     for (const d of this.o.store.heads()) {
       if (this.busy.has(d.channel) || d.nextAt > now) continue
@@ -130,6 +152,8 @@ export class Notifier {
       const p = this.attempt(d, channel).finally(() => {
         this.busy.delete(d.channel)
         this.running.delete(p)
+        // The next message of this channel (or this one's retry) may be due now.
+        this.pump()
       })
       this.running.add(p)
     }
@@ -191,7 +215,8 @@ export class Notifier {
 
   /** Waits for deliveries in flight (a clean stop). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer)
+    this.started = false
+    if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await Promise.allSettled([...this.running])
   }

@@ -125,6 +125,9 @@ export class AlertStore {
         `SELECT d.* FROM delivery d JOIN (SELECT channel, MIN(seq) AS seq FROM delivery WHERE status = 'pending' GROUP BY channel) h
          ON d.seq = h.seq`,
       ),
+      nextDue: this.db.prepare<[], { at: number | null }>(
+        `SELECT MIN(next_at) AS at FROM delivery WHERE status = 'pending'`,
+      ),
       update: this.db.prepare(
         'UPDATE delivery SET status = @status, attempts = @attempts, next_at = @nextAt, last_error = @lastError, updated = @now WHERE seq = @seq',
       ),
@@ -194,6 +197,11 @@ export class AlertStore {
   /** The oldest pending delivery of each channel (each channel delivers in order). */
   heads(): Delivery[] {
     return this.s.heads.all().map(toDelivery)
+  }
+
+  /** When the earliest pending delivery is due (null when none is pending). */
+  nextDue(): number | null {
+    return this.s.nextDue.get()?.at ?? null
   }
 
   updateDelivery(
