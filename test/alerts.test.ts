@@ -373,6 +373,52 @@ describe('alerts end to end (our broker, the recorder, the gateway, a local webh
     expect(alertEvents('alert.rules_loaded').length).toBeGreaterThan(0)
   })
 
+  it('bad input on MQTT is counted and dropped; the alerter keeps evaluating', async () => {
+    const invalid0 = alerter.counters.get('messages.invalid')
+    const cmdInvalid0 = alerter.counters.get('commands.invalid')
+    const refused0 = alerter.counters.get('commands.refused')
+    publisher.publish(topics.event('drive-x', 'sys-collector', 'container.die'), 'not json', { qos: 1 })
+    publisher.publish(
+      topics.event('drive-x', 'sys-collector', 'container.die'),
+      JSON.stringify({ v: 1, ts: Date.now(), host: 'other-host', source: 'sys-collector' }),
+      { qos: 1 },
+    )
+    publisher.publish(topics.reading('drive-x', 'sys-collector', 'system'), '{"cpu":"hot"}', { qos: 1 })
+    publisher.publish(topics.reading('drive-x', 'sys-collector', 'nonsense'), '{}', { qos: 1 })
+    await waitFor(
+      () => alerter.counters.get('messages.invalid') - invalid0 >= 4,
+      5000,
+      'four invalid messages counted',
+    )
+    // Commands the alerter does not take are dropped before they run; one for an unknown alert is not_found.
+    const notFound0 = alerter.counters.get('commands.not_found')
+    watcher.publish(
+      topics.cmd(HOST, 'alerter'),
+      '{"v":1,"action":"explode","target":"x","requestedBy":"ha"}',
+      {
+        qos: 1,
+      },
+    )
+    watcher.publish(topics.set(HOST, 'alerter', '000000000000'), 'ack', { qos: 1 })
+    await waitFor(
+      () => alerter.counters.get('commands.invalid') - cmdInvalid0 >= 1,
+      5000,
+      'the unknown action counted',
+    )
+    await waitFor(
+      () => alerter.counters.get('commands.not_found') - notFound0 >= 1,
+      5000,
+      'the unknown alert',
+    )
+    // Still evaluating; a plain `silence` on its set topic has no end time: refused (and audited), not run.
+    await driveWhile('drive-x', 99, () => alertEvents('alert.firing', 'drive-x').length > 0)
+    const id = (alertEvents('alert.firing', 'drive-x')[0]!.data as { alert: { id: string } }).alert.id
+    watcher.publish(topics.set(HOST, 'alerter', id), 'silence', { qos: 1 })
+    await waitFor(() => alerter.counters.get('commands.refused') - refused0 >= 1, 5000, 'the silence refused')
+    const state = await call('GET', '/api/alerts', AlertsResponse)
+    expect(state.alerts.find((a) => a.id === id)?.silencedUntil).toBeNull()
+  })
+
   it('a stopped collector raises its silence alerts after the configured time; restarting it resolves them', async () => {
     let sys = await startSysCollector(url, 'sys-collector', creds['sys-collector'], 500)
     await waitFor(async () => {
