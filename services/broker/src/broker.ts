@@ -147,6 +147,14 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       done(null, true)
     },
   })
+  // aedes reports a failed store operation as an 'error' on the broker (a client's will removed while the store
+  // closes at a stop, for one). Counted and logged; without a listener Node would end the process.
+  let stopping = false
+  ;(broker as unknown as NodeJS.EventEmitter).on('error', (e: Error) => {
+    o.counters.inc('broker.errors')
+    if (stopping) o.log.debug(`while stopping: ${e.message}`)
+    else o.log.once(`broker-error:${e.message}`, 'broker error:', e)
+  })
   const counted = broker as unknown as { counter: number }
   persistence.renumber = (packet) => {
     packet.brokerCounter = ++counted.counter
@@ -175,6 +183,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     counters: o.counters,
     events,
     async stop() {
+      stopping = true
       // Close the broker first: it disconnects the clients, which lets the listener's close() complete.
       const closed = new Promise<void>((r) => server.close(() => r()))
       await new Promise<void>((r) => broker.close(() => r()))
