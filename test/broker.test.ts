@@ -181,6 +181,22 @@ describe('broker persistence', () => {
     expect(clients.every((c) => c.connected)).toBe(true)
   })
 
+  it('counts and names a client id that two connections keep taking from each other', async () => {
+    const { url, credentials, broker } = await setup()
+    const twin = () =>
+      connectClient(url, 'sys-collector', credentials['sys-collector'], {
+        clientId: 'sys-collector-twin',
+        reconnectPeriod: 100,
+      })
+    const a = await twin()
+    const b = await twin()
+    cleanups.push(
+      () => void a.end(true),
+      () => void b.end(true),
+    )
+    await waitFor(() => broker.counters.get('sessions.taken_over') >= 3, 10_000, 'three takeovers')
+  })
+
   it('keeps retained availability and state across a restart, and clients reconnect by themselves', async () => {
     const dir = tempDir()
     cleanups.push(dir.remove)

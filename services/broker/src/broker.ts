@@ -97,6 +97,24 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       o.counters.inc('persistence.unqueued'),
     ),
   )
+  // A client id that connects while a connection with that id is open takes the session over (the broker closes the
+  // older one). Once is a reconnect the broker had not noticed yet; again and again is two instances with one id —
+  // e.g. npm start and compose with the same host id — each knocking the other off. Say so.
+  const takeovers = new Map<string, number[]>()
+  const noteTakeover = (id: string, user: string) => {
+    const clients = (broker as unknown as { clients: Record<string, unknown> } | undefined)?.clients
+    if (!clients?.[id]) return
+    o.counters.inc('sessions.taken_over')
+    const now = Date.now()
+    const recent = (takeovers.get(id) ?? []).filter((t) => t > now - 60_000)
+    recent.push(now)
+    takeovers.set(id, recent)
+    if (takeovers.size > 1000) takeovers.clear()
+    if (recent.length === 3)
+      o.log.warn(
+        `client id "${id}" (user ${user}) took over its own session 3 times within a minute: two instances with the same client id keep knocking each other off. Give each machine its own HOMELAB_HOST_ID (client ids are <service>-<host id>).`,
+      )
+  }
   const broker = await Aedes.createBroker({
     persistence,
     // 384 KiB: a reading is a few KiB; bigger packets are refused at the edge (the client is disconnected with
@@ -115,6 +133,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
         return done(authError('bad user name or password'), false)
       }
       userOf.set(client, username!)
+      noteTakeover(client.id, username!)
       done(null, true)
     },
     authorizePublish(client, packet, done) {
