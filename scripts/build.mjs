@@ -9,18 +9,11 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const services = [
-  'broker',
-  'sys-collector',
-  'docker-collector',
-  'docker-proxy',
-  'systemd-collector',
-  'ollama-collector',
-  'recorder',
-  'gateway',
-  'alerter',
-  'all-in-one',
-]
+// Every folder under services/ with a src/main.ts is a service (one list: the Dockerfile and run-service.mjs read
+// the folders too).
+const services = readdirSync(join(root, 'services'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(root, 'services', d.name, 'src', 'main.ts')))
+  .map((d) => d.name)
 const outputs = [
   ...services.map((s) => join(root, 'services', s, 'dist', 'main.js')),
   join(root, 'web', 'dist', 'index.html'),

@@ -1,28 +1,22 @@
 #!/usr/bin/env node
 // The container image's entry point: `run-service.mjs <service>` starts one service (its built bundle), or every
 // service in one process with `all-in-one`. Any other name is refused with the list.
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-const SERVICES = [
-  'all-in-one',
-  'broker',
-  'sys-collector',
-  'docker-collector',
-  'docker-proxy',
-  'systemd-collector',
-  'ollama-collector',
-  'recorder',
-  'gateway',
-  'alerter',
-]
+// The services are the folders under services/ (in the image, each holds its bundle in dist/).
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const SERVICES = readdirSync(join(root, 'services'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort()
 const name = process.argv[2] ?? 'all-in-one'
 if (!SERVICES.includes(name)) {
   process.stderr.write(`unknown service "${name}"; one of: ${SERVICES.join(', ')}\n`)
   process.exit(2)
 }
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'services', name, 'dist', 'main.js')
+const main = join(root, 'services', name, 'dist', 'main.js')
 if (!existsSync(main)) {
   process.stderr.write(`${main} is missing: build first (npm run build)\n`)
   process.exit(2)
