@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { BaseTopic, HA_GROUPS, type HaGroup, HostId, sanitizeHostId } from '@homelab/contracts'
+import {
+  BaseTopic,
+  createTopics,
+  HA_GROUPS,
+  type HaGroup,
+  HostId,
+  type ServiceName,
+  sanitizeHostId,
+  type Topics,
+} from '@homelab/contracts'
 import { z } from 'zod'
 
 /** A configuration error: one message naming the variable and what it allows. */
@@ -152,6 +161,24 @@ export function resolvePassword(
     return pw
   }
   return undefined
+}
+
+/**
+ * How a service running alone is on the broker: the broker's URL, its MQTT user (its own name unless
+ * HOMELAB_MQTT_USERNAME says otherwise) and that user's password, its host id, and the topic tree.
+ */
+export function brokerIdentity(
+  c: CommonConfig,
+  service: ServiceName,
+): { url: string; username: string; password: string | undefined; host: string; topics: Topics } {
+  const username = c.HOMELAB_MQTT_USERNAME ?? service
+  return {
+    url: c.HOMELAB_MQTT_URL,
+    username,
+    password: resolvePassword(c, username),
+    host: resolveHostId(c),
+    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+  }
 }
 
 /** Home Assistant discovery settings, shared by every collector (each publishes the devices it owns). */

@@ -1,10 +1,8 @@
-import { createTopics } from '@homelab/contracts'
 import {
+  brokerIdentity,
   createLogger,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -15,11 +13,7 @@ const log = createLogger('alerter')
 await runUntilSignal(log, async () => {
   const c = loadConfig(AlerterConfig)
   const service = new AlerterService({
-    url: c.HOMELAB_MQTT_URL,
-    username: c.HOMELAB_MQTT_USERNAME ?? 'alerter',
-    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'alerter'),
-    host: resolveHostId(c),
-    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    ...brokerIdentity(c, 'alerter'),
     settings: alerterSettings(c),
     log,
   })

@@ -1,11 +1,9 @@
-import { createTopics } from '@homelab/contracts'
 import {
+  brokerIdentity,
   createLogger,
   haSettings,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -16,11 +14,7 @@ const log = createLogger('docker-collector')
 await runUntilSignal(log, async () => {
   const c = loadConfig(DockerCollectorConfig)
   const service = new DockerCollectorService({
-    url: c.HOMELAB_MQTT_URL,
-    username: c.HOMELAB_MQTT_USERNAME ?? 'docker-collector',
-    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'docker-collector'),
-    host: resolveHostId(c),
-    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    ...brokerIdentity(c, 'docker-collector'),
     dockerHost: c.DOCKER_HOST,
     intervalMs: c.HOMELAB_DOCKER_INTERVAL_MS,
     control: c.HOMELAB_DOCKER_CONTROL,

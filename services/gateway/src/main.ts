@@ -1,12 +1,11 @@
 import { join } from 'node:path'
-import { createTopics, Role } from '@homelab/contracts'
+import { Role } from '@homelab/contracts'
 import {
+  brokerIdentity,
   Counters,
   createLogger,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -38,12 +37,13 @@ if (cmd === 'token') {
 } else {
   await runUntilSignal(log, async () => {
     const c = loadConfig(GatewayConfig)
+    const { topics, host, username, password } = brokerIdentity(c, 'gateway')
     const gw = new Gateway({
       config: c,
-      topics: createTopics(c.HOMELAB_BASE_TOPIC),
-      host: resolveHostId(c),
-      username: c.HOMELAB_MQTT_USERNAME ?? 'gateway',
-      password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'gateway'),
+      topics,
+      host,
+      username,
+      password,
       databasePath: join(c.HOMELAB_DATA_DIR, 'homelab.db'),
       log,
       counters: new Counters(),

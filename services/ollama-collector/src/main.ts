@@ -1,11 +1,9 @@
-import { createTopics } from '@homelab/contracts'
 import {
+  brokerIdentity,
   createLogger,
   haSettings,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -16,11 +14,7 @@ const log = createLogger('ollama-collector')
 await runUntilSignal(log, async () => {
   const c = loadConfig(OllamaCollectorConfig)
   const service = new OllamaCollectorService({
-    url: c.HOMELAB_MQTT_URL,
-    username: c.HOMELAB_MQTT_USERNAME ?? 'ollama-collector',
-    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'ollama-collector'),
-    host: resolveHostId(c),
-    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    ...brokerIdentity(c, 'ollama-collector'),
     ...ollamaOptions(c),
     log,
     ha: haSettings(c),

@@ -1,11 +1,9 @@
-import { createTopics } from '@homelab/contracts'
 import {
+  brokerIdentity,
   Counters,
   createLogger,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -27,13 +25,13 @@ if (process.argv[2] === 'rebuild') {
 } else {
   await runUntilSignal(log, async () => {
     const c = loadConfig(RecorderConfig)
-    const host = resolveHostId(c)
+    const { topics, host, username, password } = brokerIdentity(c, 'recorder')
     const recorder = new Recorder({
       config: c,
-      topics: createTopics(c.HOMELAB_BASE_TOPIC),
+      topics,
       host,
-      username: c.HOMELAB_MQTT_USERNAME ?? 'recorder',
-      password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'recorder'),
+      username,
+      password,
       log,
       counters: new Counters(),
     })

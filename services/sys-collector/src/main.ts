@@ -1,11 +1,9 @@
-import { createTopics } from '@homelab/contracts'
 import {
+  brokerIdentity,
   createLogger,
   haSettings,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -16,11 +14,7 @@ const log = createLogger('sys-collector')
 await runUntilSignal(log, async () => {
   const c = loadConfig(SysCollectorConfig)
   const service = new SysCollectorService({
-    url: c.HOMELAB_MQTT_URL,
-    username: c.HOMELAB_MQTT_USERNAME ?? 'sys-collector',
-    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'sys-collector'),
-    host: resolveHostId(c),
-    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    ...brokerIdentity(c, 'sys-collector'),
     intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
     paths: { proc: c.HOMELAB_PROC_DIR, sys: c.HOMELAB_SYS_DIR, rootfs: c.HOMELAB_ROOTFS },
     log,

@@ -1,11 +1,9 @@
-import { createTopics } from '@homelab/contracts'
 import {
+  brokerIdentity,
   createLogger,
   haSettings,
   loadConfig,
   mqttProbe,
-  resolveHostId,
-  resolvePassword,
   runUntilSignal,
   startHealthFile,
 } from '@homelab/service-kit'
@@ -16,11 +14,7 @@ const log = createLogger('systemd-collector')
 await runUntilSignal(log, async () => {
   const c = loadConfig(SystemdCollectorConfig)
   const service = new SystemdCollectorService({
-    url: c.HOMELAB_MQTT_URL,
-    username: c.HOMELAB_MQTT_USERNAME ?? 'systemd-collector',
-    password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? 'systemd-collector'),
-    host: resolveHostId(c),
-    topics: createTopics(c.HOMELAB_BASE_TOPIC),
+    ...brokerIdentity(c, 'systemd-collector'),
     busAddress: c.DBUS_SYSTEM_BUS_ADDRESS,
     units: c.HOMELAB_SYSTEMD_UNITS,
     control: c.HOMELAB_SYSTEMD_CONTROL,
