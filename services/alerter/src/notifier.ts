@@ -1,4 +1,4 @@
-import type { AlertNotification, ChannelView, Severity } from '@homelab/contracts'
+import type { Alert, AlertNotification, ChannelView, Severity } from '@homelab/contracts'
 import type { Counters, Logger } from '@homelab/service-kit'
 import type { Channel } from './rules.js'
 import type { AlertStore, Delivery } from './store.js'
@@ -55,18 +55,21 @@ class Bucket {
   }
 }
 
-/** What a human reads: the title and text of a notification. */
-export function describe(n: AlertNotification): { title: string; text: string } {
-  const a = n.alert
+/** What a human reads: the title and text of the notification of one state change. */
+export function describe(
+  a: Alert,
+  state: AlertNotification['state'],
+  reason: AlertNotification['reason'],
+): { title: string; text: string } {
   const title =
-    n.state === 'firing' ? `[${a.severity}] ${a.name} on ${a.host}` : `[resolved] ${a.name} on ${a.host}`
+    state === 'firing' ? `[${a.severity}] ${a.name} on ${a.host}` : `[resolved] ${a.name} on ${a.host}`
   const why =
-    n.reason === 'no_data'
+    reason === 'no_data'
       ? ' (its data stopped)'
-      : n.reason === 'rule_removed'
+      : reason === 'rule_removed'
         ? ' (the rule was removed or disabled)'
         : ''
-  return { title, text: n.state === 'firing' ? a.message : `${a.message}${why}` }
+  return { title, text: state === 'firing' ? a.message : `${a.message}${why}` }
 }
 
 /**

@@ -319,19 +319,18 @@ export class AlerterService {
       data,
     })
     this.counters.inc(`alerts.${t.state}`)
-    const n: AlertNotification = {
+    const d = describe(a, t.state, t.reason)
+    // Checked once: every channel's delivery carries this same message.
+    const payload = AlertNotification.parse({
       v: 1,
       id: `${a.episode}:${t.state}`,
       state: t.state,
       alert: a,
       reason: t.reason,
-      title: '',
-      message: '',
+      title: d.title.slice(0, 300),
+      message: d.text.slice(0, 2000),
       ts: t.ts,
-    }
-    const d = describe(n)
-    n.title = d.title.slice(0, 300)
-    n.message = d.text.slice(0, 2000)
+    })
     const now = this.now()
     const silenced = a.silencedUntil !== null && a.silencedUntil > now
     for (const channel of this.rules.routes.get(a.rule) ?? []) {
@@ -349,7 +348,7 @@ export class AlerterService {
         rule: a.rule,
         episode: a.episode ?? '',
         state: t.state,
-        payload: AlertNotification.parse(n),
+        payload,
         status,
         nextAt: now,
         now,

@@ -175,18 +175,14 @@ export class AlertStore {
     return new Map(this.s.silences.all(now).map((r) => [r.id, { until: r.until, by: r.by }]))
   }
 
-  addDelivery(d: {
-    id: string
-    channel: string
-    alertId: string
-    rule: string
-    episode: string
-    state: 'firing' | 'resolved'
-    payload: AlertNotification
-    status: DeliveryStatus
-    nextAt: number
-    now: number
-  }): boolean {
+  addDelivery(
+    d: Pick<
+      Delivery,
+      'id' | 'channel' | 'alertId' | 'rule' | 'episode' | 'state' | 'payload' | 'status' | 'nextAt'
+    > & {
+      now: number
+    },
+  ): boolean {
     return this.s.addDelivery.run({ ...d, payload: JSON.stringify(d.payload) }).changes > 0
   }
 
