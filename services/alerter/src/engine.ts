@@ -295,7 +295,6 @@ export class Engine {
     if (!inst) {
       if (!trig) return
       const created = this.create(r, host, subject, labels, series, ts, v)
-      created.lastDataAt = now
       this.message(created, r)
       if (r.for === 0) this.fire(created, ts)
       else this.o.onChange(id, created)
