@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { benchAlerts } from './alerts.js'
 import { benchApi } from './api.js'
 import { benchDocker } from './docker.js'
+import { benchFaults } from './faults.js'
 import { benchFootprint } from './footprint.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
@@ -13,7 +14,18 @@ import { benchSysSample } from './sys-sample.js'
 import { benchSystemd } from './systemd.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
-const all = ['sys', 'ingest', 'history', 'api', 'footprint', 'docker', 'systemd', 'ollama', 'alerts']
+const all = [
+  'sys',
+  'ingest',
+  'history',
+  'api',
+  'footprint',
+  'docker',
+  'systemd',
+  'ollama',
+  'alerts',
+  'faults',
+]
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
@@ -39,6 +51,7 @@ try {
   }
   if (run.includes('ollama')) await benchOllama()
   if (run.includes('alerts')) await benchAlerts(dir)
+  if (run.includes('faults')) await benchFaults(dir)
   if (run.includes('systemd')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
       stdio: 'inherit',

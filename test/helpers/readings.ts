@@ -1,4 +1,4 @@
-import type { SystemReading } from '@homelab/contracts'
+import type { ContainerReading, SystemReading } from '@homelab/contracts'
 import { HOST } from './stack.js'
 
 /** A valid system reading with values derived from `i`, so tests know exactly what was stored. */
@@ -29,5 +29,54 @@ export function syntheticReading(ts: number, i: number, host = HOST): SystemRead
       { iface: 'eth0', rxBytesPerSec: 100, txBytesPerSec: 200, rxBytes: 1000 + i, txBytes: 2000 + i },
     ],
     uptimeSec: 1000 + i,
+  }
+}
+
+/** A valid reading of a running container whose pid count is `i` (what the fault suite counts). */
+export function syntheticContainerReading(
+  ts: number,
+  i: number,
+  name: string,
+  host = HOST,
+): ContainerReading {
+  return {
+    v: 1,
+    ts,
+    host,
+    source: 'docker-collector',
+    container: {
+      id: `${Buffer.from(name).toString('hex')}000000000000`.slice(0, 12),
+      name,
+      image: 'busybox',
+      composeProject: null,
+      composeService: null,
+      state: 'running',
+      statusText: 'Up',
+      health: 'none',
+      restartCount: 0,
+      createdAt: 1_700_000_000_000,
+      startedAt: 1_700_000_000_000,
+      finishedAt: null,
+      exitCode: null,
+      oomKilled: false,
+      memoryLimitSet: null,
+      ports: [],
+      control: { allowed: false, reason: 'test' },
+    },
+    stats: {
+      cpuPercent: 1,
+      memoryUsed: 1e6,
+      memoryLimit: 8e9,
+      memoryPercent: 0.01,
+      networkRx: 0,
+      networkTx: 0,
+      networkRxRate: 0,
+      networkTxRate: 0,
+      blockRead: 0,
+      blockWrite: 0,
+      blockReadRate: 0,
+      blockWriteRate: 0,
+      pids: i,
+    },
   }
 }
