@@ -93,7 +93,7 @@ export type ChannelView = z.infer<typeof ChannelView>
 export const RuleView = z.object({
   id: RuleId,
   name: z.string().max(200),
-  type: z.enum(['threshold', 'event', 'availability', 'stale']),
+  type: z.enum(['threshold', 'event', 'availability', 'status', 'stale']),
   severity: Severity,
   enabled: z.boolean(),
   notify: z.array(z.string().max(64)),
@@ -123,12 +123,32 @@ export const RuleView = z.object({
 })
 export type RuleView = z.infer<typeof RuleView>
 
-/** `reading/alerts` (retained, under the alerter's host): every pending and firing alert. */
+/**
+ * `reading/alert/<alert id>` (retained, under the alerter's host): one open (pending or firing) alert; cleared (an
+ * empty retained message) when it resolves. One document per alert keeps each small however many are open.
+ */
+export const AlertReading = z.object({
+  ...envelopeShape,
+  source: z.literal('alerter'),
+  alert: Alert,
+})
+export type AlertReading = z.infer<typeof AlertReading>
+
+/** How many alerts `reading/alerts` lists at most; `total` counts them all (each has its own `reading/alert/<id>`). */
+export const ALERTS_LISTED = 50
+
+/**
+ * `reading/alerts` (retained, under the alerter's host): the counts of open alerts and the first of them (firing
+ * first, then the newest), at most ALERTS_LISTED and never more than fits a small document.
+ */
 export const AlertsReading = z.object({
   ...envelopeShape,
   source: z.literal('alerter'),
-  alerts: z.array(Alert).max(5000),
+  alerts: z.array(Alert).max(ALERTS_LISTED),
   firing: z.number().int().min(0),
+  pending: z.number().int().min(0).default(0),
+  /** Open alerts in all (firing + pending); more than `alerts.length` when the list was cut. */
+  total: z.number().int().min(0).default(0),
 })
 export type AlertsReading = z.infer<typeof AlertsReading>
 
@@ -142,6 +162,8 @@ export const RulesReading = z.object({
   rejected: z.object({ at: EpochMs, errors: z.array(z.string().max(1000)).max(50) }).nullable(),
   rules: z.array(RuleView).max(1000),
   channels: z.array(ChannelView).max(100),
+  /** Entities listed per rule (50, fewer when that many would not fit a small document). */
+  instancesPerRule: z.number().int().min(0).max(50).default(50),
 })
 export type RulesReading = z.infer<typeof RulesReading>
 

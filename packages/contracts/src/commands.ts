@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { boundedRecord } from './json.js'
 
 /** What the collectors execute on a container or unit. */
 export const CommandAction = z.enum(['start', 'stop', 'restart'])
@@ -11,13 +12,27 @@ export const ActionName = z
   .regex(/^[a-z][a-z_]*$/, 'an action is a lower-case word such as "start" or "ack"')
 
 /** Parameters of an action that needs more than a target (a silence's end, a rule's new threshold). */
-export const CommandParams = z.record(z.string().max(64), z.unknown())
+export const CommandParams = boundedRecord(4, 200)
+
+/**
+ * What a command acts on: a container's name or id, a systemd unit (its escapes such as `\x2d` included), an alert
+ * or a rule id. Letters, digits and `_ . : @ \ -`, starting with a letter or digit: never a shell word, a path or
+ * a topic wildcard. Each executor checks its own stricter form too.
+ */
+export const CommandTarget = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.:@\\-]*$/,
+    'a target is a name of letters, digits and "_ . : @ \\ -", starting with a letter or digit',
+  )
 
 /** Request body on `<base>/<host>/<service>/cmd`, sent with MQTT 5 responseTopic + correlationData + message expiry. */
 export const CommandRequest = z.object({
   v: z.literal(1),
   action: ActionName,
-  target: z.string().min(1).max(256),
+  target: CommandTarget,
   requestedBy: z.string().min(1).max(128),
   params: CommandParams.optional(),
 })

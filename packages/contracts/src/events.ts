@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { envelopeShape } from './envelope.js'
+import { boundedRecord } from './json.js'
 
 /** Event type names: dotted, lower-case ("service.availability", "container.die"). */
 export const EventType = z
@@ -8,7 +9,8 @@ export const EventType = z
 
 /**
  * Every event in the log. `id` is unique per event (producers use a random UUID) and makes redelivery idempotent.
- * `subject` names the entity it concerns ("system", a container name, a unit name). `data` is type-specific.
+ * `subject` names the entity it concerns ("system", a container name, a unit name). `data` is type-specific, at most
+ * 8 levels deep and 5,000 values.
  */
 export const Event = z.object({
   ...envelopeShape,
@@ -17,6 +19,6 @@ export const Event = z.object({
   severity: z.enum(['info', 'warning', 'critical']),
   subject: z.string().min(1).max(256),
   message: z.string().max(2000),
-  data: z.record(z.string().max(128), z.unknown()).default({}),
+  data: boundedRecord().default({}),
 })
 export type Event = z.infer<typeof Event>

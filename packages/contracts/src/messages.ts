@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { AlertsReading, RulesReading } from './alerts.js'
+import { AlertReading, AlertsReading, RulesReading } from './alerts.js'
 import {
   CONTAINER_EVENT_TYPES,
   ContainerReading,
@@ -39,6 +39,7 @@ export const READING_KINDS: Readonly<Record<string, ReadingKind>> = {
   unit: kind({ schema: UnitReading, samples: (r) => unitSamples(r) }),
   ollama: kind({ schema: OllamaReading, samples: (r) => ollamaSamples(r) }),
   alerts: kind({ schema: AlertsReading, samples: (r) => [['alerts.firing', r.firing]] }),
+  alert: kind({ schema: AlertReading, samples: null }),
   rules: kind({ schema: RulesReading, samples: null }),
 }
 

@@ -45,7 +45,9 @@ export const CHANNELS = [
 export type Channel = (typeof CHANNELS)[number]
 
 export type ParsedTopic =
-  | { channel: 'availability' | 'status' | 'cmd'; host: HostId; service: ServiceName }
+  | { channel: 'availability'; host: HostId; service: ServiceName }
+  | { channel: 'status'; host: HostId; service: ServiceName }
+  | { channel: 'cmd'; host: HostId; service: ServiceName }
   | { channel: 'reading'; host: HostId; service: ServiceName; kind: string; entity: string | null }
   | { channel: 'event'; host: HostId; service: ServiceName; type: string }
   | { channel: 'set'; host: HostId; service: ServiceName; target: string }

@@ -4,6 +4,7 @@ import {
   type CommandAudit,
   CommandRequest,
   CommandResult,
+  CommandTarget,
   Event,
   type ServiceName,
   type Topics,
@@ -92,6 +93,14 @@ export class CommandServer<A extends string = CommandAction> {
       return
     }
     if (t.channel === 'set') {
+      const target = CommandTarget.safeParse(t.target)
+      if (!target.success) {
+        this.invalid(
+          `set-target:${topic}`,
+          `ignoring a command for "${t.target.slice(0, 64)}" on ${topic}: ${target.error.issues[0]?.message}`,
+        )
+        return
+      }
       const action = this.actions.safeParse(payload.toString('utf8').trim().toLowerCase())
       if (!action.success) {
         this.invalid(

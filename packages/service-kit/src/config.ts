@@ -130,6 +130,23 @@ export function resolveHostId(c: {
   return sanitizeHostId(hostname())
 }
 
+/** A users file as the broker writes it (`users`: name → password; an agent machine's also names its `host`). */
+function readUsersFile(path: string): { users: Record<string, unknown>; host: string | null } {
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (e) {
+    throw new ConfigError(
+      `HOMELAB_MQTT_USERS_FILE: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the broker writes it on its first start`,
+    )
+  }
+  const f = z
+    .object({ users: z.record(z.string(), z.unknown()), host: z.string().optional() })
+    .safeParse(json)
+  if (!f.success) throw new ConfigError(`HOMELAB_MQTT_USERS_FILE: ${path} is not a users file`)
+  return { users: f.data.users, host: f.data.host ?? null }
+}
+
 export function resolvePassword(
   c: Pick<CommonConfig, 'HOMELAB_MQTT_PASSWORD' | 'HOMELAB_MQTT_PASSWORD_FILE' | 'HOMELAB_MQTT_USERS_FILE'>,
   user?: string,
@@ -145,15 +162,7 @@ export function resolvePassword(
     }
   }
   if (c.HOMELAB_MQTT_USERS_FILE && user) {
-    let users: unknown
-    try {
-      users = (JSON.parse(readFileSync(c.HOMELAB_MQTT_USERS_FILE, 'utf8')) as { users?: unknown }).users
-    } catch (e) {
-      throw new ConfigError(
-        `HOMELAB_MQTT_USERS_FILE: cannot read ${c.HOMELAB_MQTT_USERS_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the broker writes it on its first start`,
-      )
-    }
-    const pw = users && typeof users === 'object' ? (users as Record<string, unknown>)[user] : undefined
+    const pw = readUsersFile(c.HOMELAB_MQTT_USERS_FILE).users[user]
     if (typeof pw !== 'string')
       throw new ConfigError(
         `HOMELAB_MQTT_USERS_FILE: ${c.HOMELAB_MQTT_USERS_FILE} has no password for "${user}"`,
@@ -164,19 +173,29 @@ export function resolvePassword(
 }
 
 /**
- * How a service running alone is on the broker: the broker's URL, its MQTT user (its own name unless
- * HOMELAB_MQTT_USERNAME says otherwise) and that user's password, its host id, and the topic tree.
+ * How a service running alone is on the broker: the broker's URL, its MQTT user and that user's password, its host
+ * id, and the topic tree. The user is HOMELAB_MQTT_USERNAME, else the service's own name — or, on an enrolled agent
+ * machine, `<service>@<host>` from the machine's users file, whose host id must then be this machine's.
  */
 export function brokerIdentity(
   c: CommonConfig,
   service: ServiceName,
 ): { url: string; username: string; password: string | undefined; host: string; topics: Topics } {
-  const username = c.HOMELAB_MQTT_USERNAME ?? service
+  const host = resolveHostId(c)
+  let username = c.HOMELAB_MQTT_USERNAME ?? service
+  if (!c.HOMELAB_MQTT_USERNAME && !c.HOMELAB_MQTT_PASSWORD && c.HOMELAB_MQTT_USERS_FILE) {
+    const f = readUsersFile(c.HOMELAB_MQTT_USERS_FILE)
+    if (f.host !== null && f.host !== host)
+      throw new ConfigError(
+        `HOMELAB_MQTT_USERS_FILE: ${c.HOMELAB_MQTT_USERS_FILE} holds the credentials of host "${f.host}", but this machine's host id is "${host}": set HOMELAB_HOST_ID=${f.host}, or enrol "${host}" on the broker (npm run enrol -- add ${host})`,
+      )
+    if (typeof f.users[`${service}@${host}`] === 'string') username = `${service}@${host}`
+  }
   return {
     url: c.HOMELAB_MQTT_URL,
     username,
     password: resolvePassword(c, username),
-    host: resolveHostId(c),
+    host,
     topics: createTopics(c.HOMELAB_BASE_TOPIC),
   }
 }

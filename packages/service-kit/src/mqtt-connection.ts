@@ -6,6 +6,8 @@ import {
 } from '@homelab/contracts'
 import mqtt, { type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import type { z } from 'zod'
+import { Conditions } from './conditions.js'
+import { fatal } from './lifecycle.js'
 import type { Counters, Logger } from './log.js'
 
 export type { IPublishPacket }
@@ -26,12 +28,25 @@ export interface MqttConnectionOptions {
   offlineBufferLimit?: number
   /**
    * Group commit for QoS 1 messages (the recorder): messages are handed over in batches, and the PUBACK of each is
-   * sent only after `onBatch` returns. If it throws, nothing of the batch is acknowledged and the connection is
-   * dropped, so the broker delivers those messages again.
+   * sent only after `onBatch` returns. If it returns 'retry' (its storage cannot take writes now), the batch is held,
+   * unacknowledged, and offered again — with whatever arrived meanwhile — after a backoff (1 s doubling to 30 s); the
+   * broker sends no more than the session's receive maximum meanwhile. If it throws, nothing of the batch is
+   * acknowledged and the connection is dropped, so the broker delivers those messages again.
    */
-  onBatch?: (messages: BatchItem[]) => void
+  onBatch?: (messages: BatchItem[]) => 'stored' | 'retry'
   /** Largest batch (default 500). */
   maxBatch?: number
+  /**
+   * Topics on which a retained message that arrives after a live one is dropped as older state (default: every
+   * topic). The recorder keeps everything that carries its own timestamp and limits this to availability.
+   */
+  dropStaleRetained?: (topic: string) => boolean
+  /**
+   * Payloads larger than this are refused before they leave (default 256 KiB, below the broker's 384 KiB packet
+   * limit): a broker disconnects a client that sends a packet over its limit, and that client would send the same
+   * packet again at every reconnect.
+   */
+  maxPublishBytes?: number
   version: string
 }
 
@@ -67,6 +82,7 @@ export class MqttConnection {
   private readonly limit: number
   private backoff = 1000
   private status: ServiceStatus
+  private readonly conditions = new Conditions()
   private readonly handlers: Array<(topic: string, payload: Buffer, packet: IPublishPacket) => void> = []
   private readonly subscriptions = new Map<string, 0 | 1>()
   private connectedOnce: Promise<void>
@@ -76,6 +92,11 @@ export class MqttConnection {
   private heldAcks: AckPacket[] = []
   private readonly holding = new Set<number>()
   private flushScheduled = false
+  /** A batch offered to onBatch that could not be stored yet, and its PUBACKs. */
+  private unstored: BatchItem[] = []
+  private unsentAcks: AckPacket[] = []
+  private retryTimer: NodeJS.Timeout | null = null
+  private retryMs = 1000
   private sendPacket: SendPacket | null = null
   /** Topics that delivered a live (non-retained) message since the last connect. */
   private readonly liveSeen = new Set<string>()
@@ -170,6 +191,15 @@ export class MqttConnection {
     })
     client.on('error', (err: Error & { code?: number | string }) => {
       const text = describeMqttError(err)
+      if (REFUSED.has(err.code ?? '')) {
+        // Retrying cannot help: wrong credentials, a revoked machine, a client id that is not ours.
+        o.counters.inc('mqtt.refused')
+        client.end(true)
+        const reason = `${o.service}: the broker at ${o.url} refused the login of "${o.username ?? '(anonymous)'}" as client "${o.clientId}": ${text}`
+        o.log.error(reason)
+        if (!fatal(reason)) this.lastError = text
+        return
+      }
       if (text !== this.lastError) o.log.warn(`broker ${o.url}: ${text}`)
       this.lastError = text
       o.counters.inc('mqtt.errors')
@@ -226,10 +256,23 @@ export class MqttConnection {
     this.flushScheduled = false
     const items = this.batch.splice(0)
     const acks = this.heldAcks.splice(0)
-    if (!acknowledge) this.holding.clear()
-    if (items.length === 0 && acks.length === 0) return
+    if (!acknowledge) {
+      // The connection is gone: the broker delivers all of it again on the next one.
+      this.holding.clear()
+      this.unstored = []
+      this.unsentAcks = []
+      if (this.retryTimer) clearTimeout(this.retryTimer)
+      this.retryTimer = null
+      return
+    }
+    this.unstored.push(...items)
+    this.unsentAcks.push(...acks)
+    // A retry is due: it takes these too.
+    if (this.retryTimer) return
+    if (this.unstored.length === 0 && this.unsentAcks.length === 0) return
+    let result: 'stored' | 'retry'
     try {
-      if (items.length) this.o.onBatch!(items)
+      result = this.unstored.length ? this.o.onBatch!(this.unstored) : 'stored'
     } catch (e) {
       this.o.counters.inc('batch.failed')
       this.o.log.once(
@@ -238,10 +281,25 @@ export class MqttConnection {
         e,
       )
       this.holding.clear()
+      this.unstored = []
+      this.unsentAcks = []
       this.client?.stream.destroy()
       return
     }
-    if (acknowledge && this.client?.connected) for (const a of acks) this.sendPacket!(a)
+    if (result === 'retry') {
+      this.o.counters.inc('batch.retries')
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null
+        this.flush(true)
+      }, this.retryMs)
+      this.retryMs = Math.min(MAX_BACKOFF_MS, this.retryMs * 2)
+      return
+    }
+    this.retryMs = 1000
+    const sent = this.unsentAcks
+    this.unstored = []
+    this.unsentAcks = []
+    if (this.client?.connected) for (const a of sent) this.sendPacket!(a)
   }
 
   /**
@@ -250,6 +308,7 @@ export class MqttConnection {
    * and must not overwrite it.
    */
   private isStale(topic: string, packet: IPublishPacket): boolean {
+    if (this.o.dropStaleRetained && !this.o.dropStaleRetained(topic)) return false
     if (!packet.retain) {
       if (this.liveSeen.size > 100_000) this.liveSeen.clear()
       this.liveSeen.add(topic)
@@ -287,38 +346,77 @@ export class MqttConnection {
       )
       return false
     }
-    this.publish(topic, JSON.stringify(parsed.data), { qos: 1, ...opts })
-    return true
+    return this.publish(topic, JSON.stringify(parsed.data), { qos: 1, ...opts })
   }
 
-  publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions = { qos: 1 }): void {
+  /** Publishes (or buffers while offline); false when the payload was refused as oversized. */
+  publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions = { qos: 1 }): boolean {
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length
+    if (size > (this.o.maxPublishBytes ?? 256 * 1024)) {
+      this.o.counters.inc('publish.oversized')
+      this.o.log.once(
+        `oversized:${topic}`,
+        `not publishing ${size} bytes on ${topic}: over the ${Math.round((this.o.maxPublishBytes ?? 256 * 1024) / 1024)} KiB limit`,
+      )
+      return false
+    }
     const c = this.client
     if (c?.connected) {
       c.publish(topic, payload, opts, (err) => {
         if (err) this.o.counters.inc('publish.errors')
       })
-      return
+      return true
     }
     if (this.buffer.length >= this.limit) {
       this.buffer.shift()
       this.o.counters.inc('offline.dropped')
     }
     this.buffer.push({ topic, payload, opts })
+    return true
   }
 
+  /** The state of the service's source (a collector whose Docker socket is missing is `unavailable`). */
   setStatus(state: ServiceStatus['state'], reason: string | null): void {
     const changed = state !== this.status.state || reason !== this.status.reason
     this.status = { ...this.status, state, reason }
     if (changed) this.publishStatus()
   }
 
+  /**
+   * Sets (reason) or clears (null) one cause of degradation (a full disk, a damaged database, a limit hit); the status
+   * document is `degraded` with the reasons while any is set, and is published when that changes.
+   */
+  condition(cause: string, reason: string | null): void {
+    if (this.conditions.set(cause, reason)) this.publishStatus()
+  }
+
+  hasCondition(cause: string): boolean {
+    return this.conditions.has(cause)
+  }
+
+  /** The status as published: the source's state, degraded by any condition. */
+  get currentStatus(): ServiceStatus {
+    const base = this.status
+    const extra = this.conditions.reason
+    if (extra === null) return base
+    return {
+      ...base,
+      state: base.state === 'ok' ? 'degraded' : base.state,
+      reason: [base.reason, extra]
+        .filter((r) => r !== null)
+        .join('; ')
+        .slice(0, 1000),
+    }
+  }
+
   publishStatus(): void {
     const o = this.o
     this.status = { ...this.status, ts: Date.now(), counters: o.counters.snapshot() }
+    const status = this.currentStatus
     if (this.client?.connected) {
       this.client.publish(
         o.topics.status(o.host, o.service),
-        JSON.stringify(ServiceStatusSchema.parse(this.status)),
+        JSON.stringify(ServiceStatusSchema.parse(status)),
         { qos: 1, retain: true },
       )
     }
@@ -326,6 +424,12 @@ export class MqttConnection {
 
   get bufferedCount(): number {
     return this.buffer.length
+  }
+
+  /** Messages not yet acknowledged by the broker: buffered while offline, queued in mqtt.js or in flight. */
+  get pendingCount(): number {
+    const c = this.client as (MqttClient & { outgoing?: object; queue?: unknown[] }) | null
+    return this.buffer.length + Object.keys(c?.outgoing ?? {}).length + (c?.queue?.length ?? 0)
   }
 
   private flushOffline(): void {
@@ -353,6 +457,9 @@ export class MqttConnection {
   }
 }
 
+/** CONNACK codes that retrying does not fix (3.1.1: 4, 5; 5.0: bad credentials, not authorized, banned, bad method). */
+const REFUSED = new Set<number | string>([4, 5, 134, 135, 138, 140])
+
 export function describeMqttError(err: Error & { code?: number | string }): string {
   switch (err.code) {
     case 4:
@@ -360,7 +467,7 @@ export function describeMqttError(err: Error & { code?: number | string }): stri
       return 'bad user name or password (check HOMELAB_MQTT_USERNAME and HOMELAB_MQTT_PASSWORD)'
     case 5:
     case 135:
-      return 'not authorized by the broker'
+      return 'not authorized by the broker (a machine must be enrolled, and connect with its own host id: see docs/security.md)'
     case 'ECONNREFUSED':
       return 'connection refused (is the broker running?); retrying with backoff'
     default:
