@@ -41,7 +41,8 @@ describe('broker security', () => {
     const { client, broker } = await setup()
     const watcher = await client('gateway')
     const seen: string[] = []
-    watcher.on('message', (t) => seen.push(t))
+    // (The broker's own availability and status are there too.)
+    watcher.on('message', (t) => t.includes('/broker/') || seen.push(t))
     await watcher.subscribeAsync('homelab/#', { qos: 1 })
     const sys = await client('sys-collector')
     const denied: string[] = []
@@ -88,9 +89,9 @@ describe('broker persistence', () => {
     const sub = await client('recorder')
     const got: string[] = []
     sub.on('message', (t, p) => got.push(`${t.split('/').slice(-1)[0]}=${p.toString()}`))
-    await sub.subscribeAsync(`homelab/${HOST}/#`, { qos: 1 })
-    const pub = await client('sys-collector')
     const base = `homelab/${HOST}/sys-collector`
+    await sub.subscribeAsync(`${base}/#`, { qos: 1 })
+    const pub = await client('sys-collector')
     for (let i = 0; i < 20; i++) {
       pub.publish(`${base}/availability`, `online`, { qos: 1, retain: true })
       pub.publish(`${base}/event/system.test`, `e${i}`, { qos: 1 })
@@ -116,7 +117,7 @@ describe('broker persistence', () => {
     cleanups.push(() => b.broker.stop())
     const rec = await connectClient(b.url, 'recorder', b.credentials.recorder, {
       clean: false,
-      clientId: 'rec-load',
+      clientId: `recorder-${HOST}.load`,
       properties: { sessionExpiryInterval: 3600 },
     })
     cleanups.push(() => void rec.end(true))
@@ -164,7 +165,7 @@ describe('broker persistence', () => {
     for (let i = 0; i < 5; i++) {
       const sub = await connectClient(url, 'recorder', credentials.recorder, {
         clean: false,
-        clientId: `late-persistent-${i}`,
+        clientId: `recorder-${HOST}.late${i}`,
         properties: { sessionExpiryInterval: 3600 },
         reconnectPeriod: 0,
       })
@@ -185,7 +186,7 @@ describe('broker persistence', () => {
     const { url, credentials, broker } = await setup()
     const twin = () =>
       connectClient(url, 'sys-collector', credentials['sys-collector'], {
-        clientId: 'sys-collector-twin',
+        clientId: `sys-collector-${HOST}.twin`,
         reconnectPeriod: 100,
       })
     const a = await twin()
@@ -208,7 +209,7 @@ describe('broker persistence', () => {
       url: b.url,
       username: 'sys-collector',
       password: b.credentials['sys-collector'],
-      clientId: 'sys-persist',
+      clientId: `sys-collector-${HOST}`,
       host: HOST,
       service: 'sys-collector',
       topics,

@@ -282,10 +282,25 @@ describeWith(
     expect(after.columns[1].filter((v) => v !== null).length).toBe(points)
   })
 
-  it('shows a second machine running compose.agent.yaml as a second host, and as offline once it stops', async () => {
+  it('shows an enrolled second machine running compose.agent.yaml as a second host, and as offline once it stops', async () => {
     const secrets = join(dir.path, 'secrets')
     mkdirSync(secrets, { recursive: true })
-    sh('docker', ['cp', `${containerOf('broker')}:/data/secrets/mqtt-users.json`, secrets])
+    // As the README says: enrol the machine on the central broker, copy its users file there.
+    sh('docker', [
+      'exec',
+      containerOf('broker'),
+      'node',
+      '/app/scripts/run-service.mjs',
+      'broker',
+      'enrol',
+      'add',
+      'second-host',
+    ])
+    sh('docker', [
+      'cp',
+      `${containerOf('broker')}:/data/secrets/agents/second-host.json`,
+      join(secrets, 'mqtt-users.json'),
+    ])
     chmodSync(dir.path, 0o755)
     chmodSync(secrets, 0o755)
     chownSync(join(secrets, 'mqtt-users.json'), 10001, 10001)

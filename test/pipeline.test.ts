@@ -150,7 +150,9 @@ describe('bad input reaching the recorder', () => {
 
 describe('bad input reaching the broker', () => {
   it('refuses a 1 MB payload at the edge, counts it, and keeps serving others', async () => {
-    const big = await connectClient(url, 'sys-collector', creds['sys-collector'], { clientId: 'too-big' })
+    const big = await connectClient(url, 'sys-collector', creds['sys-collector'], {
+      clientId: `sys-collector-${HOST}.too-big`,
+    })
     const closed = new Promise<void>((r) => big.once('close', () => r()))
     big.publish(`homelab/${HOST}/sys-collector/reading/system`, 'x'.repeat(1_000_000), { qos: 1 })
     await closed

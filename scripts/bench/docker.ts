@@ -120,6 +120,7 @@ export async function benchDocker(dir: string, seconds: number) {
     // The whole docker-collector (list, stats, MQTT documents), as it runs in its own container.
     const credentials = ensureCredentials(join(dir, 'docker-bench'))
     const broker = await startBroker({
+      host: 'bench',
       port: await freePort(),
       bind: '127.0.0.1',
       persistenceDir: join(dir, 'docker-bench', 'broker'),

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { startBroker } from '@homelab/broker/broker'
-import { ensureCredentials } from '@homelab/broker/credentials'
+import { enrolHost, ensureCredentials, readUsers } from '@homelab/broker/credentials'
 import { createTopics, type SystemReading, systemSamples } from '@homelab/contracts'
 import { RecorderConfig } from '@homelab/recorder/config'
 import { databasePath, Recorder } from '@homelab/recorder/recorder'
@@ -87,7 +87,11 @@ export function rng(seed: number) {
 export async function benchIngest(dir: string, targetSamples = 1_000_000) {
   header(`Recorder ingest: MQTT (QoS 1) → committed SQLite, ${targetSamples.toLocaleString('en')} samples`)
   const credentials = ensureCredentials(dir)
+  // 10 machines, each with its own collector credentials (a user is bound to its host).
+  const hostIds = Array.from({ length: 10 }, (_, i) => `pi-${i}`)
+  for (const h of hostIds) Object.assign(credentials, readUsers(enrolHost(dir, h).path))
   const broker = await startBroker({
+    host: 'bench',
     port: 0,
     bind: '127.0.0.1',
     persistenceDir: join(dir, 'broker'),
@@ -112,32 +116,38 @@ export async function benchIngest(dir: string, targetSamples = 1_000_000) {
 
   // Pre-build the payloads so the publisher's own work is not measured: 10 hosts, 1 s apart.
   const rnd = rng(42)
-  const hosts = Array.from({ length: 10 }, (_, i) => ({ host: `pi-${i}`, state: { mem: 2e9, rx: 0 } }))
-  const messages: Array<[string, string]> = []
+  const hosts = hostIds.map((host) => ({ host, state: { mem: 2e9, rx: 0 } }))
+  const messages: Array<[number, string, string]> = []
   let samples = 0
   const t0 = Date.UTC(2026, 0, 1)
   for (let k = 0; samples < targetSamples; k++) {
-    for (const h of hosts) {
+    hosts.forEach((h, i) => {
       const r = noisyReading(h.host, t0 + k * 1000, h.state, rnd)
       samples += systemSamples(r).length
-      messages.push([`homelab/${h.host}/sys-collector/reading/system`, JSON.stringify(r)])
-    }
+      messages.push([i, `homelab/${h.host}/sys-collector/reading/system`, JSON.stringify(r)])
+    })
   }
-  const pub = mqtt.connect(url, {
-    protocolVersion: 5,
-    username: 'sys-collector',
-    password: credentials['sys-collector'],
-  })
-  await new Promise<void>((r) => pub.once('connect', () => r()))
+  const pubs = await Promise.all(
+    hostIds.map(async (h) => {
+      const c = mqtt.connect(url, {
+        protocolVersion: 5,
+        clientId: `sys-collector-${h}`,
+        username: `sys-collector@${h}`,
+        password: credentials[`sys-collector@${h}`],
+      })
+      await new Promise<void>((r) => c.once('connect', () => r()))
+      return c
+    }),
+  )
   const start = performance.now()
   let inflight = 0
   let next = 0
   await new Promise<void>((done) => {
     const pump = () => {
       while (inflight < 200 && next < messages.length) {
-        const [t, p] = messages[next++]!
+        const [i, t, p] = messages[next++]!
         inflight++
-        pub.publish(t, p, { qos: 1 }, () => {
+        pubs[i]!.publish(t, p, { qos: 1 }, () => {
           inflight--
           pump()
         })
@@ -174,7 +184,7 @@ export async function benchIngest(dir: string, targetSamples = 1_000_000) {
     'ingest rate (budget ≥ 100,000 samples/s)',
     `${Math.round(samples / secs).toLocaleString('en')} samples/s`,
   )
-  pub.end(true)
+  for (const pub of pubs) pub.end(true)
   await recorder.conn.stop()
 
   const db = recorder.db

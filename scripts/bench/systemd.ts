@@ -29,6 +29,7 @@ export async function benchSystemd(dir: string, seconds: number) {
   let collector: ChildProcess | null = null
   const credentials = ensureCredentials(join(dir, 'systemd-bench'))
   const broker = await startBroker({
+    host: 'bench',
     port: await freePort(),
     bind: '127.0.0.1',
     persistenceDir: join(dir, 'systemd-bench', 'broker'),

@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { mosquittoAcl } from '@homelab/broker/acl'
 import { freePort } from './net.js'
-import { waitFor } from './stack.js'
+import { HOST, waitFor } from './stack.js'
 
 export const MOSQUITTO_USERS = {
   'sys-collector': 'sys-secret-123456',
@@ -23,10 +23,7 @@ export async function startMosquitto(
   const passwd = join(dir, 'passwd')
   writeFileSync(passwd, '')
   for (const [u, p] of Object.entries(MOSQUITTO_USERS)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p])
-  writeFileSync(
-    join(dir, 'acl'),
-    mosquittoAcl('homelab', ['sys-collector', 'recorder', 'gateway', 'docker-collector', 'homeassistant']),
-  )
+  writeFileSync(join(dir, 'acl'), mosquittoAcl('homelab', Object.keys(MOSQUITTO_USERS), HOST))
   const conf = join(dir, 'mosquitto.conf')
   writeFileSync(
     conf,

@@ -4,7 +4,13 @@ import { join } from 'node:path'
 import type { AlerterSettings } from '@homelab/alerter/config'
 import { AlerterService } from '@homelab/alerter/service'
 import { type RunningBroker, startBroker } from '@homelab/broker/broker'
-import { type Credentials, ensureCredentials } from '@homelab/broker/credentials'
+import {
+  type Credentials,
+  enrolHost,
+  ensureCredentials,
+  readUsers,
+  usersFilePath,
+} from '@homelab/broker/credentials'
 import { createTopics } from '@homelab/contracts'
 import { GatewayConfig } from '@homelab/gateway/config'
 import { Gateway } from '@homelab/gateway/gateway'
@@ -47,6 +53,17 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * A client id the broker accepts for `username` (ids are bound to users): `<service>-<host>.<suffix>` for a service,
+ * anything else for Home Assistant; unique, so several test clients of one user do not take each other over.
+ */
+export function testClientId(username: string): string {
+  const suffix = Math.random().toString(36).slice(2, 10)
+  const [service, host] = username.split('@')
+  if (username === 'homeassistant' || !service) return `ha-test-${suffix}`
+  return `${service}-${host ?? HOST}.t${suffix}`
+}
+
 export async function connectClient(
   url: string,
   username: string,
@@ -55,6 +72,7 @@ export async function connectClient(
 ): Promise<MqttClient> {
   const c = mqtt.connect(url, {
     protocolVersion: 5,
+    clientId: testClientId(username),
     username,
     password,
     reconnectPeriod: 0,
@@ -74,6 +92,7 @@ export async function startTestBroker(
 ): Promise<{ broker: RunningBroker; url: string; credentials: Credentials }> {
   const credentials = ensureCredentials(dataDir, 'ha-password-123')
   const broker = await startBroker({
+    host: HOST,
     port,
     bind: '127.0.0.1',
     persistenceDir: join(dataDir, 'broker'),
@@ -83,6 +102,25 @@ export async function startTestBroker(
     counters: new Counters(),
   })
   return { broker, url: `mqtt://127.0.0.1:${broker.port}`, credentials }
+}
+
+/**
+ * A collector's client for another machine, as an enrolled agent connects: enrols `host` in the test broker's data
+ * folder (users `<collector>@<host>`), lets the running broker take the new users, and logs in as
+ * `<service>@<host>` with the client id `<service>-<host>`.
+ */
+export async function agentClient(
+  b: { broker: RunningBroker; url: string },
+  dataDir: string,
+  host: string,
+  service: 'sys-collector' | 'docker-collector' | 'systemd-collector' | 'ollama-collector' = 'sys-collector',
+): Promise<MqttClient> {
+  if (!readUsers(usersFilePath(dataDir))[`${service}@${host}`]) enrolHost(dataDir, host)
+  const users = readUsers(usersFilePath(dataDir))
+  b.broker.setCredentials(users)
+  return connectClient(b.url, `${service}@${host}`, users[`${service}@${host}`], {
+    clientId: `${service}-${host}`,
+  })
 }
 
 export function recorderConfig(dataDir: string, url: string) {

@@ -1,16 +1,69 @@
-import type { ServiceName } from '@homelab/contracts'
+import { HostId, haIds, type ServiceName } from '@homelab/contracts'
 
-/** MQTT users the project knows. Each service has its own; `homeassistant` exists when its password is set. */
+/** The collectors: one user per machine each, bound to that machine's host id. */
 export const COLLECTORS = [
   'sys-collector',
   'docker-collector',
   'systemd-collector',
   'ollama-collector',
 ] as const
-export const BROKER_USERS = [...COLLECTORS, 'recorder', 'gateway', 'alerter', 'homeassistant'] as const
-export type BrokerUser = (typeof BROKER_USERS)[number]
+export type Collector = (typeof COLLECTORS)[number]
+/** The central services: one each per installation, on the broker's machine. */
+export const CENTRAL = ['recorder', 'gateway', 'alerter'] as const
+/** The users the broker creates on the machine it runs on (`homeassistant` exists when its password is set). */
+export const BROKER_USERS = [...COLLECTORS, ...CENTRAL, 'homeassistant'] as const
+export type LocalUser = (typeof BROKER_USERS)[number]
+
+/**
+ * Who a broker user is. A collector's user is bound to one host: `sys-collector` to the broker's own machine,
+ * `sys-collector@pi2` (made by `enrol add pi2`) to an agent machine. It may publish only under
+ * `<base>/<its host>/<itself>/…`, connect only with its own client id, and write only its host's Home Assistant
+ * devices of its kind. The central services watch every host and publish only under their own service name.
+ */
+export type Identity =
+  | { kind: 'collector'; user: string; service: Collector; host: string }
+  | { kind: 'central'; user: string; service: (typeof CENTRAL)[number] }
+  | { kind: 'homeassistant'; user: string }
+
+export const isCollector = (s: string): s is Collector => (COLLECTORS as readonly string[]).includes(s)
+const isCentral = (s: string): s is (typeof CENTRAL)[number] => (CENTRAL as readonly string[]).includes(s)
+
+/** The identity of a user name (`recorder`, `sys-collector`, `sys-collector@pi2`, `homeassistant`), or null. */
+export function identityOf(user: string, localHost: string): Identity | null {
+  if (user === 'homeassistant') return { kind: 'homeassistant', user }
+  const at = user.indexOf('@')
+  const name = at < 0 ? user : user.slice(0, at)
+  if (at < 0 && isCentral(name)) return { kind: 'central', user, service: name }
+  if (!isCollector(name)) return null
+  const host = at < 0 ? localHost : user.slice(at + 1)
+  if (!HostId.safeParse(host).success) return null
+  return { kind: 'collector', user, service: name, host }
+}
+
+/** The user name of a collector on a host (the plain name on the broker's own machine). */
+export function collectorUser(service: Collector, host: string, localHost: string): string {
+  return host === localHost ? service : `${service}@${host}`
+}
+
+/**
+ * The Home Assistant device ids a collector on a host owns: the host device is the sys-collector's; containers,
+ * units and Ollama are sub-devices of their collectors. `*` at the end of a level matches any rest of that level.
+ */
+export function haDeviceIds(service: Collector, host: string): string {
+  switch (service) {
+    case 'sys-collector':
+      return haIds.host(host)
+    case 'docker-collector':
+      return `${haIds.scope(host, 'container')}-*`
+    case 'systemd-collector':
+      return `${haIds.scope(host, 'unit')}-*`
+    case 'ollama-collector':
+      return haIds.entity(host, 'ollama')
+  }
+}
 
 export interface AclRules {
+  /** MQTT filters; in publish rules a level may end in `*` (any rest of that level). */
   publish: string[]
   subscribe: string[]
 }
@@ -18,56 +71,81 @@ export interface AclRules {
 /** Channels a service may publish in its own subtree (never `cmd` or `set`, which only commanders publish). */
 const OWN_CHANNELS = ['availability', 'status', 'reading/#', 'event/#', 'reply/#']
 
-function own(base: string, service: ServiceName): string[] {
-  return OWN_CHANNELS.map((c) => `${base}/+/${service}/${c}`)
+function own(base: string, host: string, service: ServiceName): string[] {
+  return OWN_CHANNELS.map((c) => `${base}/${host}/${service}/${c}`)
 }
 
-/**
- * The access each user has, as MQTT filters. A collector publishes only under `<base>/<host>/<itself>/…` and
- * reads only its own command topics; only the gateway and Home Assistant may publish commands.
- */
-export function aclFor(user: BrokerUser, base: string, haPrefix = 'homeassistant'): AclRules {
+/** The access an identity has, as MQTT filters. */
+export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): AclRules {
   const commands = [`${base}/+/+/cmd`, `${base}/+/+/set/+`]
-  switch (user) {
-    case 'sys-collector':
-    case 'docker-collector':
-    case 'systemd-collector':
-    case 'ollama-collector':
+  switch (id.kind) {
+    case 'collector':
       return {
-        publish: [...own(base, user), `${haPrefix}/device/+/config`],
+        publish: [
+          ...own(base, id.host, id.service),
+          `${haPrefix}/device/${haDeviceIds(id.service, id.host)}/config`,
+        ],
         // The discovery configs are read back at start, so a device that vanished meanwhile is still removed.
         subscribe: [
-          `${base}/+/${user}/cmd`,
-          `${base}/+/${user}/set/+`,
+          `${base}/${id.host}/${id.service}/cmd`,
+          `${base}/${id.host}/${id.service}/set/+`,
           `${haPrefix}/status`,
           `${haPrefix}/device/+/config`,
         ],
       }
-    case 'recorder':
-      return { publish: own(base, 'recorder'), subscribe: [`${base}/#`] }
-    case 'alerter':
-      // Watches everything; publishes its alerts (events and retained state) and notifications, never commands.
-      return {
-        publish: [...own(base, 'alerter'), `${base}/+/alerter/notify/+`],
-        subscribe: [`${base}/#`],
+    case 'central':
+      switch (id.service) {
+        case 'recorder':
+          return { publish: own(base, '+', 'recorder'), subscribe: [`${base}/#`] }
+        case 'alerter':
+          // Watches everything; publishes its alerts (events and retained state) and notifications, never commands.
+          return {
+            publish: [...own(base, '+', 'alerter'), `${base}/+/alerter/notify/+`],
+            subscribe: [`${base}/#`],
+          }
+        case 'gateway':
+          return { publish: [...own(base, '+', 'gateway'), ...commands], subscribe: [`${base}/#`] }
       }
-    case 'gateway':
-      return { publish: [...own(base, 'gateway'), ...commands], subscribe: [`${base}/#`] }
+      break
     case 'homeassistant':
       return { publish: [...commands, `${haPrefix}/status`], subscribe: [`${base}/#`, `${haPrefix}/#`] }
   }
 }
 
-/** Does `topic` (no wildcards) match MQTT filter `filter`? */
+const RESERVED_CLIENT_ID = new RegExp(`^(?:${[...COLLECTORS, ...CENTRAL].join('|')})-`)
+
+/**
+ * Client ids are bound to users, so one user cannot take over another's session (a persistent one holds QoS 1
+ * messages outside the intruder's ACL). A service connects as `<service>-<host>`, or `<service>-<host>.<suffix>`
+ * for a second connection; ids of that form are reserved for their service, on their host for a collector.
+ */
+export function clientIdAllowed(id: Identity, clientId: string): boolean {
+  switch (id.kind) {
+    case 'collector': {
+      const own = `${id.service}-${id.host}`
+      return clientId === own || clientId.startsWith(`${own}.`)
+    }
+    case 'central': {
+      const m = /^([a-z-]+?)-([a-z0-9-]+)(?:\..*)?$/.exec(clientId)
+      return m?.[1] === id.service && HostId.safeParse(m[2]).success
+    }
+    case 'homeassistant':
+      return clientId.length > 0 && !RESERVED_CLIENT_ID.test(clientId)
+  }
+}
+
+/** Does `topic` (no wildcards) match MQTT filter `filter`? A filter level ending in `*` matches by prefix. */
 export function topicMatches(filter: string, topic: string): boolean {
   if (topic.startsWith('$') && !filter.startsWith('$')) return false
   const f = filter.split('/')
   const t = topic.split('/')
   for (let i = 0; i < f.length; i++) {
-    const p = f[i]
+    const p = f[i]!
     if (p === '#') return true
-    if (i >= t.length) return false
-    if (p !== '+' && p !== t[i]) return false
+    const level = t[i]
+    if (level === undefined) return false
+    if (p === '+') continue
+    if (p.endsWith('*') ? !level.startsWith(p.slice(0, -1)) : p !== level) return false
   }
   return f.length === t.length
 }
@@ -101,18 +179,23 @@ export function canSubscribe(rules: AclRules, filter: string): boolean {
 
 /**
  * The same rules as a Mosquitto `acl_file`, for users who run Mosquitto (as most Home Assistant users do) instead
- * of the embedded broker: `npm run mosquitto-acl > /etc/mosquitto/homelab.acl`.
+ * of the embedded broker: `npm run mosquitto-acl > /etc/mosquitto/homelab.acl`. Mosquitto has no prefix match
+ * within a level, so there a collector may write any Home Assistant device config (the embedded broker allows only
+ * its own).
  */
 export function mosquittoAcl(
   base: string,
-  users: readonly BrokerUser[] = BROKER_USERS,
+  users: readonly string[],
+  localHost: string,
   haPrefix = 'homeassistant',
 ): string {
   const lines: string[] = []
   for (const u of users) {
-    const r = aclFor(u, base, haPrefix)
+    const id = identityOf(u, localHost)
+    if (!id) continue
+    const r = aclFor(id, base, haPrefix)
     lines.push(`user ${u}`)
-    for (const t of r.publish) lines.push(`topic write ${t}`)
+    for (const t of r.publish) lines.push(`topic write ${t.replace(/[^/]*\*(?=\/|$)/g, '+')}`)
     for (const t of r.subscribe) lines.push(`topic read ${t}`)
     lines.push('')
   }

@@ -1,14 +1,32 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
-import { type Counters, type Logger, StartError } from '@homelab/service-kit'
+import { createServer, type Server, type Socket } from 'node:net'
+import { createTopics, Event, ServiceStatus } from '@homelab/contracts'
+import { Conditions, type Counters, type Logger, StartError } from '@homelab/service-kit'
 import { Aedes, type AuthenticateError, type Client } from 'aedes'
 import aedesPersistenceLevel from 'aedes-persistence-level'
 import { Level } from 'level'
-import { type AclRules, aclFor, BROKER_USERS, type BrokerUser, canPublish, canSubscribe } from './acl.js'
+import { AckAfterStore } from './ack-after-store.js'
+import {
+  type AclRules,
+  aclFor,
+  canPublish,
+  canSubscribe,
+  clientIdAllowed,
+  collectorUser,
+  type Identity,
+  identityOf,
+  isCollector,
+} from './acl.js'
 import type { Credentials } from './credentials.js'
-import { retainInOrder, serializeOutgoing, tolerateUnqueued } from './serialized-persistence.js'
+import {
+  queueAsForwarded,
+  retainInOrder,
+  serializeOutgoing,
+  tolerateUnqueued,
+  watchStore,
+} from './serialized-persistence.js'
 
 export interface BrokerOptions {
   port: number
@@ -17,10 +35,17 @@ export interface BrokerOptions {
   persistenceDir: string
   credentials: Credentials
   baseTopic: string
+  /** This machine's host id: the plain collector users (`sys-collector`, …) are bound to it. */
+  host: string
   haPrefix?: string
   maxPacketBytes?: number
+  /** Retained topics one user may hold (readings, HA configs): a flood of fake entities is refused past it. */
+  maxRetainedPerUser?: number
+  /** A connection that sends no CONNECT within this long is closed. */
+  connectTimeoutMs?: number
   log: Logger
   counters: Counters
+  version?: string
 }
 
 export interface RunningBroker {
@@ -28,18 +53,29 @@ export interface RunningBroker {
   readonly counters: Counters
   /** Emits 'denied' ({user, action, topic}) for each refused publish or subscribe. */
   readonly events: EventEmitter
+  /** Replaces the users (the users file changed): removed users and changed passwords are disconnected. */
+  setCredentials(credentials: Credentials): void
+  /** The broker's own state: degraded with the reason while it cannot write its store or a limit is hit. */
+  readonly status: { state: 'ok' | 'degraded'; reason: string | null }
   stop(): Promise<void>
 }
 
 const digest = (s: string | Buffer) => createHash('sha256').update(s).digest()
 
-function authError(message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: 4 as const })
+function authError(message: string, returnCode: 4 | 5 = 4): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode })
+}
+
+interface UserEntry {
+  hash: Buffer
+  acl: AclRules
+  id: Identity
 }
 
 /**
- * The MQTT 5 broker (aedes 2) with a password per user, an ACL per user and on-disk persistence, so retained
- * messages and persistent sessions survive a restart.
+ * The MQTT 5 broker (aedes 2) with a password per user, an ACL per user, client ids bound to users and on-disk
+ * persistence, so retained messages and persistent sessions survive a restart. A QoS 1 message is acknowledged only
+ * once it is stored; a stop finishes storing what it received before it closes.
  */
 export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   // Bind the port first: a port in use is the common mistake, and it must not leave the store half-open.
@@ -78,25 +114,109 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
         )
       : e
   }
-  const users = new Map<string, { hash: Buffer; acl: AclRules }>()
-  for (const u of BROKER_USERS) {
-    const pw = o.credentials[u]
-    if (pw) users.set(u, { hash: digest(pw), acl: aclFor(u as BrokerUser, o.baseTopic, o.haPrefix) })
-  }
-  const userOf = new WeakMap<Client, string>()
+  const haPrefix = o.haPrefix ?? 'homeassistant'
+  const topics = createTopics(o.baseTopic)
+  const conditions = new Conditions()
+  const startedAt = Date.now()
+  let users = new Map<string, UserEntry>()
+  const userOf = new WeakMap<Client, UserEntry>()
   const events = new EventEmitter()
   const deny = (client: Client | null, action: string, topic: string) => {
-    const user = client ? (userOf.get(client) ?? '?') : '?'
+    const user = client ? (userOf.get(client)?.id.user ?? '?') : '?'
     o.counters.inc(`denied.${action}`)
     o.log.once(`deny:${user}:${action}:${topic}`, `denied ${action} of ${topic} to ${user}`)
     events.emit('denied', { user, action, topic })
   }
 
+  const setCredentials = (credentials: Credentials) => {
+    const next = new Map<string, UserEntry>()
+    for (const [u, pw] of Object.entries(credentials)) {
+      const id = identityOf(u, o.host)
+      if (id) next.set(u, { hash: digest(pw), acl: aclFor(id, o.baseTopic, haPrefix), id })
+    }
+    const before = users
+    users = next
+    // Whoever lost their user or password is disconnected (a revoked machine).
+    const all = (broker as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {}
+    for (const client of Object.values(all)) {
+      const e = userOf.get(client)
+      if (!e) continue
+      const now = next.get(e.id.user)
+      if (!now?.hash.equals(e.hash)) {
+        o.log.info(`user ${e.id.user} was removed or its password changed: disconnecting client ${client.id}`)
+        o.counters.inc('sessions.revoked')
+        client.close()
+      } else userOf.set(client, now)
+    }
+    if (before.size > 0) o.log.info(`users reloaded (${next.size} users)`)
+  }
+
+  const store = serializeOutgoing(aedesPersistenceLevel(level))
   const persistence = retainInOrder(
-    tolerateUnqueued(serializeOutgoing(aedesPersistenceLevel(level) as object), () =>
-      o.counters.inc('persistence.unqueued'),
+    watchStore(
+      queueAsForwarded(tolerateUnqueued(store, () => o.counters.inc('persistence.unqueued'))),
+      (e) => {
+        o.counters.inc('store.errors')
+        o.log.once(`store:${e.message}`, 'cannot write the broker store:', e)
+        if (conditions.set('store', `cannot write its store: ${e.message}`)) publishStatus()
+      },
+      () => {
+        if (conditions.has('store') && conditions.set('store', null)) {
+          o.log.info('the broker store is writable again')
+          publishStatus()
+        }
+      },
     ),
   )
+  const acks = new AckAfterStore()
+
+  // Retained topics per user: a user past its limit may update its topics but not add more.
+  const maxRetained = o.maxRetainedPerUser ?? 5000
+  const retainedBy = new Map<string, string>()
+  const retainedCount = new Map<string, number>()
+  const limitNoted = new Map<string, number>()
+  const noteRetained = (topic: string, user: string | null, present: boolean) => {
+    const was = retainedBy.get(topic)
+    if (was !== undefined) {
+      retainedCount.set(was, (retainedCount.get(was) ?? 1) - 1)
+      retainedBy.delete(topic)
+    }
+    if (present && user) {
+      retainedBy.set(topic, user)
+      retainedCount.set(user, (retainedCount.get(user) ?? 0) + 1)
+    }
+  }
+  for await (const p of persistence.createRetainedStream('#')) {
+    // Owner unknown for what was stored before this version: counted for whoever owns the subtree.
+    const t = topics.parse(p.topic)
+    const owner = t ? (isCollector(t.service) ? collectorUser(t.service, t.host, o.host) : t.service) : null
+    noteRetained(p.topic, owner, true)
+  }
+
+  const limitHit = (user: string, topic: string) => {
+    o.counters.inc('limits.retained')
+    const now = Date.now()
+    if ((limitNoted.get(user) ?? 0) > now - 600_000) return
+    limitNoted.set(user, now)
+    if (limitNoted.size > 1000) limitNoted.clear()
+    o.log.warn(
+      `user ${user} holds ${maxRetained} retained topics, its limit: refused ${topic} and every new one (HOMELAB_MQTT_MAX_RETAINED_PER_USER)`,
+    )
+    conditions.set(`limit:${user}`, `user ${user} reached its limit of ${maxRetained} retained topics`)
+    publishEvent(
+      'broker.limit',
+      'warning',
+      user,
+      `${user} reached its limit of ${maxRetained} retained topics`,
+      {
+        user,
+        limit: maxRetained,
+        kind: 'retained',
+      },
+    )
+    publishStatus()
+  }
+
   // A client id that connects while a connection with that id is open takes the session over (the broker closes the
   // older one). Once is a reconnect the broker had not noticed yet; again and again is two instances with one id —
   // e.g. npm start and compose with the same host id — each knocking the other off. Say so.
@@ -122,6 +242,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     maximumPacketSize: o.maxPacketBytes ?? 384 * 1024,
     sessionExpiryIntervalLimit: 30 * 24 * 3600,
     drainTimeout: 30_000,
+    connectTimeout: o.connectTimeoutMs ?? 10_000,
     authenticate(client, username, password, done) {
       const entry = username ? users.get(username) : undefined
       if (!entry || !password || !timingSafeEqual(entry.hash, digest(password))) {
@@ -132,22 +253,65 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
         )
         return done(authError('bad user name or password'), false)
       }
-      userOf.set(client, username!)
+      if (!clientIdAllowed(entry.id, client.id)) {
+        o.counters.inc('auth.client_id')
+        const expected =
+          entry.id.kind === 'collector'
+            ? `"${entry.id.service}-${entry.id.host}" (or "${entry.id.service}-${entry.id.host}.<anything>")`
+            : entry.id.kind === 'central'
+              ? `"${entry.id.service}-<host id>"`
+              : 'one that does not start with a service name'
+        o.log.once(
+          `client-id:${username}:${client.id}`,
+          `refused client id "${client.id}" for user ${username}: its client id must be ${expected}`,
+        )
+        events.emit('denied', { user: username, action: 'client_id', topic: client.id })
+        return done(authError('client id not allowed for this user', 5), false)
+      }
+      userOf.set(client, entry)
       noteTakeover(client.id, username!)
       done(null, true)
     },
     authorizePublish(client, packet, done) {
       // client is null only for a will published after its client is gone; the will was checked at connect.
       if (client === null) return done(null)
-      const entry = users.get(userOf.get(client) ?? '')
+      const entry = userOf.get(client)
       if (!entry || !canPublish(entry.acl, packet.topic)) {
         deny(client, 'publish', packet.topic)
+        if (entry?.id.kind === 'collector') {
+          const t = topics.parse(packet.topic)
+          if (t && t.service === entry.id.service && t.host !== entry.id.host)
+            o.log.once(
+              `other-host:${entry.id.user}:${t.host}`,
+              `user ${entry.id.user} is bound to host "${entry.id.host}" and may not publish for "${t.host}": enrol that machine (npm run enrol -- add ${t.host}) and give it its own users file`,
+            )
+        }
         return done(new Error('not authorized'))
       }
+      if (packet.retain && packet.payload.length > 0 && !retainedBy.has(packet.topic)) {
+        const user = entry.id.user
+        if ((retainedCount.get(user) ?? 0) >= maxRetained) {
+          limitHit(user, packet.topic)
+          events.emit('denied', { user, action: 'retained_limit', topic: packet.topic })
+          return done(new Error('retained topic limit reached'))
+        }
+      }
+      if (packet.qos === 1 && packet.messageId !== undefined) acks.expect(client.conn, packet.messageId)
+      done(null)
+    },
+    published(packet, client, done) {
+      if (packet.retain)
+        noteRetained(
+          packet.topic,
+          client ? (userOf.get(client)?.id.user ?? null) : null,
+          packet.payload.length > 0,
+        )
+      if (client && packet.qos === 1 && packet.messageId !== undefined)
+        acks.stored(client.conn, packet.messageId)
       done(null)
     },
     authorizeSubscribe(client, sub, done) {
-      const entry = users.get(userOf.get(client) ?? '')
+      const entry = userOf.get(client)
       if (!entry || !canSubscribe(entry.acl, sub.topic)) {
         deny(client, 'subscribe', sub.topic)
         // A null subscription answers this one filter with a failure code; an error would drop the connection.
@@ -166,6 +330,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       done(null, true)
     },
   })
+  setCredentials(o.credentials)
   // aedes reports a failed store operation as an 'error' on the broker (a client's will removed while the store
   // closes at a stop, for one). Counted and logged; without a listener Node would end the process.
   let stopping = false
@@ -180,7 +345,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   }
   broker.on('clientError', (client, err) => {
     if (err.message === 'packet too large') {
-      const user = userOf.get(client) ?? '?'
+      const user = userOf.get(client)?.id.user ?? '?'
       o.counters.inc('refused.too_large')
       o.log.once(
         `too-large:${user}`,
@@ -191,8 +356,77 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     }
     o.log.debug(`client ${client.id}: ${err.message}`)
   })
+  broker.on('connectionError', (_client, err) => {
+    o.counters.inc('connections.errors')
+    o.log.debug(`connection: ${err.message}`)
+  })
 
-  server.on('connection', broker.handle)
+  // The broker's own availability, status and events, as every service has them (published from inside).
+  const internal = (topic: string, payload: string, retain: boolean) =>
+    new Promise<void>((resolve) =>
+      broker.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain, dup: false },
+        () => resolve(),
+      ),
+    )
+  function publishStatus() {
+    const status = ServiceStatus.parse({
+      v: 1,
+      ts: Date.now(),
+      host: o.host,
+      source: 'broker',
+      state: conditions.state,
+      reason: conditions.reason,
+      version: o.version ?? '0.1.0',
+      startedAt,
+      counters: o.counters.snapshot(),
+    })
+    void internal(topics.status(o.host, 'broker'), JSON.stringify(status), true)
+  }
+  function publishEvent(
+    type: string,
+    severity: Event['severity'],
+    subject: string,
+    message: string,
+    data: object,
+  ) {
+    const e = Event.parse({
+      v: 1,
+      ts: Date.now(),
+      host: o.host,
+      source: 'broker',
+      id: `broker-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
+      type,
+      severity,
+      subject,
+      message,
+      data,
+    })
+    void internal(topics.event(o.host, 'broker', type), JSON.stringify(e), false)
+  }
+  const statusTimer = setInterval(() => {
+    for (const [user, at] of limitNoted)
+      if (at < Date.now() - 600_000 && conditions.set(`limit:${user}`, null)) limitNoted.delete(user)
+    publishStatus()
+  }, 30_000)
+  statusTimer.unref()
+
+  const conns = new Set<Socket>()
+  server.on('connection', (conn) => {
+    if (stopping) {
+      conn.destroy()
+      return
+    }
+    conns.add(conn)
+    acks.track(conn)
+    conn.once('close', () => {
+      conns.delete(conn)
+      acks.untrack(conn)
+    })
+    broker.handle(conn)
+  })
+  await internal(topics.availability(o.host, 'broker'), 'online', true)
+  publishStatus()
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : o.port
   o.log.info(`MQTT 5 broker listening on ${o.bind}:${port} (${users.size} users)`)
@@ -201,15 +435,29 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     port,
     counters: o.counters,
     events,
+    setCredentials,
+    get status() {
+      return { state: conditions.state, reason: conditions.reason }
+    },
     async stop() {
+      if (stopping) return
       stopping = true
-      // Close the broker first: it disconnects the clients, which lets the listener's close() complete.
+      clearInterval(statusTimer)
+      // Take nothing new, finish storing what was received (its publishers have no PUBACK yet and would resend it
+      // otherwise, but it is ours to keep), then close.
       const closed = new Promise<void>((r) => server.close(() => r()))
+      for (const c of Object.values((broker as unknown as { clients: Record<string, Client> }).clients))
+        (c as unknown as { pause(): void }).pause()
+      await acks.whenStored(5000)
+      await internal(topics.availability(o.host, 'broker'), 'offline', true)
       await new Promise<void>((r) => broker.close(() => r()))
-      await closed
       // Disconnecting clients still clean up their wills and sessions in the store: let that finish first.
       for (let i = 0; i < 100 && broker.connectedClients > 0; i++) await new Promise((r) => setTimeout(r, 10))
+      // Sockets that never logged in would keep the listener open until their connect timeout.
+      for (const c of conns) c.destroy()
+      await closed
       await new Promise((r) => setTimeout(r, 20))
+      await store.drained()
       await persistence.flushRetained()
       await level.close()
     },

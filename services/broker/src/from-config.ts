@@ -1,23 +1,47 @@
+import { unwatchFile, watchFile } from 'node:fs'
 import { join } from 'node:path'
-import { Counters, type Logger } from '@homelab/service-kit'
+import { Counters, type Logger, resolveHostId } from '@homelab/service-kit'
 import { type RunningBroker, startBroker } from './broker.js'
 import type { BrokerConfig } from './config.js'
-import type { Credentials } from './credentials.js'
+import { type Credentials, readUsers, usersFilePath } from './credentials.js'
 
-/** Starts the broker as its configuration says (alone, or inside the all-in-one). */
-export function startBrokerFromConfig(
+/**
+ * Starts the broker as its configuration says (alone, or inside the all-in-one). It follows its users file, so
+ * `enrol add` and `enrol remove` take effect without a restart.
+ */
+export async function startBrokerFromConfig(
   c: BrokerConfig,
   credentials: Credentials,
   log: Logger,
 ): Promise<RunningBroker> {
-  return startBroker({
+  const broker = await startBroker({
     port: c.HOMELAB_MQTT_PORT,
     bind: c.HOMELAB_MQTT_BIND,
     persistenceDir: join(c.HOMELAB_DATA_DIR, 'broker'),
     credentials,
     baseTopic: c.HOMELAB_BASE_TOPIC,
+    host: resolveHostId(c),
     haPrefix: c.HOMELAB_HA_DISCOVERY_PREFIX,
+    maxRetainedPerUser: c.HOMELAB_MQTT_MAX_RETAINED_PER_USER,
     log,
     counters: new Counters(),
   })
+  const file = usersFilePath(c.HOMELAB_DATA_DIR)
+  watchFile(file, { interval: 2000 }, () => {
+    try {
+      broker.setCredentials(readUsers(file))
+    } catch (e) {
+      log.warn(`kept the users in force: ${(e as Error).message}`)
+    }
+  })
+  return {
+    ...broker,
+    get status() {
+      return broker.status
+    },
+    async stop() {
+      unwatchFile(file)
+      await broker.stop()
+    },
+  }
 }

@@ -16,7 +16,7 @@ const SERIALIZED = [
 
 type AsyncMethod = (...args: unknown[]) => unknown
 
-export function serializeOutgoing<P extends object>(persistence: P): P {
+export function serializeOutgoing<P extends object>(persistence: P): P & { drained(): Promise<void> } {
   let chain: Promise<unknown> = Promise.resolve()
   const target = persistence as unknown as Record<string, AsyncMethod>
   for (const name of SERIALIZED) {
@@ -31,7 +31,16 @@ export function serializeOutgoing<P extends object>(persistence: P): P {
       return run
     }
   }
-  return persistence
+  return Object.assign(persistence, {
+    /** Resolves once the operations started so far have finished. */
+    drained: async () => {
+      let seen: Promise<unknown> | null = null
+      while (seen !== chain) {
+        seen = chain
+        await chain
+      }
+    },
+  })
 }
 
 /**
@@ -93,6 +102,91 @@ export function tolerateUnqueued<P extends object>(persistence: P, onMiss: () =>
         onMiss()
         return undefined
       }
+    }
+  }
+  return persistence
+}
+
+interface Sub {
+  rap?: boolean
+}
+
+/**
+ * A message is queued for a persistent session as it was published, retain flag included, and aedes delivers the
+ * queue with that flag when the client is back. MQTT says a message forwarded to an existing subscription has
+ * RETAIN 0 unless that subscription asked for Retain As Published (MQTT-3.3.1-12): a client that drops retained
+ * messages it has already seen newer ones of (they are older state) dropped every queued reading. This queues such
+ * messages with RETAIN 0.
+ */
+export function queueAsForwarded<P extends object>(persistence: P): P {
+  const target = persistence as unknown as Record<string, AsyncMethod>
+  const original = target.outgoingEnqueueCombi
+  if (typeof original === 'function') {
+    const bound = original.bind(persistence)
+    target.outgoingEnqueueCombi = (subs: unknown, packet: unknown) => {
+      const p = packet as { retain?: boolean }
+      const list = subs as Sub[] | null | undefined
+      if (!p.retain || !list?.length) return bound(subs, packet)
+      const forwarded = Object.assign(Object.create(Object.getPrototypeOf(p) as object) as object, p, {
+        retain: false,
+      })
+      const asPublished = list.filter((s) => s.rap)
+      if (asPublished.length === 0) return bound(list, forwarded)
+      return Promise.all([
+        bound(asPublished, packet),
+        bound(
+          list.filter((s) => !s.rap),
+          forwarded,
+        ),
+      ])
+    }
+  }
+  return persistence
+}
+
+const WRITES = [
+  'storeRetained',
+  'addSubscriptions',
+  'removeSubscriptions',
+  'cleanSubscriptions',
+  'outgoingEnqueue',
+  'outgoingEnqueueCombi',
+  'outgoingUpdate',
+  'outgoingClearMessageId',
+  'incomingStorePacket',
+  'incomingDelPacket',
+  'putWill',
+  'delWill',
+] as const
+
+/**
+ * Reports the store's health: `onError` for a write that failed (a full disk), `onOk` for one that succeeded
+ * (space again). The error still reaches aedes, which drops that client's connection: what it sent is not
+ * acknowledged and comes again.
+ */
+export function watchStore<P extends object>(
+  persistence: P,
+  onError: (e: Error) => void,
+  onOk: () => void,
+): P {
+  const target = persistence as unknown as Record<string, AsyncMethod>
+  for (const name of WRITES) {
+    const original = target[name]
+    if (typeof original !== 'function') continue
+    const bound = original.bind(persistence)
+    target[name] = (...args: unknown[]) => {
+      if (typeof args[args.length - 1] === 'function') return bound(...args)
+      return Promise.resolve(bound(...args)).then(
+        (v) => {
+          onOk()
+          return v
+        },
+        (e: unknown) => {
+          // "no such packet" is aedes asking to update a message that is already gone: not the store's health.
+          if (e instanceof Error && e.message !== 'no such packet') onError(e)
+          throw e
+        },
+      )
     }
   }
   return persistence
