@@ -18,6 +18,7 @@ import { buildWeb, launchChromium } from './helpers/browser.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
 import { syntheticReading } from './helpers/readings.js'
 import {
+  agentClient,
   connectClient,
   HOST,
   startAlerter,
@@ -40,7 +41,9 @@ let viewer = ''
 let operator = ''
 let rulesFile = ''
 let alerter: AlerterService
-let publisher: MqttClient
+/** One publisher per driven host, each an enrolled machine's sys-collector (a user is bound to its host). */
+const publishers = new Map<string, MqttClient>()
+const publisher = (host: string) => publishers.get(host)!
 let watcher: MqttClient
 const events: Event[] = []
 const notified: AlertNotification[] = []
@@ -113,7 +116,7 @@ async function call<S extends z.ZodType>(
 function drive(host: string, cpu: number): void {
   const r = syntheticReading(Date.now(), 0, host)
   r.cpu.usage = cpu
-  publisher.publish(topics.reading(host, 'sys-collector', 'system'), JSON.stringify(r), {
+  publisher(host).publish(topics.reading(host, 'sys-collector', 'system'), JSON.stringify(r), {
     qos: 1,
     retain: true,
   })
@@ -178,8 +181,11 @@ beforeAll(async () => {
   viewer = gw.auth.createToken('tv', 'viewer').token
   operator = gw.auth.createToken('ops', 'operator').token
 
-  publisher = await connectClient(url, 'sys-collector', creds['sys-collector'])
-  cleanups.push(() => void publisher.end(true))
+  for (const h of ['drive-a', 'drive-b', 'drive-c', 'drive-x', 'drive-ui']) {
+    const c = await agentClient(b, dir, h)
+    publishers.set(h, c)
+    cleanups.push(() => void c.end(true))
+  }
   // Home Assistant's user sees what an automation would: the alert events and the notification topic.
   watcher = await connectClient(url, 'homeassistant', 'ha-password-123')
   cleanups.push(() => void watcher.end(true))
@@ -377,14 +383,18 @@ describe('alerts end to end (our broker, the recorder, the gateway, a local webh
     const invalid0 = alerter.counters.get('messages.invalid')
     const cmdInvalid0 = alerter.counters.get('commands.invalid')
     const refused0 = alerter.counters.get('commands.refused')
-    publisher.publish(topics.event('drive-x', 'sys-collector', 'container.die'), 'not json', { qos: 1 })
-    publisher.publish(
+    publisher('drive-x').publish(topics.event('drive-x', 'sys-collector', 'container.die'), 'not json', {
+      qos: 1,
+    })
+    publisher('drive-x').publish(
       topics.event('drive-x', 'sys-collector', 'container.die'),
       JSON.stringify({ v: 1, ts: Date.now(), host: 'other-host', source: 'sys-collector' }),
       { qos: 1 },
     )
-    publisher.publish(topics.reading('drive-x', 'sys-collector', 'system'), '{"cpu":"hot"}', { qos: 1 })
-    publisher.publish(topics.reading('drive-x', 'sys-collector', 'nonsense'), '{}', { qos: 1 })
+    publisher('drive-x').publish(topics.reading('drive-x', 'sys-collector', 'system'), '{"cpu":"hot"}', {
+      qos: 1,
+    })
+    publisher('drive-x').publish(topics.reading('drive-x', 'sys-collector', 'nonsense'), '{}', { qos: 1 })
     await waitFor(
       () => alerter.counters.get('messages.invalid') - invalid0 >= 4,
       5000,

@@ -12,6 +12,7 @@ import {
   type RuleSet,
   resolveValue,
   type StaleRule,
+  type StatusRule,
   summarize,
   type ThresholdRule,
 } from './rules.js'
@@ -145,6 +146,7 @@ export class Engine {
   private eventRules: Compiled[] = []
   private availabilityRules: Compiled[] = []
   private staleRules: Compiled[] = []
+  private statusRules: Compiled[] = []
   private readonly instances = new Map<string, Instance>()
   /** Threshold series seen per rule, for the rules view: rule → series key → latest. */
   private readonly watches = new Map<string, Map<string, Watch>>()
@@ -154,6 +156,8 @@ export class Engine {
     { rule: string; host: string; at: number; intervalMs: number | null }
   >()
   private readonly availability = new Map<string, 'online' | 'offline'>()
+  /** Degraded services: (host, service) → the reason. */
+  private readonly degraded = new Map<string, string>()
 
   constructor(private readonly o: EngineOptions) {}
 
@@ -183,7 +187,7 @@ export class Engine {
         labels: rule.type === 'threshold' ? globs(rule.labels) : [],
         match: rule.type === 'event' ? compileMatch(rule.match) : null,
         resolveOn: rule.type === 'event' ? (rule.resolve.on ?? []).map(compileMatch) : [],
-        services: rule.type === 'availability' ? globToRegExp(rule.services) : null,
+        services: rule.type === 'availability' || rule.type === 'status' ? globToRegExp(rule.services) : null,
       }))
     this.byMetric = new Map()
     for (const c of this.compiled) {
@@ -195,6 +199,7 @@ export class Engine {
     this.eventRules = this.compiled.filter((c) => c.rule.type === 'event')
     this.availabilityRules = this.compiled.filter((c) => c.rule.type === 'availability')
     this.staleRules = this.compiled.filter((c) => c.rule.type === 'stale')
+    this.statusRules = this.compiled.filter((c) => c.rule.type === 'status')
     this.rules = new Map(this.compiled.map((c) => [c.rule.id, c.rule]))
     const live = this.rules
     const now = this.o.now()
@@ -208,10 +213,14 @@ export class Engine {
     }
     for (const id of [...this.watches.keys()]) if (!live.has(id)) this.watches.delete(id)
     for (const [k, v] of [...this.lastSeen]) if (!live.has(v.rule)) this.lastSeen.delete(k)
-    // Services already offline start their wait now under the new rules.
+    // Services already offline or degraded start their wait now under the new rules.
     for (const [k, state] of this.availability) {
       const [host, service] = k.split('\0') as [string, string]
       this.onAvailability(host, service, state)
+    }
+    for (const [k, reason] of this.degraded) {
+      const [host, service] = k.split('\0') as [string, string]
+      this.onStatus(host, service, 'degraded', reason)
     }
   }
 
@@ -384,6 +393,36 @@ export class Engine {
     }
   }
 
+  /** A service's status document: degraded (with its reason) or not. */
+  onStatus(host: string, service: string, state: string, reason: string | null): void {
+    const key = `${host}\0${service}`
+    if (state === 'degraded') this.degraded.set(key, reason ?? 'degraded')
+    else this.degraded.delete(key)
+    for (const c of this.statusRules) {
+      if (!c.hosts.test(host) || !c.services!.test(service)) continue
+      const r = c.rule as StatusRule
+      const id = alertId(r.id, host, service)
+      const inst = this.instances.get(id)
+      if (state === 'degraded') {
+        const message = `${service} on ${host} is degraded: ${reason ?? 'no reason given'}`
+        if (inst) {
+          if (inst.alert.message !== message) {
+            inst.alert.message = message.slice(0, 2000)
+            this.o.onChange(id, inst)
+          }
+          continue
+        }
+        const now = this.o.now()
+        const created = this.create(r, host, service, { service }, null, now, 0)
+        created.alert.message = message.slice(0, 2000)
+        if (r.for === 0) this.fire(created, now)
+        else this.o.onChange(id, created)
+      } else if (inst) {
+        this.end(inst, this.o.now(), 'condition')
+      }
+    }
+  }
+
   /** Time-based checks: offline services and silent hosts that waited long enough, quiet periods, lost series. */
   tick(): void {
     const now = this.o.now()
@@ -410,6 +449,10 @@ export class Engine {
             if (inst.alert.state === 'pending') this.drop(inst)
             else this.end(inst, now, 'no_data')
           }
+          break
+        }
+        case 'status': {
+          if (inst.alert.state === 'pending' && now - inst.alert.since >= r.for) this.fire(inst, now)
           break
         }
         case 'stale':

@@ -170,6 +170,17 @@ const AvailabilityRule = z
   })
   .strict()
 
+/** A service of the monitor that says it is degraded (a full disk, a damaged database, a limit reached). */
+const StatusRule = z
+  .object({
+    ...common,
+    type: z.literal('status'),
+    /** Services (glob over service names). */
+    services: Glob.default('*'),
+    for: Duration.default(60_000),
+  })
+  .strict()
+
 const StaleRule = z
   .object({
     ...common,
@@ -191,12 +202,19 @@ const StaleRule = z
       })
   })
 
-export const Rule = z.discriminatedUnion('type', [ThresholdRule, EventRule, AvailabilityRule, StaleRule])
+export const Rule = z.discriminatedUnion('type', [
+  ThresholdRule,
+  EventRule,
+  AvailabilityRule,
+  StatusRule,
+  StaleRule,
+])
 export type Rule = z.infer<typeof Rule>
 export type ThresholdRule = z.infer<typeof ThresholdRule>
 export type EventRule = z.infer<typeof EventRule>
 export type AvailabilityRule = z.infer<typeof AvailabilityRule>
 export type StaleRule = z.infer<typeof StaleRule>
+export type StatusRule = z.infer<typeof StatusRule>
 
 const channelCommon = {
   /** Only alerts of at least this severity go to the channel. */
@@ -447,6 +465,14 @@ export const DEFAULT_RULES = {
       severity: 'critical',
     },
     {
+      id: 'service-degraded',
+      name: 'Monitoring service degraded',
+      type: 'status',
+      services: '*',
+      for: '1m',
+      severity: 'warning',
+    },
+    {
       id: 'host-silent',
       name: 'Host stopped reporting',
       type: 'stale',
@@ -457,6 +483,13 @@ export const DEFAULT_RULES = {
     },
   ],
 } as const
+
+/**
+ * Default rules that existing rules files did not have when they were written (added in this version): the alerter
+ * appends each once to a rules file that lacks it, and remembers that it did (a rule the owner then deletes stays
+ * deleted).
+ */
+export const DEFAULTS_ADDED_LATER = ['service-degraded'] as const
 
 /** "5m", "1h30m", "45s", "0s". */
 export function formatDuration(ms: number): string {
@@ -510,6 +543,8 @@ export function summarize(r: Rule): string {
     }
     case 'availability':
       return `service ${r.services} offline for ${formatDuration(r.for)}`
+    case 'status':
+      return `service ${r.services} degraded for ${formatDuration(r.for)}`
     case 'stale':
       return `no ${r.reading} reading for ${r.intervals} intervals (at least ${formatDuration(r.atLeast)})`
   }

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
+  ALERTS_LISTED,
   type Alert,
   AlertAction,
   type AlertEventData,
   AlertNotification,
+  AlertReading,
   AlertsReading,
-  Availability,
   Event,
-  READING_KINDS,
   RulePatch,
   RulesReading,
   SilenceParams,
@@ -20,13 +20,22 @@ import {
   type CommandOutcome,
   CommandServer,
   Counters,
+  decode,
   type Logger,
   MqttConnection,
 } from '@homelab/service-kit'
+import { z } from 'zod'
 import type { AlerterSettings } from './config.js'
 import { Engine, type Instance, type Transition } from './engine.js'
 import { describe, httpSender, Notifier } from './notifier.js'
-import { DEFAULT_RULES, formatDuration, parseRules, type RuleSet, RulesError } from './rules.js'
+import {
+  DEFAULT_RULES,
+  DEFAULTS_ADDED_LATER,
+  formatDuration,
+  parseRules,
+  type RuleSet,
+  RulesError,
+} from './rules.js'
 import { AlertStore } from './store.js'
 
 export interface AlerterOptions {
@@ -42,6 +51,12 @@ export interface AlerterOptions {
 }
 
 const SILENCE_MAX_MS = 30 * 86_400_000
+/** The alerter reads the same documents the recorder stores; larger ones are refused unread. */
+const MAX_PAYLOAD_BYTES = 256 * 1024
+/** Retained documents stay well below the broker's packet limit (384 KiB) and MqttConnection's 256 KiB. */
+const DOC_BUDGET_BYTES = 200 * 1024
+/** A per-alert document whose only change is its value or message is republished at most this often. */
+const ALERT_REFRESH_MS = 10_000
 
 /**
  * The alerter: evaluates the rules on the live MQTT stream, publishes `alert.firing`/`alert.resolved` events and
@@ -66,6 +81,11 @@ export class AlerterService {
   private readonly seenEvents = new Set<string>()
   private timers: NodeJS.Timeout[] = []
   private alertsDirty = true
+  /** Per-alert documents published: what they said (state etc.), when, and their value and message then. */
+  private readonly publishedAlerts = new Map<
+    string,
+    { key: string; at: number; value: number | null; message: string }
+  >()
   private rulesDirty = true
   private lastFileText: string | null = null
 
@@ -124,6 +144,45 @@ export class AlerterService {
     this.rules = this.loadInitialRules()
   }
 
+  /**
+   * Default rules added in a later version reach a rules file written by an earlier one: each is appended once (a
+   * rule the owner deletes afterwards stays deleted). A file that does not read as rules is left alone.
+   */
+  private offerNewDefaults(file: string): void {
+    let offered: string[] = []
+    try {
+      offered = z.array(z.string()).parse(JSON.parse(this.store.getMeta('defaults-offered') ?? '[]'))
+    } catch {
+      offered = []
+    }
+    const missing = DEFAULTS_ADDED_LATER.filter((id) => !offered.includes(id))
+    if (missing.length === 0) return
+    // Only an upgrade gets them (this alerter ran with the file before); a file of one's own on a fresh install
+    // is taken as it is.
+    if (this.store.getMeta('good-rules') === null) {
+      this.store.setMeta('defaults-offered', JSON.stringify(DEFAULTS_ADDED_LATER))
+      return
+    }
+    try {
+      const raw = z
+        .object({ rules: z.array(z.looseObject({ id: z.unknown() })) })
+        .loose()
+        .parse(JSON.parse(readFileSync(file, 'utf8')))
+      const have = new Set(raw.rules.map((r) => r.id))
+      const add = DEFAULT_RULES.rules.filter((r) => missing.some((m) => m === r.id) && !have.has(r.id))
+      if (add.length > 0) {
+        raw.rules.push(...add)
+        const tmp = `${file}.tmp`
+        writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600 })
+        renameSync(tmp, file)
+        this.o.log.info(`added the new default rules ${add.map((r) => r.id).join(', ')} to ${file}`)
+      }
+      this.store.setMeta('defaults-offered', JSON.stringify([...offered, ...missing]))
+    } catch {
+      // Not readable as rules: the file's own checks report it below.
+    }
+  }
+
   /** The rules at start: the file; if it is broken, the last rules that were good (else the defaults), loudly. */
   private loadInitialRules(): RuleSet {
     const { rulesFile, extraChannels } = this.o.settings
@@ -131,11 +190,12 @@ export class AlerterService {
       const text = `${JSON.stringify(DEFAULT_RULES, null, 2)}\n`
       try {
         writeFileSync(rulesFile, text, { mode: 0o600 })
+        this.store.setMeta('defaults-offered', JSON.stringify(DEFAULTS_ADDED_LATER))
         this.o.log.info(`wrote the default alert rules to ${rulesFile}; edit it to change them`)
       } catch (e) {
         this.o.log.warn(`could not write the default rules to ${rulesFile}:`, e)
       }
-    }
+    } else this.offerNewDefaults(rulesFile)
     try {
       const text = readFileSync(rulesFile, 'utf8')
       const { set } = parseRules(text, extraChannels)
@@ -193,6 +253,7 @@ export class AlerterService {
       execute: (c) => this.execute(c),
     })
     this.conn.subscribe(`${topics.base}/+/+/availability`, 1)
+    this.conn.subscribe(`${topics.base}/+/+/status`, 0)
     this.conn.subscribe(`${topics.base}/+/+/event/+`, 1)
     this.conn.subscribe(`${topics.base}/+/+/reading/#`, 0)
     this.conn.start()
@@ -220,46 +281,54 @@ export class AlerterService {
   }
 
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    const t = this.o.topics.parse(topic)
-    if (!t) return
-    if (t.channel === 'availability') {
-      const a = Availability.safeParse(payload.toString('utf8'))
-      if (a.success) this.engine.onAvailability(t.host, t.service, a.data)
+    const r = decode({ topics: this.o.topics, maxPayloadBytes: MAX_PAYLOAD_BYTES }, topic, payload)
+    if (!r.ok) {
+      this.invalid(topic, r.reason)
       return
     }
-    if (payload.length === 0) return
-    if (t.channel === 'event') {
-      if (t.service === 'alerter') return
-      const e = parse(payload, Event)
-      if (!e || e.host !== t.host) {
-        this.invalid(topic, 'event')
+    const m = r.message
+    switch (m.kind) {
+      case 'availability':
+        this.engine.onAvailability(m.topic.host, m.topic.service, m.value)
+        return
+      case 'status':
+        this.engine.onStatus(m.topic.host, m.topic.service, m.doc.state, m.doc.reason)
+        return
+      case 'event':
+        if (m.topic.service === 'alerter') return
+        if (this.seenEvents.has(m.doc.id)) return
+        if (this.seenEvents.size >= 10_000) this.seenEvents.clear()
+        this.seenEvents.add(m.doc.id)
+        this.engine.onEvent(m.doc)
+        return
+      case 'cleared':
+        if (m.topic.channel === 'reading' && m.topic.service === 'alerter' && m.topic.kind === 'alert')
+          this.publishedAlerts.delete(m.topic.entity ?? '')
+        return
+      case 'reading': {
+        const { host, service, kind, entity } = m.topic
+        if (service === 'alerter') {
+          // Its own per-alert documents, retained from before a restart: clear those no longer open.
+          if (kind === 'alert' && entity && !this.engine.get(entity) && retained) this.clearAlert(entity)
+          return
+        }
+        const samples = m.readingKind.samples ? m.readingKind.samples(m.doc, entity) : []
+        const at = retained ? m.doc.ts : this.now()
+        const interval =
+          'intervalMs' in m.doc && typeof m.doc.intervalMs === 'number' ? m.doc.intervalMs : null
+        this.engine.onReading(host, kind, entity, m.doc.ts, at, samples, interval)
         return
       }
-      if (this.seenEvents.has(e.id)) return
-      if (this.seenEvents.size >= 10_000) this.seenEvents.clear()
-      this.seenEvents.add(e.id)
-      this.engine.onEvent(e)
-      return
+      case 'command':
+      case 'notification':
+        return
     }
-    if (t.channel !== 'reading' || t.service === 'alerter') return
-    const kind = READING_KINDS[t.kind]
-    if (!kind) {
-      this.invalid(topic, `reading kind ${t.kind}`)
-      return
-    }
-    const doc = parse(payload, kind.schema) as { ts: number; host: string; intervalMs?: number } | null
-    if (!doc || doc.host !== t.host) {
-      this.invalid(topic, `reading ${t.kind}`)
-      return
-    }
-    const samples = kind.samples ? kind.samples(doc, t.entity) : []
-    const at = retained ? doc.ts : this.now()
-    this.engine.onReading(t.host, t.kind, t.entity, doc.ts, at, samples, doc.intervalMs ?? null)
   }
 
-  private invalid(topic: string, what: string): void {
+  private invalid(topic: string, reason: string): void {
     this.counters.inc('messages.invalid')
-    this.o.log.once(`invalid:${what}`, `ignoring an invalid ${what} on ${topic}`)
+    this.counters.inc(`invalid.${reason.split(':')[0]}`)
+    this.o.log.once(`invalid:${reason.slice(0, 120)}`, `ignoring a message on ${topic}: ${reason}`)
   }
 
   /** Re-reads the rules file; a broken file is rejected, reported, and the rules in force stay. */
@@ -393,7 +462,11 @@ export class AlerterService {
     })
   }
 
-  /** The retained state documents, when something changed (values refresh every 10 s). */
+  /**
+   * The retained state documents, when something changed (values refresh every 10 s): one `reading/alert/<id>` per
+   * open alert (cleared when it resolves), the `reading/alerts` summary and `reading/rules`. Each stays a small
+   * document however many alerts, rules and entities there are.
+   */
   private publishState(): void {
     const { topics, host } = this.o
     if (this.alertsDirty) {
@@ -404,6 +477,29 @@ export class AlerterService {
         .list()
         .map((i) => this.withSilence(i.alert))
         .sort((a, b) => (a.state === b.state ? b.since - a.since : a.state === 'firing' ? -1 : 1))
+      const open = new Set<string>()
+      for (const a of alerts) {
+        open.add(a.id)
+        const { value: _v, message: _m, ...rest } = a
+        const key = JSON.stringify(rest)
+        const prev = this.publishedAlerts.get(a.id)
+        const changed = prev?.key !== key
+        if (
+          !changed &&
+          (prev.at > now - ALERT_REFRESH_MS || (prev.value === a.value && prev.message === a.message))
+        )
+          continue
+        this.conn.publishJson(
+          topics.reading(host, 'alerter', 'alert', a.id),
+          AlertReading,
+          { v: 1, ts: now, host, source: 'alerter', alert: a },
+          { qos: 1, retain: true },
+        )
+        this.publishedAlerts.set(a.id, { key, at: now, value: a.value, message: a.message })
+      }
+      for (const id of [...this.publishedAlerts.keys()]) if (!open.has(id)) this.clearAlert(id)
+      const firing = alerts.filter((a) => a.state === 'firing').length
+      const listed = fitList(alerts.slice(0, ALERTS_LISTED), DOC_BUDGET_BYTES)
       this.conn.publishJson(
         topics.reading(host, 'alerter', 'alerts'),
         AlertsReading,
@@ -412,18 +508,19 @@ export class AlerterService {
           ts: now,
           host,
           source: 'alerter',
-          alerts,
-          firing: alerts.filter((a) => a.state === 'firing').length,
+          alerts: listed,
+          firing,
+          pending: alerts.length - firing,
+          total: alerts.length,
         },
         { qos: 1, retain: true },
       )
     }
     if (this.rulesDirty) {
       this.rulesDirty = false
-      this.conn.publishJson(
-        topics.reading(host, 'alerter', 'rules'),
-        RulesReading,
-        {
+      // Fewer entities per rule until the document fits.
+      for (const perRule of [50, 10, 3, 0]) {
+        const doc: RulesReading = {
           v: 1,
           ts: this.now(),
           host,
@@ -431,12 +528,29 @@ export class AlerterService {
           file: this.o.settings.rulesFile,
           loadedAt: this.loadedAt,
           rejected: this.rejected,
-          rules: this.engine.views(this.rules.rules, this.rules.routes),
+          rules: this.engine
+            .views(this.rules.rules, this.rules.routes)
+            .map((r) => ({ ...r, instances: r.instances.slice(0, perRule) })),
           channels: this.notifier.views(),
-        },
-        { qos: 1, retain: true },
-      )
+          instancesPerRule: perRule,
+        }
+        if (perRule > 0 && Buffer.byteLength(JSON.stringify(doc)) > DOC_BUDGET_BYTES) continue
+        this.conn.publishJson(topics.reading(host, 'alerter', 'rules'), RulesReading, doc, {
+          qos: 1,
+          retain: true,
+        })
+        break
+      }
     }
+  }
+
+  /** An alert that is no longer open: its retained document goes (an empty retained message). */
+  private clearAlert(id: string): void {
+    this.publishedAlerts.delete(id)
+    this.conn.publish(this.o.topics.reading(this.o.host, 'alerter', 'alert', id), '', {
+      qos: 1,
+      retain: true,
+    })
   }
 
   private async execute(c: CommandInput<AlertAction>): Promise<CommandOutcome> {
@@ -564,14 +678,14 @@ export class AlerterService {
   }
 }
 
-function parse<T>(
-  payload: Buffer,
-  schema: { safeParse(v: unknown): { success: boolean; data?: T } },
-): T | null {
-  try {
-    const r = schema.safeParse(JSON.parse(payload.toString('utf8')))
-    return r.success ? (r.data as T) : null
-  } catch {
-    return null
+/** The first items of a list that fit `maxBytes` as JSON (at least none). */
+function fitList<T>(items: T[], maxBytes: number): T[] {
+  let size = 2
+  const out: T[] = []
+  for (const i of items) {
+    size += Buffer.byteLength(JSON.stringify(i)) + 1
+    if (size > maxBytes) break
+    out.push(i)
   }
+  return out
 }

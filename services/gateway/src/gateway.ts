@@ -49,7 +49,7 @@ export class Gateway {
       url: d.config.HOMELAB_MQTT_URL,
       username: d.username,
       password: d.password,
-      clientId: `gateway-${d.host}-${process.pid}`,
+      clientId: `gateway-${d.host}.${process.pid}`,
       host: d.host,
       service: 'gateway',
       topics: d.topics,

@@ -1,18 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import {
-  Availability,
   type CommandRequest,
   CommandResult,
-  classify,
-  Event,
   type LiveMessage,
   type ServiceName,
   type Topics,
 } from '@homelab/contracts'
-import type { Counters, IPublishPacket, Logger, MqttConnection } from '@homelab/service-kit'
+import {
+  type Counters,
+  decode,
+  type IPublishPacket,
+  type Logger,
+  type MqttConnection,
+} from '@homelab/service-kit'
 import type { z } from 'zod'
 
 type Listener = (m: LiveMessage) => void
+
+/** As the recorder: larger documents are refused unread. */
+const MAX_PAYLOAD_BYTES = 256 * 1024
 
 /**
  * The gateway's view of the live MQTT stream: validates each message against its contract, keeps the latest one
@@ -36,46 +42,47 @@ export class LiveHub {
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    const t = this.topics.parse(topic)
-    if (!t) return
-    if (t.channel === 'reply') {
-      if (t.client !== this.replyClient) return
-      const id = packet.properties?.correlationData?.toString('utf8')
-      const resolve = id ? this.pending.get(id) : undefined
-      if (!resolve) return
-      const r = parseJson(payload, CommandResult)
-      if (r) resolve(r)
-      else this.counters.inc('live.invalid')
-      return
-    }
-    const c = classify(t)
-    if (payload.length === 0 && (c.kind === 'reading' || c.kind === 'status')) {
-      // A cleared retained document (a container that is gone): forget it and tell listeners with a null payload.
-      if (this.latest.delete(topic))
-        this.emit({ topic, host: t.host, service: t.service, channel: t.channel, payload: null })
-      return
-    }
-    let value: unknown
-    if (c.kind === 'availability') {
-      if (payload.length === 0) return
-      const a = Availability.safeParse(payload.toString('utf8'))
-      if (!a.success) return void this.counters.inc('live.invalid')
-      value = a.data
-    } else if (c.kind === 'reading' || c.kind === 'status' || c.kind === 'event') {
-      const schema: z.ZodType =
-        c.kind === 'reading' ? c.readingKind.schema : c.kind === 'status' ? c.schema : Event
-      value = parseJson(payload, schema)
-      if (value === null) {
+    const r = decode({ topics: this.topics, maxPayloadBytes: MAX_PAYLOAD_BYTES }, topic, payload)
+    if (!r.ok) {
+      // The same check as the recorder's: what it quarantines, the dashboard never shows.
+      if (r.topic) {
         this.counters.inc('live.invalid')
-        this.log.once(`live-invalid:${topic}`, `ignoring an invalid payload on ${topic}`)
-        return
+        this.log.once(`live-invalid:${r.reason.slice(0, 120)}`, `ignoring a message on ${topic}: ${r.reason}`)
       }
-    } else {
       return
     }
-    const m: LiveMessage = { topic, host: t.host, service: t.service, channel: t.channel, payload: value }
-    if (c.kind !== 'event') this.latest.set(topic, m)
-    this.emit(m)
+    const m = r.message
+    const { host, service, channel } = m.topic
+    switch (m.kind) {
+      case 'command':
+        if (m.topic.channel === 'reply') this.onReply(m.topic.client, payload, packet)
+        return
+      case 'notification':
+        return
+      case 'cleared':
+        // A cleared retained document (a container that is gone): forget it and tell listeners with a null payload.
+        if (this.latest.delete(topic)) this.emit({ topic, host, service, channel, payload: null })
+        return
+      case 'availability':
+      case 'reading':
+      case 'status':
+      case 'event': {
+        const value = m.kind === 'availability' ? m.value : m.doc
+        const live: LiveMessage = { topic, host, service, channel, payload: value }
+        if (m.kind !== 'event') this.latest.set(topic, live)
+        this.emit(live)
+      }
+    }
+  }
+
+  private onReply(client: string, payload: Buffer, packet: IPublishPacket): void {
+    if (client !== this.replyClient) return
+    const id = packet.properties?.correlationData?.toString('utf8')
+    const resolve = id ? this.pending.get(id) : undefined
+    if (!resolve) return
+    const r = parseJson(payload, CommandResult)
+    if (r) resolve(r)
+    else this.counters.inc('live.invalid')
   }
 
   private emit(m: LiveMessage): void {

@@ -21,5 +21,7 @@ export const RecorderConfig = z.object({
     .min(1024)
     .max(16 * 1024 * 1024)
     .default(256 * 1024),
+  /** Series one host may have (a flood of made-up entities stops here, counted and reported in the status). */
+  HOMELAB_MAX_SERIES_PER_HOST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
 })
 export type RecorderConfig = z.infer<typeof RecorderConfig>

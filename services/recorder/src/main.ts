@@ -36,7 +36,12 @@ if (process.argv[2] === 'rebuild') {
       counters: new Counters(),
     })
     recorder.start()
-    startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(recorder.conn))
+    const connected = mqttProbe(recorder.conn)
+    startHealthFile(c.HOMELAB_HEALTH_FILE, () =>
+      recorder.conn.hasCondition('database')
+        ? { ok: false, detail: recorder.conn.currentStatus.reason ?? 'cannot write the database' }
+        : connected(),
+    )
     log.info(`recording to ${databasePath(c.HOMELAB_DATA_DIR)}`)
     return recorder
   })

@@ -26,10 +26,10 @@ describe('store', () => {
     const { store, reader } = open(4)
     for (const ts of [1000, 2000, 4000, 5000, 6000, 7000]) store.addSamples('h', ts, [['x', ts / 1000]])
     // 3000 arrives after newer ones were sealed: stored; a second delivery of 3000 or 5000 is a duplicate.
-    expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 1, duplicates: 0 })
-    expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 0, duplicates: 1 })
-    expect(store.addSamples('h', 5000, [['x', 5]])).toStrictEqual({ stored: 0, duplicates: 1 })
-    expect(store.addSamples('h', 7000, [['x', 7]])).toStrictEqual({ stored: 0, duplicates: 1 })
+    expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 1, duplicates: 0, refused: 0 })
+    expect(store.addSamples('h', 3000, [['x', 3]])).toStrictEqual({ stored: 0, duplicates: 1, refused: 0 })
+    expect(store.addSamples('h', 5000, [['x', 5]])).toStrictEqual({ stored: 0, duplicates: 1, refused: 0 })
+    expect(store.addSamples('h', 7000, [['x', 7]])).toStrictEqual({ stored: 0, duplicates: 1, refused: 0 })
     expect(series(reader)).toStrictEqual({
       ts: [1000, 2000, 3000, 4000, 5000, 6000, 7000],
       values: [1, 2, 3, 4, 5, 6, 7],
@@ -62,9 +62,9 @@ describe('store', () => {
     db.close()
     const db2 = openWriter(path)
     store = new Store(db2, { chunkSamples: 2 })
-    expect(store.addSamples('h', 2000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1 })
-    expect(store.addSamples('h', 3000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1 })
-    expect(store.addSamples('h', 4000, [['x', 1]])).toStrictEqual({ stored: 1, duplicates: 0 })
+    expect(store.addSamples('h', 2000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1, refused: 0 })
+    expect(store.addSamples('h', 3000, [['x', 1]])).toStrictEqual({ stored: 0, duplicates: 1, refused: 0 })
+    expect(store.addSamples('h', 4000, [['x', 1]])).toStrictEqual({ stored: 1, duplicates: 0, refused: 0 })
     db2.close()
   })
 })

@@ -6,6 +6,8 @@ export interface StoreOptions {
   chunkSamples?: number
   /** …or once the oldest staged sample is this old (ms). */
   chunkMaxAgeMs?: number
+  /** Series one host may have; samples of new series past it are refused (counted), existing series go on. */
+  maxSeriesPerHost?: number
 }
 
 export interface OllamaProjection {
@@ -20,6 +22,8 @@ export interface OllamaProjection {
 export interface SampleBatchResult {
   stored: number
   duplicates: number
+  /** Samples of new series refused because their host is at its series limit. */
+  refused: number
 }
 
 /**
@@ -32,10 +36,16 @@ export interface SampleBatchResult {
  */
 export class Store {
   private readonly seriesIds = new Map<string, number>()
+  private readonly seriesPerHost = new Map<string, number>()
   private readonly lastTs = new Map<number, number>()
   private readonly staged = new Map<number, { count: number; oldest: number }>()
   private readonly chunkSamples: number
   private readonly chunkMaxAgeMs: number
+  private readonly maxSeriesPerHost: number
+  /** Hosts whose new series were refused, and when last. */
+  readonly seriesLimited = new Map<string, number>()
+  /** Set when the in-memory indexes could not be rebuilt after a rollback; the next write rebuilds them first. */
+  private stale = false
   private readonly st
 
   constructor(
@@ -44,6 +54,7 @@ export class Store {
   ) {
     this.chunkSamples = o.chunkSamples ?? 720
     this.chunkMaxAgeMs = o.chunkMaxAgeMs ?? 2 * 3_600_000
+    this.maxSeriesPerHost = o.maxSeriesPerHost ?? 10_000
     this.st = {
       findSeries: db.prepare<[string, string], { id: number }>(
         'SELECT id FROM series WHERE host = ? AND name = ?',
@@ -126,12 +137,27 @@ export class Store {
     this.loadState()
   }
 
+  /**
+   * Forgets the in-memory indexes and reads them again: after a rolled-back transaction they may name rows that
+   * were never committed. If the database cannot be read now, the next write tries again first.
+   */
+  reload(): void {
+    this.seriesIds.clear()
+    this.seriesPerHost.clear()
+    this.lastTs.clear()
+    this.staged.clear()
+    this.stale = true
+    this.loadState()
+    this.stale = false
+  }
+
   /** Rebuilds the in-memory indexes (newest sample per series, staged counts) from the database. */
   private loadState(): void {
     for (const r of this.db
       .prepare<[], { id: number; host: string; name: string }>('SELECT id, host, name FROM series')
       .iterate()) {
       this.seriesIds.set(`${r.host}\u0000${r.name}`, r.id)
+      this.seriesPerHost.set(r.host, (this.seriesPerHost.get(r.host) ?? 0) + 1)
     }
     for (const r of this.db
       .prepare<[], { id: number; t: number }>(
@@ -148,12 +174,21 @@ export class Store {
     }
   }
 
-  seriesId(host: string, name: string): number {
+  /** The id of a series, created if new; null when its host is at the series limit. */
+  seriesId(host: string, name: string): number | null {
     const key = `${host}\u0000${name}`
     let id = this.seriesIds.get(key)
     if (id === undefined) {
       id = this.st.findSeries.get(host, name)?.id
-      if (id === undefined) id = Number(this.st.addSeries.run(host, name, Date.now()).lastInsertRowid)
+      if (id === undefined) {
+        const n = this.seriesPerHost.get(host) ?? 0
+        if (n >= this.maxSeriesPerHost) {
+          this.seriesLimited.set(host, Date.now())
+          return null
+        }
+        id = Number(this.st.addSeries.run(host, name, Date.now()).lastInsertRowid)
+        this.seriesPerHost.set(host, n + 1)
+      }
       this.seriesIds.set(key, id)
     }
     return id
@@ -161,13 +196,19 @@ export class Store {
 
   /** Appends the samples of one reading taken at `ts`. */
   addSamples(host: string, ts: number, samples: readonly Sample[]): SampleBatchResult {
+    if (this.stale) this.reload()
     let stored = 0
     let duplicates = 0
+    let refused = 0
     const m = Math.floor(ts / 60_000) * 60_000
     const h = Math.floor(ts / 3_600_000) * 3_600_000
     for (const [name, value] of samples) {
       if (!Number.isFinite(value)) continue
       const id = this.seriesId(host, name)
+      if (id === null) {
+        refused++
+        continue
+      }
       if (ts <= (this.lastTs.get(id) ?? -1)) {
         if (this.isSealed(id, ts)) {
           duplicates++
@@ -191,7 +232,7 @@ export class Store {
       if (st.count >= this.chunkSamples || ts - st.oldest >= this.chunkMaxAgeMs) this.seal(id)
       stored++
     }
-    return { stored, duplicates }
+    return { stored, duplicates, refused }
   }
 
   /** Is a sample at `ts` already in a sealed chunk of this series? (Only asked for out-of-order samples.) */

@@ -1,6 +1,7 @@
 import {
   type Alert,
   AlertId,
+  AlertReading,
   AlertsReading,
   type AlertsResponse,
   HostId,
@@ -65,10 +66,21 @@ export function alertRoutes(deps: GatewayDeps) {
       const r = schema.safeParse(deps.hub.latestOn(deps.topics.reading(host, SERVICE, kind))?.payload)
       return r.success ? r.data : null
     }
+    // Every open alert has its own retained document; the summary lists only the first few.
+    const open: Alert[] = []
+    if (host) {
+      const prefix = `${deps.topics.reading(host, SERVICE, 'alert')}/`
+      for (const m of deps.hub.snapshot((m) => m.host === host && m.topic.startsWith(prefix))) {
+        const r = AlertReading.safeParse(m.payload)
+        if (r.success) open.push(r.data.alert)
+      }
+    }
+    const summary = doc('alerts', AlertsReading)
     return {
       host,
       state: (host === null ? 'unknown' : online ? 'online' : 'offline') as AlertsResponse['alerter'],
-      alerts: doc('alerts', AlertsReading),
+      alerts: open.length > 0 || !summary ? open : summary.alerts,
+      summary,
       rules: doc('rules', RulesReading),
     }
   }
@@ -82,7 +94,7 @@ export function alertRoutes(deps: GatewayDeps) {
   app.get('/', (c) => {
     const q = parseInput(AlertsQuery, c.req.query(), 'query')
     const a = alerter()
-    const alerts: Alert[] = (a.alerts?.alerts ?? [])
+    const alerts: Alert[] = a.alerts
       .filter((x) => q.host === undefined || x.host === q.host)
       .sort(
         (x, y) =>
@@ -104,7 +116,7 @@ export function alertRoutes(deps: GatewayDeps) {
   /** The count for the navigation badge: cheap, polled. */
   app.get('/count', (c) => {
     const a = alerter()
-    return c.json({ alerter: a.state, firing: a.alerts?.firing ?? 0 })
+    return c.json({ alerter: a.state, firing: a.summary?.firing ?? 0 })
   })
 
   app.get('/rules', (c) => {

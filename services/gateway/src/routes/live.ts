@@ -35,7 +35,16 @@ export function liveRoutes(deps: GatewayDeps) {
         while (!closed) {
           const m = queue.shift()
           if (m) {
-            await stream.writeSSE({ event: 'message', data: JSON.stringify(m) })
+            // One message that cannot be serialized is skipped (and counted); the stream goes on.
+            let data: string
+            try {
+              data = JSON.stringify(m)
+            } catch (e) {
+              deps.counters.inc('live.unserializable')
+              deps.log.once(`live-json:${(e as Error).message}`, `skipped a live message on ${m.topic}:`, e)
+              continue
+            }
+            await stream.writeSSE({ event: 'message', data })
             continue
           }
           await new Promise<void>((r) => {
