@@ -2,11 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { createTopics, Event, ServiceStatus } from '@homelab/contracts'
 import { Conditions, type Counters, type Logger, StartError } from '@homelab/service-kit'
 import { Aedes, type AuthenticateError, type Client } from 'aedes'
-import aedesPersistenceLevel from 'aedes-persistence-level'
-import { Level } from 'level'
 import { AckAfterStore } from './ack-after-store.js'
 import {
   type AclRules,
@@ -20,13 +19,9 @@ import {
   isCollector,
 } from './acl.js'
 import type { Credentials } from './credentials.js'
-import {
-  queueAsForwarded,
-  retainInOrder,
-  serializeOutgoing,
-  tolerateUnqueued,
-  watchStore,
-} from './serialized-persistence.js'
+import { hasLevelStore, migrateLevelStore } from './migrate-leveldb.js'
+import { deliverWithoutDedupe, queueAsForwarded, tolerateUnqueued } from './persistence-fixes.js'
+import { SqlitePersistence } from './sqlite-persistence.js'
 
 export interface BrokerOptions {
   port: number
@@ -100,20 +95,18 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     throw e
   }
   mkdirSync(o.persistenceDir, { recursive: true })
-  const level = new Level<string, unknown>(o.persistenceDir, { valueEncoding: 'view' } as never)
+  let store: SqlitePersistence
   try {
-    await level.open()
+    store = new SqlitePersistence(join(o.persistenceDir, 'broker.db'))
   } catch (e) {
     await new Promise<void>((r) => server.close(() => r()))
-    const locked =
-      (e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED' ||
-      /lock/i.test(String((e as Error).cause ?? e))
-    throw locked
+    throw (e as { code?: string }).code === 'SQLITE_BUSY'
       ? new StartError(
           `The broker's store ${o.persistenceDir} is in use by another running instance: stop it, or give this one another HOMELAB_DATA_DIR.`,
         )
       : e
   }
+  if (hasLevelStore(o.persistenceDir)) await migrateLevelStore(o.persistenceDir, store, o.log)
   const haPrefix = o.haPrefix ?? 'homeassistant'
   const topics = createTopics(o.baseTopic)
   const conditions = new Conditions()
@@ -151,23 +144,27 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     if (before.size > 0) o.log.info(`users reloaded (${next.size} users)`)
   }
 
-  const store = serializeOutgoing(aedesPersistenceLevel(level))
-  const persistence = retainInOrder(
-    watchStore(
-      queueAsForwarded(tolerateUnqueued(store, () => o.counters.inc('persistence.unqueued'))),
-      (e) => {
-        o.counters.inc('store.errors')
-        o.log.once(`store:${e.message}`, 'cannot write the broker store:', e)
-        if (conditions.set('store', `cannot write its store: ${e.message}`)) publishStatus()
-      },
-      () => {
-        if (conditions.has('store') && conditions.set('store', null)) {
-          o.log.info('the broker store is writable again')
-          publishStatus()
-        }
-      },
-    ),
-  )
+  // A full disk lets some small writes through now and then: the store counts as writable again only after 10 s
+  // without a failed write.
+  let storeFailedAt = 0
+  store.onError = (e) => {
+    storeFailedAt = Date.now()
+    o.counters.inc('store.errors')
+    o.log.once(
+      `store:${e.message}`,
+      'cannot write the broker store (what it received is not acknowledged):',
+      e,
+    )
+    if (conditions.set('store', `cannot write its store ${store.path}: ${e.message}`)) publishStatus()
+  }
+  const storeCheck = setInterval(() => {
+    if (!conditions.has('store') || Date.now() - storeFailedAt < 10_000) return
+    o.log.info('the broker store takes writes again')
+    conditions.set('store', null)
+    publishStatus()
+  }, 2000)
+  storeCheck.unref()
+  const persistence = queueAsForwarded(tolerateUnqueued(store, () => o.counters.inc('persistence.unqueued')))
   const acks = new AckAfterStore()
 
   // Retained topics per user: a user past its limit may update its topics but not add more.
@@ -320,6 +317,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       done(null, sub)
     },
     preConnect(client, packet, done) {
+      deliverWithoutDedupe(client)
       // A will outside the user's own subtree is refused up front (its user is not known yet: check by name).
       const will = packet.will
       const entry = packet.username ? users.get(packet.username) : undefined
@@ -339,10 +337,6 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     if (stopping) o.log.debug(`while stopping: ${e.message}`)
     else o.log.once(`broker-error:${e.message}`, 'broker error:', e)
   })
-  const counted = broker as unknown as { counter: number }
-  persistence.renumber = (packet) => {
-    packet.brokerCounter = ++counted.counter
-  }
   broker.on('clientError', (client, err) => {
     if (err.message === 'packet too large') {
       const user = userOf.get(client)?.id.user ?? '?'
@@ -443,6 +437,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       if (stopping) return
       stopping = true
       clearInterval(statusTimer)
+      clearInterval(storeCheck)
       // Take nothing new, finish storing what was received (its publishers have no PUBACK yet and would resend it
       // otherwise, but it is ours to keep), then close.
       const closed = new Promise<void>((r) => server.close(() => r()))
@@ -457,9 +452,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       for (const c of conns) c.destroy()
       await closed
       await new Promise((r) => setTimeout(r, 20))
-      await store.drained()
-      await persistence.flushRetained()
-      await level.close()
+      await store.destroy()
     },
   }
 }
