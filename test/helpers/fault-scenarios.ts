@@ -130,3 +130,70 @@ export async function recorderOutage(
   await stack.stop(stack.recorder, 'SIGTERM')
   return { ...t, kills: 1, integrity: stack.integrity() }
 }
+
+/**
+ * npm start (every service in one process) stopped with SIGTERM `stops` times while an enrolled agent machine
+ * publishes into its embedded broker, and started again.
+ */
+export async function allInOneStops(
+  stack: FaultStack,
+  o: { stops: number; count: number; rate: number; agent: string; username: string; password: string },
+): Promise<Tally> {
+  const env = { HOMELAB_DOCKER_INTERVAL_MS: '60000', OLLAMA_HOST: 'http://127.0.0.1:9' }
+  await stack.startAllInOne(env)
+  const cfg: PublisherConfig = {
+    count: o.count,
+    rate: o.rate,
+    eventEvery: 10,
+    host: o.agent,
+    username: o.username,
+    password: o.password,
+  }
+  const pub = stack.publish(cfg)
+  let finished = false
+  const done = pub.done.finally(() => {
+    finished = true
+  })
+  let stops = 0
+  while (!finished && stops < o.stops) {
+    await sleep(between(2000, 3000))
+    if (finished) break
+    const code = await stack.stop(stack.broker, 'SIGTERM')
+    if (code !== 0)
+      throw new Error(`npm start exited with ${code} at SIGTERM: ${stack.broker?.output().slice(-2000)}`)
+    stops++
+    await stack.startAllInOne(env)
+  }
+  const published = await done
+  const t = await settleHost(stack, cfg, published, o.agent)
+  await stack.stop(stack.broker, 'SIGTERM')
+  return { ...t, kills: stops, integrity: stack.integrity() }
+}
+
+async function settleHost(
+  stack: FaultStack,
+  cfg: PublisherConfig,
+  published: { published: number; events: number },
+  host: string,
+): Promise<ReturnType<typeof tally>> {
+  const start = Date.now()
+  let last = -1
+  let since = Date.now()
+  for (;;) {
+    const s = stack.stored('system', 1, host)
+    const n = s?.values[0]?.length ?? 0
+    if (s && n >= published.published && s.events.length >= published.events)
+      return tally(s, { steps: published.published, events: published.events, first: 1000 })
+    if (n !== last) {
+      last = n
+      since = Date.now()
+    }
+    if (Date.now() - since > 8000 || Date.now() - start > 120_000)
+      return tally(s ?? { values: [[]], events: [] }, {
+        steps: published.published,
+        events: published.events,
+        first: 1000,
+      })
+    await sleep(250)
+  }
+}

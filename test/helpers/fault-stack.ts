@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { containerSeries } from '@homelab/contracts'
+import { containerSeries, ServiceStatus } from '@homelab/contracts'
 import { HistoryReader, openReader } from '@homelab/storage'
 import Database from 'better-sqlite3'
 import mqtt, { type MqttClient } from 'mqtt'
@@ -56,16 +56,20 @@ export class FaultStack {
   gateway: Proc | null = null
   private watcher: MqttClient | null = null
   readonly availability = new Map<string, string>()
+  /** The latest status document per `<host>/<service>`: its state and reason. */
+  readonly statuses = new Map<string, { state: string; reason: string | null }>()
   private readonly all = new Set<Proc>()
 
   constructor(
     readonly dataDir: string,
     readonly host = HOST,
     readonly extraEnv: Record<string, string> = {},
+    /** Another broker (Mosquitto) with these users, instead of ours. */
+    readonly external: { url: string; users: Record<string, string> } | null = null,
   ) {}
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.brokerPort}`
+    return this.external?.url ?? `mqtt://127.0.0.1:${this.brokerPort}`
   }
 
   get usersFile(): string {
@@ -77,6 +81,7 @@ export class FaultStack {
   }
 
   users(): Record<string, string> {
+    if (this.external) return this.external.users
     return (JSON.parse(readFileSync(this.usersFile, 'utf8')) as { users: Record<string, string> }).users
   }
 
@@ -92,11 +97,21 @@ export class FaultStack {
     return p
   }
 
-  private serviceEnv(): Record<string, string> {
+  private serviceEnv(service: string): Record<string, string> {
+    if (this.external)
+      return {
+        HOMELAB_MQTT_URL: this.url,
+        HOMELAB_MQTT_USERNAME: service,
+        HOMELAB_MQTT_PASSWORD: this.external.users[service] ?? '',
+      }
     return { HOMELAB_MQTT_URL: this.url, HOMELAB_MQTT_USERS_FILE: this.usersFile }
   }
 
-  async startBroker(): Promise<Proc> {
+  async startBroker(): Promise<Proc | null> {
+    if (this.external) {
+      if (!this.watcher) await this.watch()
+      return null
+    }
     if (!this.brokerPort) this.brokerPort = await freePort()
     const p = this.spawn('broker', {
       HOMELAB_MQTT_PORT: String(this.brokerPort),
@@ -125,10 +140,21 @@ export class FaultStack {
       clientId: `gateway-${this.host}.fault-watch`,
       reconnectPeriod: 300,
     })
-    w.on('message', (topic, payload) => this.availability.set(topic, payload.toString()))
-    w.on('connect', () => void w.subscribe('homelab/+/+/availability', { qos: 1 }))
+    w.on('message', (topic, payload) => {
+      if (topic.endsWith('/availability')) this.availability.set(topic, payload.toString())
+      else if (topic.endsWith('/status') && payload.length > 0) {
+        const s = ServiceStatus.safeParse(JSON.parse(payload.toString()))
+        const [, host, service] = topic.split('/')
+        if (s.success) this.statuses.set(`${host}/${service}`, { state: s.data.state, reason: s.data.reason })
+      }
+    })
+    w.on('connect', () => void w.subscribe(['homelab/+/+/availability', 'homelab/+/+/status'], { qos: 1 }))
     await new Promise<void>((r) => w.once('connect', () => r()))
     this.watcher = w
+  }
+
+  status(service: string, host = this.host): { state: string; reason: string | null } | undefined {
+    return this.statuses.get(`${host}/${service}`)
   }
 
   isOnline(service: string, host = this.host): boolean {
@@ -147,9 +173,35 @@ export class FaultStack {
     )
   }
 
+  /** Everything in one process (npm start), its embedded broker on this stack's port. */
+  async startAllInOne(env: Record<string, string> = {}): Promise<Proc> {
+    if (!this.brokerPort) this.brokerPort = await freePort()
+    if (!this.gatewayPort) this.gatewayPort = await freePort()
+    this.availability.delete(`homelab/${this.host}/recorder/availability`)
+    const p = this.spawn('all-in-one', {
+      HOMELAB_MQTT_PORT: String(this.brokerPort),
+      HOMELAB_MQTT_BIND: '127.0.0.1',
+      HOMELAB_PORT: String(this.gatewayPort),
+      HOMELAB_BIND: '127.0.0.1',
+      ...env,
+    })
+    this.broker = p
+    await waitFor(
+      async () => {
+        if (p.exitCode !== null) throw new Error(`npm start exited (${p.exitCode}): ${p.output()}`)
+        return tcpOpen(this.brokerPort)
+      },
+      60_000,
+      'the embedded broker to listen',
+    )
+    if (!this.watcher) await this.watch()
+    await this.waitOnline('recorder', 60_000, p)
+    return p
+  }
+
   async startRecorder(wait = true): Promise<Proc> {
     this.availability.delete(`homelab/${this.host}/recorder/availability`)
-    const p = this.spawn('recorder', this.serviceEnv())
+    const p = this.spawn('recorder', this.serviceEnv('recorder'))
     this.recorder = p
     if (wait) await this.waitOnline('recorder', 30_000, p)
     return p
@@ -157,7 +209,7 @@ export class FaultStack {
 
   async startAlerter(env: Record<string, string> = {}): Promise<Proc> {
     this.availability.delete(`homelab/${this.host}/alerter/availability`)
-    const p = this.spawn('alerter', { ...this.serviceEnv(), ...env })
+    const p = this.spawn('alerter', { ...this.serviceEnv('alerter'), ...env })
     this.alerter = p
     await this.waitOnline('alerter', 30_000, p)
     return p
@@ -166,7 +218,7 @@ export class FaultStack {
   async startGateway(adminToken: string): Promise<Proc> {
     if (!this.gatewayPort) this.gatewayPort = await freePort()
     const p = this.spawn('gateway', {
-      ...this.serviceEnv(),
+      ...this.serviceEnv('gateway'),
       HOMELAB_PORT: String(this.gatewayPort),
       HOMELAB_BIND: '127.0.0.1',
       HOMELAB_ADMIN_TOKEN: adminToken,

@@ -4,7 +4,11 @@ import { z } from 'zod'
  * How deep and how big a JSON value is, found without recursion (a hostile document nested thousands deep cannot
  * overflow the stack here) and without walking further than `maxNodes` values.
  */
-export function jsonExtent(value: unknown, maxNodes: number): { depth: number; nodes: number } {
+export function jsonExtent(
+  value: unknown,
+  maxNodes: number,
+  maxDepth = Number.POSITIVE_INFINITY,
+): { depth: number; nodes: number } {
   let depth = 0
   let nodes = 0
   const stack: Array<[unknown, number]> = [[value, 1]]
@@ -12,7 +16,7 @@ export function jsonExtent(value: unknown, maxNodes: number): { depth: number; n
     const [v, d] = stack.pop()!
     nodes++
     if (d > depth) depth = d
-    if (nodes > maxNodes) break
+    if (nodes > maxNodes || depth > maxDepth) break
     if (v !== null && typeof v === 'object') {
       for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1])
     }
@@ -27,9 +31,8 @@ export function jsonExtent(value: unknown, maxNodes: number): { depth: number; n
  */
 export function boundedRecord(maxDepth = 8, maxNodes = 5000) {
   return z.record(z.string().max(128), z.unknown()).superRefine((v, ctx) => {
-    const e = jsonExtent(v, maxNodes)
-    if (e.nodes > maxNodes) ctx.addIssue({ code: 'custom', message: `more than ${maxNodes} values` })
-    else if (e.depth > maxDepth)
-      ctx.addIssue({ code: 'custom', message: `nested deeper than ${maxDepth} levels` })
+    const e = jsonExtent(v, maxNodes, maxDepth)
+    if (e.depth > maxDepth) ctx.addIssue({ code: 'custom', message: `nested deeper than ${maxDepth} levels` })
+    else if (e.nodes > maxNodes) ctx.addIssue({ code: 'custom', message: `more than ${maxNodes} values` })
   })
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ServiceStatus } from '@homelab/contracts'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -46,10 +47,22 @@ export function createApp(deps: GatewayDeps) {
     }
   })
 
+  // 503 when the gateway itself cannot work (no broker); degraded, with the reasons, when a service of the monitor
+  // says it is (a full disk, a damaged database): the gateway is fine, so a container healthcheck passes.
   app.get('/healthz', (c) => {
     const db = deps.history() !== null
     const mqtt = deps.mqttConnected()
-    return c.json({ status: mqtt ? 'ok' : 'degraded', mqtt, database: db }, mqtt ? 200 : 503)
+    const reasons = deps.hub
+      .snapshot((m) => m.channel === 'status')
+      .flatMap((m) => {
+        const s = ServiceStatus.safeParse(m.payload)
+        return s.success && s.data.state === 'degraded' ? [`${m.service} on ${m.host}: ${s.data.reason}`] : []
+      })
+    if (!mqtt) reasons.unshift('gateway: not connected to the broker')
+    return c.json(
+      { status: reasons.length ? 'degraded' : 'ok', mqtt, database: db, reasons },
+      mqtt ? 200 : 503,
+    )
   })
 
   // No endpoint takes more than a small JSON body.
