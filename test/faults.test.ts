@@ -555,7 +555,11 @@ describeWith(
       () => (s.stored()?.values[0]?.length ?? 0) >= published.published,
       60_000,
       'everything stored',
-    )
+    ).catch((e) => {
+      throw new Error(
+        `${e.message}: ${s.stored()?.values[0]?.length} of ${published.published}; recorder: ${s.recorder?.output().slice(-1500)}; broker: ${s.broker?.output().slice(-1500)}`,
+      )
+    })
     const st = s.stored()!
     expect(new Set(st.values[0]).size).toBe(3000)
     expect(st.values[0]!.length).toBe(3000)

@@ -168,6 +168,16 @@ describe('bad input reaching the broker', () => {
 })
 
 describe('gateway access and input checks', () => {
+  it('answers a 10 MiB login body with 413 over a real socket, not a reset', async () => {
+    const res = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'x'.repeat(10 * 1024 * 1024) }),
+    })
+    expect(res.status).toBe(413)
+    expect(ApiError.parse(await res.json()).error.code).toBe('payload_too_large')
+  })
+
   it('answers 401 without a login and with a bad token', async () => {
     const res = await fetch(`${base}/api/metrics/system`)
     expect(res.status).toBe(401)

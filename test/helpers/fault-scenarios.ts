@@ -165,14 +165,13 @@ export async function allInOneStops(
     await stack.startAllInOne(env)
   }
   const published = await done
-  const t = await settleHost(stack, cfg, published, o.agent)
+  const t = await settleHost(stack, published, o.agent)
   await stack.stop(stack.broker, 'SIGTERM')
   return { ...t, kills: stops, integrity: stack.integrity() }
 }
 
 async function settleHost(
   stack: FaultStack,
-  cfg: PublisherConfig,
   published: { published: number; events: number },
   host: string,
 ): Promise<ReturnType<typeof tally>> {

@@ -363,7 +363,20 @@ export class MqttConnection {
     const c = this.client
     if (c?.connected) {
       c.publish(topic, payload, opts, (err) => {
-        if (err) this.o.counters.inc('publish.errors')
+        if (!err) return
+        const code = (err as Error & { code?: unknown }).code
+        if (typeof code === 'number' && code >= 0x80) {
+          // The broker refused it (not authorized, quota): sending it again would be refused again.
+          this.o.counters.inc('publish.refused')
+          this.o.log.once(
+            `refused:${code}:${topic}`,
+            `the broker refused a message on ${topic} (reason ${code})`,
+          )
+          return
+        }
+        // The connection went while it was in flight (the broker dropped us): it goes again after reconnecting.
+        this.o.counters.inc('publish.requeued')
+        if ((opts.qos ?? 0) > 0) this.buffer.push({ topic, payload, opts })
       })
       return true
     }

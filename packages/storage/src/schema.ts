@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 
 export type Db = Database.Database
@@ -119,8 +121,12 @@ export const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length
 
-/** Opens the database for the one writer (the recorder): WAL, migrations applied. */
-export function openWriter(path: string): Db {
+/**
+ * Opens a service's own SQLite file for writing (the recorder's database, the alerter's, the gateway's): WAL, the
+ * file's versioned `migrations` applied (a file newer than this build is refused, never touched), the folder made.
+ */
+export function openDb(path: string, migrations: readonly string[]): Db {
+  mkdirSync(dirname(path), { recursive: true })
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   // NORMAL in WAL mode: a committed transaction survives a crash of the process (SIGKILL); only a power cut may
@@ -131,8 +137,18 @@ export function openWriter(path: string): Db {
   // disk by itself (with 4,000 pages and no limit it had grown to 14 MB on a 20 MB disk).
   db.pragma('wal_autocheckpoint = 1000')
   db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`)
-  migrate(db)
+  try {
+    migrate(db, migrations)
+  } catch (e) {
+    db.close()
+    throw e
+  }
   return db
+}
+
+/** Opens the recorder's database for its one writer. */
+export function openWriter(path: string): Db {
+  return openDb(path, MIGRATIONS)
 }
 
 /** Opens the database read-only (the gateway). Waits for the recorder to have created it. */
@@ -145,18 +161,19 @@ export function openReader(path: string): Db {
   return db
 }
 
-export function migrate(db: Db): number {
+/** Applies the migrations a file has not had yet, each in its own transaction; returns how many ran. */
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): number {
   const current = db.pragma('user_version', { simple: true }) as number
-  if (current > MIGRATIONS.length) {
+  if (current > migrations.length) {
     throw new Error(
-      `database schema ${current} is newer than this build knows (${MIGRATIONS.length}); upgrade the recorder`,
+      `${db.name}: schema ${current} is newer than this build knows (${migrations.length}); upgrade this service`,
     )
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!)
+      db.exec(migrations[v]!)
       db.pragma(`user_version = ${v + 1}`)
     })()
   }
-  return MIGRATIONS.length - current
+  return migrations.length - current
 }

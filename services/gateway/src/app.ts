@@ -37,6 +37,8 @@ export function createApp(deps: GatewayDeps) {
 
   app.use('*', async (c, next) => {
     await next()
+    // API answers (some carry a new token) are never kept by a browser or a proxy.
+    if (c.req.path.startsWith('/api/') || c.req.path === '/healthz') c.header('Cache-Control', 'no-store')
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'same-origin')
     if ((c.res.headers.get('content-type') ?? '').includes('text/html')) {

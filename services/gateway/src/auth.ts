@@ -1,8 +1,10 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { type Role, Role as RoleSchema } from '@homelab/contracts'
+import { openDb } from '@homelab/storage'
 import { z } from 'zod'
+import { GATEWAY_MIGRATIONS, type SessionOptions, Sessions } from './sessions.js'
 
 const TokenEntry = z.object({
   id: z.string().regex(/^[a-z0-9]{8,32}$/),
@@ -41,22 +43,20 @@ export function adminTokenPath(dataDir: string): string {
 /**
  * API tokens and login sessions. Tokens are random, stored only as SHA-256 hashes in <data>/secrets/tokens.json
  * (0600) — except the admin token, which is HOMELAB_ADMIN_TOKEN or generated once into <data>/secrets/admin-token.
- * A session cookie is `<token id>.<expiry>.<HMAC>`: stateless, and revoked with its token.
+ * Sessions are server-side (see sessions.ts): logging out revokes one, deleting a token revokes its sessions.
  */
 export class Auth {
   private tokens: TokenEntry[] = []
   private tokensMtime = -1
   private readonly tokensPath: string
-  private readonly key: Buffer
   private readonly admin: { hash: Buffer }
   /** Where the generated admin token is, or null when it came from the environment. */
   readonly generatedAdminTokenPath: string | null
+  readonly sessions: Sessions
 
-  constructor(dataDir: string, adminToken: string | undefined) {
+  constructor(dataDir: string, adminToken: string | undefined, sessions: SessionOptions) {
     this.tokensPath = join(dataDir, 'secrets', 'tokens.json')
-    const keyPath = join(dataDir, 'secrets', 'session-key')
-    if (!existsSync(keyPath)) writeSecret(keyPath, randomBytes(32).toString('hex'))
-    this.key = Buffer.from(readFileSync(keyPath, 'utf8').trim(), 'hex')
+    this.sessions = new Sessions(openDb(join(dataDir, 'gateway', 'gateway.db'), GATEWAY_MIGRATIONS), sessions)
     let token = adminToken
     this.generatedAdminTokenPath = null
     if (!token) {
@@ -100,24 +100,15 @@ export class Auth {
     return t ? { id: t.id, name: t.name, role: t.role } : null
   }
 
-  private sign(payload: string): string {
-    return createHmac('sha256', this.key).update(payload).digest('base64url')
+  /** A new session for the principal; the value goes in the cookie. */
+  issueSession(p: Principal, now = Date.now()): string {
+    return this.sessions.create(p.id, now)
   }
 
-  issueSession(p: Principal, ttlMs: number, now = Date.now()): string {
-    const payload = `${p.id}.${now + ttlMs}`
-    return `${payload}.${this.sign(payload)}`
-  }
-
+  /** The principal of a live session (its token, if not the admin, must still exist). */
   verifySession(cookie: string, now = Date.now()): Principal | null {
-    const parts = cookie.split('.')
-    if (parts.length !== 3) return null
-    const [id, exp, mac] = parts as [string, string, string]
-    const expected = this.sign(`${id}.${exp}`)
-    if (mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected)))
-      return null
-    if (!(Number(exp) > now)) return null
-    return this.principalById(id)
+    const id = this.sessions.verify(cookie, now)
+    return id === null ? null : this.principalById(id)
   }
 
   createToken(name: string, role: Role): { id: string; token: string } {
@@ -140,6 +131,7 @@ export class Auth {
     if (left.length === tokens.length) return false
     writeSecret(this.tokensPath, `${JSON.stringify({ tokens: left }, null, 2)}\n`)
     this.tokensMtime = -1
+    this.sessions.revokeAll(id)
     return true
   }
 }

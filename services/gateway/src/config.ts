@@ -9,6 +9,13 @@ export const GatewayConfig = z.object({
   HOMELAB_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   /** Folder of the built web app; defaults to web/dist next to the project. */
   HOMELAB_WEB_DIR: z.string().optional(),
+  /** A login session that is not used for this long ends. */
+  HOMELAB_SESSION_IDLE_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(72),
+  /** How long a login session lasts at most. */
   HOMELAB_SESSION_HOURS: z.coerce
     .number()
     .positive()
@@ -23,3 +30,10 @@ export const GatewayConfig = z.object({
     .transform((v) => v === 'true'),
 })
 export type GatewayConfig = z.infer<typeof GatewayConfig>
+
+/** The session lifetimes a gateway config sets. */
+export function sessionOptions(
+  c: Pick<GatewayConfig, 'HOMELAB_SESSION_HOURS' | 'HOMELAB_SESSION_IDLE_HOURS'>,
+) {
+  return { ttlMs: c.HOMELAB_SESSION_HOURS * 3_600_000, idleMs: c.HOMELAB_SESSION_IDLE_HOURS * 3_600_000 }
+}

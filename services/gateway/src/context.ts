@@ -1,14 +1,26 @@
-import type { Topics } from '@homelab/contracts'
+import type { CommandRequest, CommandResult, LiveMessage, ServiceName, Topics } from '@homelab/contracts'
 import type { Counters, Logger } from '@homelab/service-kit'
 import type { HistoryReader } from '@homelab/storage'
 import type { Auth, LoginLimiter, Principal } from './auth.js'
-import type { LiveHub } from './live-hub.js'
+
+/** What the routes use of the live stream (LiveHub; an in-memory one in route tests). */
+export interface LiveView {
+  latestOn(topic: string): LiveMessage | undefined
+  snapshot(filter?: (m: LiveMessage) => boolean): LiveMessage[]
+  subscribe(l: (m: LiveMessage) => void): () => void
+  command(
+    host: string,
+    service: ServiceName,
+    req: CommandRequest,
+    timeoutMs: number,
+  ): Promise<CommandResult | null>
+}
 
 /** Everything the routes need, passed to createApp (tests build it with real parts on temp folders and ports). */
 export interface GatewayDeps {
   auth: Auth
   limiter: LoginLimiter
-  hub: LiveHub
+  hub: LiveView
   /** The history reader, or null while the recorder's database does not exist yet. */
   history: () => HistoryReader | null
   topics: Topics

@@ -8,7 +8,7 @@ import { type Db, type HistoryReader, openReader, HistoryReader as Reader } from
 import { type ServerType, serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { Auth, LoginLimiter } from './auth.js'
-import type { GatewayConfig } from './config.js'
+import { type GatewayConfig, sessionOptions } from './config.js'
 import { LiveHub } from './live-hub.js'
 
 export interface GatewayServiceDeps {
@@ -44,7 +44,7 @@ export class Gateway {
   port = 0
 
   constructor(private readonly d: GatewayServiceDeps) {
-    this.auth = new Auth(d.config.HOMELAB_DATA_DIR, d.config.HOMELAB_ADMIN_TOKEN)
+    this.auth = new Auth(d.config.HOMELAB_DATA_DIR, d.config.HOMELAB_ADMIN_TOKEN, sessionOptions(d.config))
     this.conn = new MqttConnection({
       url: d.config.HOMELAB_MQTT_URL,
       username: d.username,

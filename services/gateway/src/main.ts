@@ -10,7 +10,7 @@ import {
   startHealthFile,
 } from '@homelab/service-kit'
 import { Auth } from './auth.js'
-import { GatewayConfig } from './config.js'
+import { GatewayConfig, sessionOptions } from './config.js'
 import { Gateway } from './gateway.js'
 
 const log = createLogger('gateway')
@@ -19,7 +19,7 @@ const [cmd, ...args] = process.argv.slice(2)
 if (cmd === 'token') {
   // `gateway token create <name> <viewer|operator|admin>` | `gateway token list` | `gateway token delete <id>`
   const c = loadConfig(GatewayConfig)
-  const auth = new Auth(c.HOMELAB_DATA_DIR, c.HOMELAB_ADMIN_TOKEN)
+  const auth = new Auth(c.HOMELAB_DATA_DIR, c.HOMELAB_ADMIN_TOKEN, sessionOptions(c))
   const [sub, a, b] = args
   if (sub === 'create' && a && Role.safeParse(b).success) {
     const t = auth.createToken(a, Role.parse(b))

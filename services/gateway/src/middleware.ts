@@ -24,17 +24,40 @@ export function requireLogin(deps: GatewayDeps): MiddlewareHandler<Env> {
           'unauthorized',
           'log in first (POST /api/auth/login) or send a bearer token',
         )
-      // Cookie-authenticated writes must be same-origin JSON (SameSite=Strict already stops cross-site cookies).
-      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-        const origin = c.req.header('origin')
-        const host = c.req.header('host')
-        if (origin && host && new URL(origin).host !== host)
-          throw new ApiFailure(403, 'forbidden', 'cross-origin request refused')
-      }
+      // Cookie-authenticated writes must come from this origin (SameSite=Strict already stops cross-site cookies;
+      // this also refuses same-site pages on other ports and old browsers).
+      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') requireSameOrigin(c, true)
     }
     c.set('principal', principal)
     await next()
   }
+}
+
+/**
+ * Refuses a request whose `Origin` is not this server's (403): one that names another site, `null` (a sandboxed
+ * page, a data: URL) or something that is not an origin. With `required`, a request without `Origin` is refused too
+ * — every browser sends it on a POST, PUT or DELETE, so only a forged request lacks it.
+ */
+export function requireSameOrigin(c: Parameters<MiddlewareHandler>[0], required = false): void {
+  const origin = c.req.header('origin')
+  if (origin === undefined) {
+    if (required)
+      throw new ApiFailure(
+        403,
+        'forbidden',
+        'a write with a session cookie needs an Origin header (send a bearer token from scripts)',
+      )
+    return
+  }
+  let host: string | null = null
+  try {
+    const u = new URL(origin)
+    host = u.protocol === 'http:' || u.protocol === 'https:' ? u.host : null
+  } catch {
+    host = null
+  }
+  if (host === null || host !== c.req.header('host'))
+    throw new ApiFailure(403, 'forbidden', 'cross-origin request refused')
 }
 
 export function requireRole(role: Role): MiddlewareHandler<Env> {

@@ -4,11 +4,12 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { z } from 'zod'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
-import { jsonBody, requireLogin, requireRole, SESSION_COOKIE } from '../middleware.js'
+import { jsonBody, requireLogin, requireRole, requireSameOrigin, SESSION_COOKIE } from '../middleware.js'
 
 export function authRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
   app.post('/login', async (c) => {
+    requireSameOrigin(c)
     const addr = c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? 'local'
     if (deps.limiter.blocked(addr))
       throw new ApiFailure(429, 'too_many_requests', 'too many failed logins; wait a minute')
@@ -19,7 +20,10 @@ export function authRoutes(deps: GatewayDeps) {
       deps.counters.inc('auth.failed')
       throw new ApiFailure(401, 'unauthorized', 'that token is not valid')
     }
-    setCookie(c, SESSION_COOKIE, deps.auth.issueSession(p, deps.sessionTtlMs), {
+    // A new session at every login (a cookie set before it is never reused), the old one revoked.
+    const before = getCookie(c, SESSION_COOKIE)
+    if (before) deps.auth.sessions.revoke(before)
+    setCookie(c, SESSION_COOKIE, deps.auth.issueSession(p), {
       httpOnly: true,
       sameSite: 'Strict',
       secure: deps.secureCookies,
@@ -28,7 +32,11 @@ export function authRoutes(deps: GatewayDeps) {
     })
     return c.json({ name: p.name, role: p.role })
   })
+  // Logging out revokes the session on the server: the cookie is worthless from then on, wherever it was copied.
   app.post('/logout', (c) => {
+    requireSameOrigin(c)
+    const cookie = getCookie(c, SESSION_COOKIE)
+    if (cookie) deps.auth.sessions.revoke(cookie)
     deleteCookie(c, SESSION_COOKIE, { path: '/' })
     return c.json({ ok: true })
   })

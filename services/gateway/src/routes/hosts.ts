@@ -1,4 +1,11 @@
-import { CommandAction, HostId, type HostSummary, ServiceName, type ServiceStatus } from '@homelab/contracts'
+import {
+  CommandAction,
+  CommandTarget,
+  HostId,
+  type HostSummary,
+  ServiceName,
+  type ServiceStatus,
+} from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { relayCommand } from '../command-relay.js'
@@ -24,7 +31,7 @@ const EventsQuery = z
   })
   .strict()
 
-const CommandBody = z.object({ action: CommandAction, target: z.string().min(1).max(256) }).strict()
+const CommandBody = z.object({ action: CommandAction, target: CommandTarget }).strict()
 
 /** Hosts and their services' availability, the event log, and the generic command relay. */
 export function hostRoutes(deps: GatewayDeps) {

@@ -1,0 +1,198 @@
+import { ApiError, createTopics, type LiveMessage } from '@homelab/contracts'
+import { Counters } from '@homelab/service-kit'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { tempDir, testLog } from '../../../test/helpers/stack.js'
+import { createApp } from './app.js'
+import { Auth, LoginLimiter } from './auth.js'
+import type { GatewayDeps, LiveView } from './context.js'
+
+const dirs: Array<{ remove: () => void }> = []
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.remove()
+})
+
+const ADMIN = 'admin-token-for-route-tests-0000'
+const topics = createTopics('homelab')
+
+/** The live stream as the routes see it: what the test put there, and the commands they would relay. */
+class FakeHub implements LiveView {
+  readonly latest = new Map<string, LiveMessage>()
+  readonly commands: unknown[] = []
+  latestOn(topic: string) {
+    return this.latest.get(topic)
+  }
+  snapshot(filter: (m: LiveMessage) => boolean = () => true) {
+    return [...this.latest.values()].filter(filter)
+  }
+  subscribe() {
+    return () => undefined
+  }
+  async command(host: string, service: string, req: unknown) {
+    this.commands.push({ host, service, req })
+    return null
+  }
+}
+
+function app() {
+  const d = tempDir()
+  dirs.push(d)
+  const hub = new FakeHub()
+  const deps: GatewayDeps = {
+    auth: new Auth(d.path, ADMIN, { ttlMs: 3_600_000, idleMs: 600_000 }),
+    limiter: new LoginLimiter(),
+    hub,
+    history: () => null,
+    topics,
+    host: 'pi',
+    sessionTtlMs: 3_600_000,
+    secureCookies: false,
+    commandTimeoutMs: 500,
+    webDir: null,
+    mqttConnected: () => true,
+    log: testLog('gateway'),
+    counters: new Counters(),
+  }
+  return { app: createApp(deps), deps, hub }
+}
+
+async function json<S extends z.ZodType>(res: Response, schema: S): Promise<z.infer<S>> {
+  return schema.parse(await res.json())
+}
+
+async function login(a: ReturnType<typeof createApp>): Promise<string> {
+  const res = await a.request('/api/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: 'http://pi:8080', host: 'pi:8080' },
+    body: JSON.stringify({ token: ADMIN }),
+  })
+  expect(res.status).toBe(200)
+  const cookie = /homelab_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1]
+  if (!cookie) throw new Error('no session cookie')
+  return `homelab_session=${cookie}`
+}
+
+describe('gateway HTTP edges', () => {
+  it('refuses cookie writes from another origin, a null or malformed Origin, or none at all, with 403', async () => {
+    const { app: a } = app()
+    const cookie = await login(a)
+    const write = (origin: string | null) =>
+      a.request('/api/hosts/pi/services/docker-collector/commands', {
+        method: 'POST',
+        headers: {
+          cookie,
+          host: 'pi:8080',
+          'content-type': 'application/json',
+          ...(origin === null ? {} : { origin }),
+        },
+        body: JSON.stringify({ action: 'restart', target: 'web' }),
+      })
+    for (const origin of [
+      'https://evil.example',
+      'null',
+      'not a url',
+      'http://pi:9999',
+      'file:///etc/passwd',
+      null,
+    ]) {
+      const res = await write(origin)
+      expect(res.status, String(origin)).toBe(403)
+      expect((await json(res, ApiError)).error.code).toBe('forbidden')
+    }
+    // A cross-site form POST (no JSON, another origin) that would restart a container.
+    const form = await a.request('/api/docker/containers/web/restart', {
+      method: 'POST',
+      headers: {
+        cookie,
+        host: 'pi:8080',
+        origin: 'https://evil.example',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'x=1',
+    })
+    expect(form.status).toBe(403)
+    // Same origin passes the check (and meets the executor's absence: 503).
+    expect((await write('http://pi:8080')).status).toBe(503)
+  })
+
+  it('revokes the session at logout: the same cookie is a 401 at once', async () => {
+    const { app: a } = app()
+    const cookie = await login(a)
+    const me = () => a.request('/api/auth/me', { headers: { cookie } })
+    expect((await me()).status).toBe(200)
+    const out = await a.request('/api/auth/logout', {
+      method: 'POST',
+      headers: { cookie, origin: 'http://pi:8080', host: 'pi:8080' },
+    })
+    expect(out.status).toBe(200)
+    expect((await me()).status).toBe(401)
+  })
+
+  it('a new login is a new session, and the one it replaces ends', async () => {
+    const { app: a } = app()
+    const first = await login(a)
+    const res = await a.request('/api/auth/login', {
+      method: 'POST',
+      headers: {
+        cookie: first,
+        'content-type': 'application/json',
+        origin: 'http://pi:8080',
+        host: 'pi:8080',
+      },
+      body: JSON.stringify({ token: ADMIN }),
+    })
+    const second = `homelab_session=${/homelab_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1]}`
+    expect(second).not.toBe(first)
+    expect((await a.request('/api/auth/me', { headers: { cookie: first } })).status).toBe(401)
+    expect((await a.request('/api/auth/me', { headers: { cookie: second } })).status).toBe(200)
+  })
+
+  it('answers every API request with Cache-Control: no-store, the one that shows a new token too', async () => {
+    const { app: a } = app()
+    const created = await a.request('/api/tokens', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'script', role: 'viewer' }),
+    })
+    expect(created.status).toBe(201)
+    expect(created.headers.get('cache-control')).toBe('no-store')
+    for (const path of ['/api/hosts', '/api/auth/session', '/api/nothing-here', '/healthz'])
+      expect(
+        (await a.request(path, { headers: { authorization: `Bearer ${ADMIN}` } })).headers.get(
+          'cache-control',
+        ),
+        path,
+      ).toBe('no-store')
+  })
+
+  it('answers 413 to a body over 64 KiB, a login too', async () => {
+    const { app: a } = app()
+    const res = await a.request('/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) },
+      body: JSON.stringify({ token: 'x'.repeat(10 * 1024 * 1024) }),
+    })
+    expect(res.status).toBe(413)
+    expect((await json(res, ApiError)).error.code).toBe('payload_too_large')
+  })
+
+  it('refuses command targets that are not names before anything is relayed', async () => {
+    const { app: a, hub } = app()
+    hub.latest.set(topics.availability('pi', 'docker-collector'), {
+      topic: topics.availability('pi', 'docker-collector'),
+      host: 'pi',
+      service: 'docker-collector',
+      channel: 'availability',
+      payload: 'online',
+    })
+    for (const target of ['$(reboot)', 'web;rm -rf /', '../../etc', 'a b', '+', '#']) {
+      const res = await a.request('/api/hosts/pi/services/docker-collector/commands', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'restart', target }),
+      })
+      expect(res.status, target).toBe(400)
+    }
+    expect(hub.commands).toStrictEqual([])
+  })
+})
