@@ -7,6 +7,7 @@ import { benchApi } from './api.js'
 import { benchDocker } from './docker.js'
 import { benchFaults } from './faults.js'
 import { benchFootprint } from './footprint.js'
+import { benchFuzz } from './fuzz.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchOllama } from './ollama.js'
@@ -25,6 +26,7 @@ const all = [
   'ollama',
   'alerts',
   'faults',
+  'fuzz',
 ]
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
@@ -52,6 +54,7 @@ try {
   if (run.includes('ollama')) await benchOllama()
   if (run.includes('alerts')) await benchAlerts(dir)
   if (run.includes('faults')) await benchFaults(dir)
+  if (run.includes('fuzz')) await benchFuzz(dir)
   if (run.includes('systemd')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
       stdio: 'inherit',

@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
 import { Alert, type AlertNotification } from '@homelab/contracts'
-import Database from 'better-sqlite3'
+import { type Db, openDb } from '@homelab/storage'
 import { z } from 'zod'
 import type { Instance } from './engine.js'
 
@@ -72,17 +70,12 @@ function toDelivery(r: DeliveryRow): Delivery {
   }
 }
 
-export class AlertStore {
-  readonly db: Database.Database
-  private readonly s
-
-  constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true })
-    this.db = new Database(path)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('busy_timeout = 5000')
-    this.db.exec(`
+/**
+ * The alerter's schema, versioned like the recorder's (storage's openDb). Never edit a released migration: add the next.
+ * The first one is written with IF NOT EXISTS: files of versions before migrations existed already have its tables.
+ */
+export const ALERTER_MIGRATIONS: readonly string[] = [
+  /* 1: open alerts, silences, the delivery queue, meta. */ `
       CREATE TABLE IF NOT EXISTS alert (id TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS silence (id TEXT PRIMARY KEY, until INTEGER NOT NULL, by TEXT NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS delivery (
@@ -103,7 +96,15 @@ export class AlertStore {
       ) STRICT;
       CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (status, channel, seq);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-    `)
+  `,
+]
+
+export class AlertStore {
+  readonly db: Db
+  private readonly s
+
+  constructor(path: string) {
+    this.db = openDb(path, ALERTER_MIGRATIONS)
     this.s = {
       putAlert: this.db.prepare('INSERT OR REPLACE INTO alert (id, body) VALUES (?, ?)'),
       delAlert: this.db.prepare('DELETE FROM alert WHERE id = ?'),
