@@ -170,7 +170,9 @@ export class FaultStack {
       },
       timeoutMs,
       `the ${service} to be online`,
-    )
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; it said: ${proc?.output().slice(-3000) ?? ''}`)
+    })
   }
 
   /** Everything in one process (npm start), its embedded broker on this stack's port. */

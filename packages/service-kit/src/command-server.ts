@@ -93,14 +93,6 @@ export class CommandServer<A extends string = CommandAction> {
       return
     }
     if (t.channel === 'set') {
-      const target = CommandTarget.safeParse(t.target)
-      if (!target.success) {
-        this.invalid(
-          `set-target:${topic}`,
-          `ignoring a command for "${t.target.slice(0, 64)}" on ${topic}: ${target.error.issues[0]?.message}`,
-        )
-        return
-      }
       const action = this.actions.safeParse(payload.toString('utf8').trim().toLowerCase())
       if (!action.success) {
         this.invalid(
@@ -191,10 +183,16 @@ export class CommandServer<A extends string = CommandAction> {
   ): Promise<void> {
     const { conn, topics, host, service, log, counters } = this.o
     let out: CommandOutcome
-    try {
-      out = await this.o.execute(c)
-    } catch (e) {
-      out = { outcome: 'failed', message: (e as Error).message || String(e) }
+    // A target that is not a name (a shell word, a path) is refused before the executor sees it, and audited.
+    const target = CommandTarget.safeParse(c.target)
+    if (!target.success)
+      out = { outcome: 'refused', message: `not a valid target: ${target.error.issues[0]?.message}` }
+    else {
+      try {
+        out = await this.o.execute(c)
+      } catch (e) {
+        out = { outcome: 'failed', message: (e as Error).message || String(e) }
+      }
     }
     const message = out.message.slice(0, 2000)
     counters.inc(`commands.${out.outcome}`)
