@@ -20,7 +20,12 @@ import {
 } from './acl.js'
 import type { Credentials } from './credentials.js'
 import { hasLevelStore, migrateLevelStore } from './migrate-leveldb.js'
-import { deliverWithoutDedupe, queueAsForwarded, tolerateUnqueued } from './persistence-fixes.js'
+import {
+  deliverWithoutDedupe,
+  queueAsForwarded,
+  skipIdsInFlight,
+  tolerateUnqueued,
+} from './persistence-fixes.js'
 import { SqlitePersistence } from './sqlite-persistence.js'
 
 export interface BrokerOptions {
@@ -318,6 +323,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     },
     preConnect(client, packet, done) {
       deliverWithoutDedupe(client)
+      skipIdsInFlight(client, (id, messageId) => store.hasInFlight(id, messageId))
       // A will outside the user's own subtree is refused up front (its user is not known yet: check by name).
       const will = packet.will
       const entry = packet.username ? users.get(packet.username) : undefined

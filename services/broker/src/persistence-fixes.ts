@@ -78,3 +78,26 @@ export function queueAsForwarded<P extends object>(persistence: P): P {
   }
   return persistence
 }
+
+/**
+ * aedes numbers a client's outgoing QoS 1 messages from a counter that starts at random and never looks at the ids
+ * still in flight. A persistent session that comes back is sent its unacknowledged messages again under their
+ * original ids (as MQTT requires), and new messages then took ids that were still in use: the client's
+ * acknowledgement of one cleared only the other from the queue, which stayed there unsent (hundreds of readings
+ * after twenty recorder crashes). This makes the counter skip every id the client still has in flight.
+ */
+export function skipIdsInFlight(client: object, inFlight: (clientId: string, id: number) => boolean): void {
+  const c = client as { id?: string | null }
+  let next = Math.ceil(Math.random() * 65535)
+  Object.defineProperty(client, '_nextId', {
+    configurable: true,
+    get() {
+      let id = next
+      for (let i = 0; i < 65535 && c.id && inFlight(c.id, id); i++) id = id >= 65535 ? 1 : id + 1
+      return id
+    },
+    set(v: number) {
+      next = v
+    },
+  })
+}

@@ -600,6 +600,11 @@ export class SqlitePersistence {
     return Readable.from([...this.subs].filter(([, m]) => m.has(topic)).map(([client]) => client))
   }
 
+  /** Is a message queued for this client under this message id (sent, not yet acknowledged)? */
+  hasInFlight(clientId: string, messageId: number): boolean {
+    return this.queues.get(clientId)?.byMessageId.has(messageId) ?? false
+  }
+
   /** Messages queued for a client (for tests and the status). */
   queuedCount(clientId?: string): number {
     if (clientId !== undefined) return this.queues.get(clientId)?.bySeq.size ?? 0
