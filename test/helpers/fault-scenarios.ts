@@ -103,6 +103,8 @@ export async function brokerKills(
   }
   const published = await done
   await stack.waitOnline('recorder', 60_000, stack.recorder)
+  // After the last restart, its backoff may hold it back for up to ~40 s.
+  await stack.waitConnected('recorder')
   const t = await settle(stack, cfg, published)
   await stack.stop(stack.recorder, 'SIGTERM')
   return { ...t, kills, integrity: stack.integrity() }

@@ -57,7 +57,9 @@ export class FaultStack {
   private watcher: MqttClient | null = null
   readonly availability = new Map<string, string>()
   /** The latest status document per `<host>/<service>`: its state and reason. */
-  readonly statuses = new Map<string, { state: string; reason: string | null }>()
+  readonly statuses = new Map<string, { state: string; reason: string | null; ts: number }>()
+  /** When the broker was last started (a service's status after it proves it reconnected). */
+  brokerStartedAt = 0
   private readonly all = new Set<Proc>()
 
   constructor(
@@ -113,6 +115,7 @@ export class FaultStack {
       return null
     }
     if (!this.brokerPort) this.brokerPort = await freePort()
+    this.brokerStartedAt = Date.now()
     const p = this.spawn('broker', {
       HOMELAB_MQTT_PORT: String(this.brokerPort),
       HOMELAB_MQTT_BIND: '127.0.0.1',
@@ -145,7 +148,12 @@ export class FaultStack {
       else if (topic.endsWith('/status') && payload.length > 0) {
         const s = ServiceStatus.safeParse(JSON.parse(payload.toString()))
         const [, host, service] = topic.split('/')
-        if (s.success) this.statuses.set(`${host}/${service}`, { state: s.data.state, reason: s.data.reason })
+        if (s.success)
+          this.statuses.set(`${host}/${service}`, {
+            state: s.data.state,
+            reason: s.data.reason,
+            ts: s.data.ts,
+          })
       }
     })
     w.on('connect', () => void w.subscribe(['homelab/+/+/availability', 'homelab/+/+/status'], { qos: 1 }))
@@ -153,7 +161,10 @@ export class FaultStack {
     this.watcher = w
   }
 
-  status(service: string, host = this.host): { state: string; reason: string | null } | undefined {
+  status(
+    service: string,
+    host = this.host,
+  ): { state: string; reason: string | null; ts: number } | undefined {
     return this.statuses.get(`${host}/${service}`)
   }
 
@@ -199,6 +210,18 @@ export class FaultStack {
     if (!this.watcher) await this.watch()
     await this.waitOnline('recorder', 60_000, p)
     return p
+  }
+
+  /**
+   * Waits until a service has connected to the broker as it runs now: it publishes its status at every connect, so a
+   * status newer than the broker's last start says so (its retained availability may still be the one from before).
+   */
+  async waitConnected(service: string, timeoutMs = 90_000): Promise<void> {
+    await waitFor(
+      () => (this.status(service)?.ts ?? 0) >= this.brokerStartedAt,
+      timeoutMs,
+      `the ${service} to connect to the broker again`,
+    )
   }
 
   async startRecorder(wait = true): Promise<Proc> {
