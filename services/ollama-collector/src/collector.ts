@@ -32,7 +32,7 @@ export interface OllamaCollectorDeps {
 const SERVICE = 'ollama-collector'
 
 /**
- * Watches one Ollama server. Every interval it reads /api/version, /api/tags and /api/ps (in parallel, each with a
+ * Watches one Ollama server. Every interval it reads /api/version, then /api/tags and /api/ps (in parallel, each with a
  * timeout), publishes the whole state as one retained document, and turns what changed since the last read into
  * events: the server coming and going, models loaded and unloaded (keep-alive expiry or eviction), installed and
  * removed. Requests measured by the proxy become `ollama.inference` events as they end.
@@ -104,7 +104,9 @@ export class OllamaCollector {
     try {
       const gpu = this.d.gpu.read()
       try {
-        const [v, tags, ps] = await Promise.all([api.version(), api.tags(), api.ps()])
+        // While Ollama is away, one request per interval finds out whether it is back; the lists follow.
+        const v = await api.version()
+        const [tags, ps] = await Promise.all([api.tags(), api.ps()])
         const inst = toInstalled(tags)
         const load = toLoaded(ps)
         if (inst.invalid + load.invalid > 0) {

@@ -1,5 +1,10 @@
+import http from 'node:http'
+import https from 'node:https'
 import { ModelName, type OllamaLoadedModel, type OllamaModel } from '@homelab/contracts'
 import { z } from 'zod'
+
+/** Ollama's largest read (/api/tags with hundreds of models) is a few hundred KiB; more is not Ollama. */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 /** Ollama's documented responses, read leniently: unknown fields ignored, optional ones may be missing. */
 const Details = z
@@ -103,8 +108,9 @@ export function toLoaded(r: z.infer<typeof PsResponse>): { models: OllamaLoadedM
 
 /** Why Ollama did not answer, in words an operator can act on. */
 export function describeOllamaError(e: unknown, where: string): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } }
-  const code = err.cause?.code
+  const err = e instanceof Error ? e : new Error(String(e))
+  // node:http puts the system error's code on the error; fetch put it on its cause.
+  const code = errorCode(err) ?? errorCode(err.cause)
   const hint = 'Install Ollama or set OLLAMA_HOST to where it listens (e.g. http://192.168.1.5:11434).'
   if (code === 'ECONNREFUSED')
     return `Ollama not detected at OLLAMA_HOST (${where}): connection refused. ${hint}`
@@ -115,7 +121,13 @@ export function describeOllamaError(e: unknown, where: string): string {
   if (err.name === 'TimeoutError' || err.name === 'AbortError')
     return `Ollama at OLLAMA_HOST (${where}) did not answer in time`
   if (err.name === 'OllamaResponseError') return `Ollama at OLLAMA_HOST (${where}) ${err.message}`
-  return `Ollama not detected at OLLAMA_HOST (${where}): ${err.cause?.message ?? err.message ?? String(e)}. ${hint}`
+  const cause = err.cause instanceof Error ? err.cause.message : undefined
+  return `Ollama not detected at OLLAMA_HOST (${where}): ${cause ?? err.message}. ${hint}`
+}
+
+function errorCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null || !('code' in e)) return undefined
+  return typeof e.code === 'string' ? e.code : undefined
 }
 
 export class OllamaResponseError extends Error {
@@ -143,12 +155,8 @@ export class OllamaApi {
   }
 
   private async get<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>> {
-    const res = await fetch(`${this.base}${path}`, {
-      headers: this.headers,
-      signal: AbortSignal.timeout(this.timeoutMs),
-    })
-    const text = await res.text()
-    if (!res.ok) throw new OllamaResponseError(`answered ${res.status} to GET ${path}`)
+    const { status, text } = await this.request(path)
+    if (status < 200 || status > 299) throw new OllamaResponseError(`answered ${status} to GET ${path}`)
     let json: unknown
     try {
       json = JSON.parse(text)
@@ -161,6 +169,47 @@ export class OllamaApi {
         `answered GET ${path} in an unexpected shape: ${r.error.issues[0]?.path.join('.') || '(root)'}: ${r.error.issues[0]?.message}`,
       )
     return r.data
+  }
+
+  /**
+   * One GET with node:http, not fetch: fetch loads undici (several MB resident, and a costly first call and
+   * failed connect), for three small reads every interval. A new connection each time, so an Ollama that
+   * restarted is never talked to over a socket it has closed.
+   */
+  private request(path: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(`${this.base}${path}`)
+      const client = url.protocol === 'https:' ? https : http
+      const req = client.get(url, { headers: this.headers, agent: false }, (res) => {
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (c: Buffer) => {
+          size += c.length
+          if (size > MAX_RESPONSE_BYTES)
+            req.destroy(
+              new OllamaResponseError(`answered GET ${path} with more than ${MAX_RESPONSE_BYTES} bytes`),
+            )
+          else chunks.push(c)
+        })
+        res.on('end', () => {
+          clearTimeout(timer)
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
+        })
+        res.on('error', (e) => {
+          clearTimeout(timer)
+          reject(e)
+        })
+      })
+      const timer = setTimeout(() => {
+        const e = new Error(`GET ${path} took longer than ${this.timeoutMs} ms`)
+        e.name = 'TimeoutError'
+        req.destroy(e)
+      }, this.timeoutMs)
+      req.on('error', (e) => {
+        clearTimeout(timer)
+        reject(e)
+      })
+    })
   }
 
   version() {
