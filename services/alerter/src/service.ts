@@ -236,7 +236,7 @@ export class AlerterService {
 
     this.conn.onMessage((topic, payload, packet) => {
       try {
-        this.store.transaction(() => this.onMessage(topic, payload, packet.retain))
+        this.store.unitOfWork(() => this.onMessage(topic, payload, packet.retain))
       } catch (e) {
         this.counters.inc('handler.errors')
         this.o.log.once(`msg:${(e as Error).message}`, `could not evaluate a message on ${topic}:`, e)
@@ -261,7 +261,7 @@ export class AlerterService {
     this.timers.push(
       setInterval(() => {
         try {
-          this.store.transaction(() => this.engine.tick())
+          this.store.unitOfWork(() => this.engine.tick())
           this.publishState()
         } catch (e) {
           this.counters.inc('tick.errors')

@@ -102,6 +102,8 @@ export const ALERTER_MIGRATIONS: readonly string[] = [
 export class AlertStore {
   readonly db: Db
   private readonly s
+  /** Inside `unitOfWork`: the first write begins the transaction. */
+  private deferred = false
 
   constructor(path: string) {
     this.db = openDb(path, ALERTER_MIGRATIONS)
@@ -143,10 +145,10 @@ export class AlertStore {
   }
 
   saveInstance(id: string, inst: Instance | null): void {
-    if (inst === null) this.s.delAlert.run(id)
+    if (inst === null) this.w().delAlert.run(id)
     else {
       const { lastDataAt: _, ...rest } = inst
-      this.s.putAlert.run(id, JSON.stringify(rest))
+      this.w().putAlert.run(id, JSON.stringify(rest))
     }
   }
 
@@ -167,12 +169,12 @@ export class AlertStore {
   }
 
   setSilence(id: string, until: number | null, by: string): void {
-    if (until === null) this.s.delSilence.run(id)
-    else this.s.putSilence.run(id, until, by)
+    if (until === null) this.w().delSilence.run(id)
+    else this.w().putSilence.run(id, until, by)
   }
 
   silences(now: number): Map<string, { until: number; by: string }> {
-    this.s.expireSilences.run(now)
+    this.w().expireSilences.run(now)
     return new Map(this.s.silences.all(now).map((r) => [r.id, { until: r.until, by: r.by }]))
   }
 
@@ -184,7 +186,7 @@ export class AlertStore {
       now: number
     },
   ): boolean {
-    return this.s.addDelivery.run({ ...d, payload: JSON.stringify(d.payload) }).changes > 0
+    return this.w().addDelivery.run({ ...d, payload: JSON.stringify(d.payload) }).changes > 0
   }
 
   deliveryStatus(id: string): DeliveryStatus | null {
@@ -206,7 +208,7 @@ export class AlertStore {
     u: { status: DeliveryStatus; attempts: number; nextAt: number; lastError: string | null },
     now: number,
   ): void {
-    this.s.update.run({ seq, ...u, now })
+    this.w().update.run({ seq, ...u, now })
   }
 
   counts(): Map<string, Record<DeliveryStatus, number>> {
@@ -224,7 +226,7 @@ export class AlertStore {
   }
 
   setMeta(key: string, value: string): void {
-    this.s.setMeta.run(key, value)
+    this.w().setMeta.run(key, value)
   }
 
   getMeta(key: string): string | null {
@@ -232,11 +234,37 @@ export class AlertStore {
   }
 
   prune(before: number): number {
-    return this.s.prune.run(before).changes
+    return this.w().prune.run(before).changes
   }
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)()
+  }
+
+  /**
+   * Runs `fn` as one transaction that begins only at its first write: most messages change nothing stored, and a
+   * BEGIN/COMMIT for each of them was most of the alerter's idle cost. Committed before it returns (so before the
+   * message is acknowledged), rolled back if `fn` throws.
+   */
+  unitOfWork<T>(fn: () => T): T {
+    if (this.deferred || this.db.inTransaction) return fn()
+    this.deferred = true
+    try {
+      const out = fn()
+      if (this.db.inTransaction) this.db.exec('COMMIT')
+      return out
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw e
+    } finally {
+      this.deferred = false
+    }
+  }
+
+  /** The statements, for a write: begins the deferred transaction first. */
+  private w() {
+    if (this.deferred && !this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE')
+    return this.s
   }
 
   close(): void {
