@@ -383,7 +383,9 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     await reader.read()
     ac.abort()
     // The collector polls the same server (/api/ps, /api/version), so the chat exchange is not necessarily the last one.
-    const ex = [...fake.exchanges].reverse().find((e) => e.path === '/api/chat' && e.received.includes(PROMPT_MARKER))!
+    const ex = [...fake.exchanges]
+      .reverse()
+      .find((e) => e.path === '/api/chat' && e.received.includes(PROMPT_MARKER))!
     expect(ex).toBeDefined()
     await waitFor(() => ex.closedByClient && fake.active === 0, 5000, 'upstream request closed')
     expect(ex.finished).toBe(false)
