@@ -141,6 +141,8 @@ export class MqttConnection {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: true,
+      // Not mqtt-packet's cache of 65,536 packet-id Buffers (6 MB of heap, filled at the first write).
+      writeCache: false,
       properties: o.persistentSession ? { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 1000 } : {},
       will: { topic: availability, payload: Buffer.from('offline'), qos: 1, retain: true },
       ...(o.onBatch

@@ -1,16 +1,11 @@
-import { createRequire } from 'node:module'
+import packetModule, { type IPubackPacket, type Packet } from 'mqtt-packet'
 
-interface Packet {
-  cmd: string
-  messageId?: number
-  reasonCode?: number
-}
-type WriteToStream = (packet: Packet, stream: object, opts?: object) => boolean
+type WriteToStream = (packet: Packet, stream: NodeJS.WritableStream, opts?: object) => boolean
 
 interface Held {
   messageId: number
   stored: boolean
-  ack: { packet: Packet; opts: object | undefined } | null
+  ack: { packet: IPubackPacket; opts: object | undefined } | null
 }
 
 /**
@@ -25,16 +20,20 @@ interface Held {
  * wraps it (for the connections registered here, and only their PUBACKs). aedes is pinned to an exact version.
  */
 /** Connection → the broker instance that owns it (several brokers in one process in tests). */
-const owners = new WeakMap<object, AckAfterStore>()
+const owners = new WeakMap<NodeJS.WritableStream, AckAfterStore>()
 let originalWrite: WriteToStream | null = null
 
 /** Wraps mqtt-packet's writeToStream once per process, routing the writes of tracked connections to their owner. */
 function install(): WriteToStream {
   if (originalWrite) return originalWrite
-  const aedesEntry = createRequire(import.meta.url).resolve('aedes')
-  const mqttPacket = createRequire(aedesEntry)('mqtt-packet') as { writeToStream: WriteToStream }
+  // The module object aedes requires (one copy: mqtt-packet is pinned beside aedes and mqtt, and a test checks
+  // that aedes resolves this very file) — also inside a bundle, where a require() of our own would load another.
+  const mqttPacket: { writeToStream: WriteToStream } = packetModule
   const original = mqttPacket.writeToStream
   originalWrite = original
+  // mqtt-packet otherwise fills a cache of 65,536 two-byte Buffers at the first write (6 MB of heap in every
+  // process) to save one 2-byte allocation per packet id.
+  packetModule.writeToStream.cacheNumbers = false
   mqttPacket.writeToStream = (packet, stream, opts) => {
     if (packet.cmd === 'puback') {
       const owner = owners.get(stream)
@@ -46,13 +45,13 @@ function install(): WriteToStream {
 }
 
 export class AckAfterStore {
-  private readonly conns = new WeakMap<object, Held[]>()
+  private readonly conns = new WeakMap<NodeJS.WritableStream, Held[]>()
   private readonly write: WriteToStream = install()
   private inflight = 0
   private readonly idle = new Set<() => void>()
 
   /** Called for each PUBACK aedes writes on a tracked connection; true when it is held. */
-  holdAck(packet: Packet, stream: object, opts: object | undefined): boolean {
+  holdAck(packet: IPubackPacket, stream: NodeJS.WritableStream, opts: object | undefined): boolean {
     const held = this.conns.get(stream)
     if (!held || packet.messageId === undefined) return false
     const h = held.find((x) => x.messageId === packet.messageId && x.ack === null)
@@ -63,13 +62,13 @@ export class AckAfterStore {
   }
 
   /** A new client connection: its PUBACKs may be held. */
-  track(conn: object): void {
+  track(conn: NodeJS.WritableStream): void {
     this.conns.set(conn, [])
     owners.set(conn, this)
   }
 
   /** Forgets a closed connection (its held PUBACKs are never sent; the client resends those messages). */
-  untrack(conn: object): void {
+  untrack(conn: NodeJS.WritableStream): void {
     const held = this.conns.get(conn)
     if (!held) return
     this.inflight -= held.filter((h) => !h.stored).length
@@ -79,7 +78,7 @@ export class AckAfterStore {
   }
 
   /** An authorized QoS 1 PUBLISH arrived on `conn`: its PUBACK waits for `stored`. */
-  expect(conn: object, messageId: number): void {
+  expect(conn: NodeJS.WritableStream, messageId: number): void {
     const held = this.conns.get(conn)
     if (!held) return
     held.push({ messageId, stored: false, ack: null })
@@ -87,7 +86,7 @@ export class AckAfterStore {
   }
 
   /** The message with this id from `conn` is stored and delivered: its PUBACK may go. */
-  stored(conn: object, messageId: number): void {
+  stored(conn: NodeJS.WritableStream, messageId: number): void {
     const held = this.conns.get(conn)
     const h = held?.find((x) => x.messageId === messageId && !x.stored)
     if (!h || !held) return
@@ -97,7 +96,7 @@ export class AckAfterStore {
     this.checkIdle()
   }
 
-  private release(conn: object, held: Held[]): void {
+  private release(conn: NodeJS.WritableStream, held: Held[]): void {
     while (held.length > 0 && held[0]!.stored && held[0]!.ack) {
       const h = held.shift()!
       this.write(h.ack!.packet, conn, h.ack!.opts)
