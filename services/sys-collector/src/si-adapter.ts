@@ -1,18 +1,20 @@
 import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import type { HostFacts } from '@homelab/contracts'
-import si from 'systeminformation'
+import { cpu as readCpu } from 'systeminformation/lib/cpu.js'
+import { osInfo, time as readTime } from 'systeminformation/lib/osinfo.js'
+import { system as readSystem } from 'systeminformation/lib/system.js'
 
 /**
- * The only file that imports systeminformation. It is used for static facts, read once at start, where its
+ * The only file that imports systeminformation (three of its modules, not its index, which loads all ~25). It is used for static facts, read once at start, where its
  * process spawns do not matter; the per-sample path reads /proc and /sys directly (see host-reader.ts).
  */
 export async function readHostFacts(host: string, procDir: string): Promise<HostFacts> {
   const [os, system, cpu, time] = await Promise.all([
-    si.osInfo(),
-    si.system(),
-    si.cpu(),
-    Promise.resolve(si.time()),
+    osInfo(),
+    readSystem(),
+    readCpu(),
+    Promise.resolve(readTime()),
   ])
   // On a Raspberry Pi the device tree names the board exactly ("Raspberry Pi 4 Model B Rev 1.4").
   const dtModel = (await readFile('/proc/device-tree/model', 'utf8').catch(() => ''))
