@@ -63,5 +63,7 @@ EXPOSE 8080 1883
 # and the gateway (/healthz).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "/app/scripts/healthcheck.mjs", "file", "/tmp/health"]
-ENTRYPOINT ["node", "/app/scripts/run-service.mjs"]
+# V8 sized for a small box (the same flags as `npm start`): a 1 MB young generation instead of 16 MB (short-lived
+# garbage is collected sooner, a few MB less resident in each service) and one V8 worker thread, not one per core.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "/app/scripts/run-service.mjs"]
 CMD ["all-in-one"]

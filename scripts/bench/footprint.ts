@@ -30,6 +30,31 @@ async function waitPort(url: string, timeoutMs = 30_000) {
   throw new Error(`${url} did not answer`)
 }
 
+/**
+ * The V8 flags the product ships with, read from `npm start` (the Dockerfile's ENTRYPOINT carries the same), so the
+ * bench measures what runs. FOOTPRINT_FLAGS overrides them (e.g. FOOTPRINT_FLAGS= for Node's defaults).
+ */
+function shippedFlags(): string[] {
+  if (process.env.FOOTPRINT_FLAGS !== undefined)
+    return process.env.FOOTPRINT_FLAGS.split(/\s+/).filter(Boolean)
+  const start = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts.start
+  return (
+    /^node((?:\s+--\S+)*)\s/
+      .exec(start ?? '')?.[1]
+      ?.trim()
+      .split(/\s+/)
+      .filter(Boolean) ?? []
+  )
+}
+
+/** Anonymous memory (the heap and everything else that is not a mapped file) in MB, from smaps_rollup. */
+function anonMb(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+  return Number(/^Anonymous:\s+(\d+)/m.exec(s)?.[1] ?? 0) / 1024
+}
+
 const nodeExporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/sbin/prometheus-node-exporter'].find(
   (p) => existsSync(p),
 )
@@ -39,11 +64,17 @@ const nodeExporterBin = ['/usr/bin/prometheus-node-exporter', '/usr/sbin/prometh
  * window with Prometheus node_exporter scraped every 5 s; then each service alone in its own process.
  */
 export async function benchFootprint(dir: string, seconds: number) {
-  header(`Footprint over ${seconds} s at default settings (5 s sampling, no dashboard open)`)
+  const flags = shippedFlags()
+  header(
+    `Footprint over ${seconds} s at default settings (5 s sampling, no dashboard open), node ${flags.join(' ') || '(no flags)'}`,
+  )
   const procs: ChildProcess[] = []
   try {
+    // Node's floor: an idle process that loads nothing.
+    const bare = start(process.execPath, [...flags, '-e', 'setInterval(() => {}, 1000)'])
+    procs.push(bare)
     const httpPort = await freePort()
-    const aio = start(process.execPath, [join(ROOT, 'services/all-in-one/dist/main.js')], {
+    const aio = start(process.execPath, [...flags, join(ROOT, 'services/all-in-one/dist/main.js')], {
       HOMELAB_DATA_DIR: join(dir, 'aio'),
       HOMELAB_PORT: String(httpPort),
       HOMELAB_MQTT_PORT: String(await freePort()),
@@ -54,7 +85,7 @@ export async function benchFootprint(dir: string, seconds: number) {
     const dataDir = join(dir, 'split')
     const mqttPort = await freePort()
     const common = { HOMELAB_DATA_DIR: dataDir, HOMELAB_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` }
-    const broker = start(process.execPath, [join(ROOT, 'services/broker/dist/main.js')], {
+    const broker = start(process.execPath, [...flags, join(ROOT, 'services/broker/dist/main.js')], {
       ...common,
       HOMELAB_MQTT_PORT: String(mqttPort),
     })
@@ -65,7 +96,7 @@ export async function benchFootprint(dir: string, seconds: number) {
     const users = JSON.parse(readFileSync(usersFile, 'utf8')).users as Record<string, string>
     const alone: Array<[string, ChildProcess]> = [['broker', broker]]
     for (const s of ['recorder', 'gateway', 'sys-collector', 'docker-collector', 'alerter']) {
-      const p = start(process.execPath, [join(ROOT, `services/${s}/dist/main.js`)], {
+      const p = start(process.execPath, [...flags, join(ROOT, `services/${s}/dist/main.js`)], {
         ...common,
         HOMELAB_MQTT_PASSWORD: users[s]!,
         HOMELAB_PORT: String(await freePort()),
@@ -109,23 +140,34 @@ export async function benchFootprint(dir: string, seconds: number) {
     }
     const aioPct = pct(aio)
     const aioMem = rssMb(aio.pid!)
+    const bareMem = rssMb(bare.pid!)
+    line('baseline: bare node, RSS / anonymous', `${fmt(bareMem.rss, 1)} / ${fmt(anonMb(bare.pid!), 1)} MB`)
     line('all-in-one: CPU % of one core', fmt(aioPct, 3))
-    line('all-in-one: RSS now / peak (budget < 120 MB)', `${fmt(aioMem.rss, 1)} / ${fmt(aioMem.peak, 1)} MB`)
+    line(
+      'all-in-one: RSS now / peak / anonymous (budget peak ≤ 100 MB)',
+      `${fmt(aioMem.rss, 1)} / ${fmt(aioMem.peak, 1)} / ${fmt(anonMb(aio.pid!), 1)} MB`,
+    )
     if (ne) {
       const nePct = pct(ne)
-      line(`node_exporter (scraped every 5 s, ${scrapes} scrapes): CPU % of one core`, fmt(nePct, 3))
+      line(`baseline: node_exporter (scraped every 5 s, ${scrapes} scrapes): CPU %`, fmt(nePct, 3))
       line('node_exporter: RSS', `${fmt(rssMb(ne.pid!).rss, 1)} MB`)
       line('ratio all-in-one / node_exporter CPU (budget ≤ 1.0)', fmt(aioPct / nePct, 2))
     } else {
       line('node_exporter', 'not installed (apt-get install prometheus-node-exporter): no ratio')
     }
+    let sum = 0
     for (const [name, p] of alone) {
       const m = rssMb(p.pid!)
+      sum += m.rss
       line(
-        `${name} alone: CPU % / RSS now / peak (budget < 60 MB)`,
-        `${fmt(pct(p), 3)} % / ${fmt(m.rss, 1)} / ${fmt(m.peak, 1)} MB`,
+        `${name} alone: CPU % / RSS now / peak / anon (budget ≤ 55 MB)`,
+        `${fmt(pct(p), 3)} % / ${fmt(m.rss, 1)} / ${fmt(m.peak, 1)} / ${fmt(anonMb(p.pid!), 1)} MB = ${fmt(m.rss / bareMem.rss, 2)}× bare`,
       )
     }
+    line(
+      'services alone: RSS, mean',
+      `${fmt(sum / alone.length, 1)} MB = ${fmt(sum / alone.length / bareMem.rss, 2)}× bare`,
+    )
   } finally {
     for (const p of procs) p.kill('SIGTERM')
     await sleep(1000)
