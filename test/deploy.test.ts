@@ -282,7 +282,9 @@ describeWith(
     expect(after.columns[1].filter((v) => v !== null).length).toBe(points)
   })
 
-  it('shows an enrolled second machine running compose.agent.yaml as a second host, and as offline once it stops', async () => {
+  it('shows an enrolled second machine running compose.agent.yaml as a second host, and as offline once it stops', {
+    timeout: 150_000,
+  }, async () => {
     const secrets = join(dir.path, 'secrets')
     mkdirSync(secrets, { recursive: true })
     // As the README says: enrol the machine on the central broker, copy its users file there.
@@ -326,7 +328,21 @@ describeWith(
       },
       60_000,
       'the second host online',
-    )
+    ).catch((e: Error) => {
+      // Say why: what the agent and the central broker printed.
+      const logs = (args: string[], env: NodeJS.ProcessEnv, service: string) => {
+        try {
+          return sh('docker-compose', [...args, 'logs', '--no-color', '--tail', '40', service], env).slice(
+            -4000,
+          )
+        } catch (x) {
+          return (x as Error).message
+        }
+      }
+      throw new Error(
+        `${e.message}\nagent:\n${logs(['-p', AGENT, '-f', 'compose.agent.yaml'], agentEnv, 'sys-collector')}\nbroker:\n${logs(['-p', PROJECT, '-f', 'compose.yaml'], env, 'broker')}`,
+      )
+    })
     expect(second.hosts.map((h) => h.host)).toEqual(expect.arrayContaining([hostId, 'second-host']))
     const m = await waitFor(
       async () => {

@@ -407,28 +407,18 @@ describe('faults: separate processes, readings published exactly as the collecto
     const enrolled = enrolHost(s.dataDir, 'agent-one')
     await waitFor(() => readUsers(usersFilePath(s.dataDir))['sys-collector@agent-one'], 5000)
     const agentUsers = readUsers(enrolled.path)
-    const agent = await waitFor(
-      async () => {
-        try {
-          const c = mqtt.connect(s.url, {
-            protocolVersion: 5,
-            username: 'sys-collector@agent-one',
-            password: agentUsers['sys-collector@agent-one'],
-            clientId: 'sys-collector-agent-one',
-            reconnectPeriod: 0,
-          })
-          await new Promise<void>((resolve, reject) => {
-            c.once('connect', () => resolve())
-            c.once('error', reject)
-          })
-          return c
-        } catch {
-          return null
-        }
-      },
-      15_000,
-      'the broker to take the enrolled users',
-    )
+    // At once: a login the broker would refuse makes it re-read a users file that changed.
+    const agent = mqtt.connect(s.url, {
+      protocolVersion: 5,
+      username: 'sys-collector@agent-one',
+      password: agentUsers['sys-collector@agent-one'],
+      clientId: 'sys-collector-agent-one',
+      reconnectPeriod: 0,
+    })
+    await new Promise<void>((resolve, reject) => {
+      agent.once('connect', () => resolve())
+      agent.once('error', reject)
+    })
     cleanups.push(() => void agent.end(true))
     expect(
       await publishResult(

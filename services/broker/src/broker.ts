@@ -46,6 +46,11 @@ export interface BrokerOptions {
   log: Logger
   counters: Counters
   version?: string
+  /**
+   * Asked before a login is refused: the users as they are now if they changed since the last call (the users
+   * file was written), else null. A machine enrolled a moment ago is let in at once, not after the next poll.
+   */
+  refreshCredentials?: () => Credentials | null
 }
 
 export interface RunningBroker {
@@ -246,8 +251,19 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     drainTimeout: 30_000,
     connectTimeout: o.connectTimeoutMs ?? 10_000,
     authenticate(client, username, password, done) {
-      const entry = username ? users.get(username) : undefined
-      if (!entry || !password || !timingSafeEqual(entry.hash, digest(password))) {
+      const known = () => {
+        const e = username ? users.get(username) : undefined
+        return e && password && timingSafeEqual(e.hash, digest(password)) ? e : null
+      }
+      let entry = known()
+      if (!entry && o.refreshCredentials) {
+        const fresh = o.refreshCredentials()
+        if (fresh) {
+          setCredentials(fresh)
+          entry = known()
+        }
+      }
+      if (!entry) {
         o.counters.inc('auth.refused')
         o.log.once(
           `auth:${username ?? ''}`,

@@ -1,4 +1,4 @@
-import { unwatchFile, watchFile } from 'node:fs'
+import { statSync, unwatchFile, watchFile } from 'node:fs'
 import { join } from 'node:path'
 import { Counters, type Logger, resolveHostId } from '@homelab/service-kit'
 import { type RunningBroker, startBroker } from './broker.js'
@@ -14,7 +14,32 @@ export async function startBrokerFromConfig(
   credentials: Credentials,
   log: Logger,
 ): Promise<RunningBroker> {
+  const file = usersFilePath(c.HOMELAB_DATA_DIR)
+  const version = () => {
+    try {
+      const st = statSync(file)
+      return `${st.mtimeMs}:${st.size}:${st.ino}`
+    } catch {
+      return ''
+    }
+  }
+  let seen = version()
+  // A login about to be refused re-reads the file if it changed (one stat otherwise), so an enrolment made a moment
+  // ago counts before the 2 s poll below sees it.
+  const refreshCredentials = (): Credentials | null => {
+    const v = version()
+    if (v === seen) return null
+    try {
+      const fresh = readUsers(file)
+      seen = v
+      return fresh
+    } catch (e) {
+      log.warn(`kept the users in force: ${(e as Error).message}`)
+      return null
+    }
+  }
   const broker = await startBroker({
+    refreshCredentials,
     port: c.HOMELAB_MQTT_PORT,
     bind: c.HOMELAB_MQTT_BIND,
     persistenceDir: join(c.HOMELAB_DATA_DIR, 'broker'),
@@ -26,9 +51,9 @@ export async function startBrokerFromConfig(
     log,
     counters: new Counters(),
   })
-  const file = usersFilePath(c.HOMELAB_DATA_DIR)
   watchFile(file, { interval: 2000 }, () => {
     try {
+      seen = version()
       broker.setCredentials(readUsers(file))
     } catch (e) {
       log.warn(`kept the users in force: ${(e as Error).message}`)
