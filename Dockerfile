@@ -55,14 +55,14 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /out/services services
 COPY --from=build /src/web/dist web/dist
-COPY scripts/run-service.mjs scripts/healthcheck.mjs scripts/
+COPY scripts/run-service.mjs scripts/healthcheck.sh scripts/
 USER homelab
 VOLUME ["/data"]
 EXPOSE 8080 1883
 # Each service writes HOMELAB_HEALTH_FILE while it is connected; compose overrides this for the broker (its port)
 # and the gateway (/healthz).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "/app/scripts/healthcheck.mjs", "file", "/tmp/health"]
+  CMD ["bash", "/app/scripts/healthcheck.sh", "file", "/tmp/health"]
 # V8 sized for a small box (the same flags as `npm start`): a 1 MB young generation instead of 16 MB (short-lived
 # garbage is collected sooner, a few MB less resident in each service) and one V8 worker thread, not one per core.
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--v8-pool-size=1", "/app/scripts/run-service.mjs"]

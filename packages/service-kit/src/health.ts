@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises'
 
 /**
  * A health file for container healthchecks: every few seconds the service writes `{"ok","detail","ts"}` to `path`
- * (e.g. `/tmp/health`); `scripts/healthcheck.mjs file <path>` passes while the file is fresh and `ok` is true. `ok` is
+ * (e.g. `/tmp/health`); `scripts/healthcheck.sh file <path>` passes while the file is fresh and `ok` is true. `ok` is
  * the service's own health (its MQTT connection), not its source's: a Docker collector without a Docker socket is
  * running fine and says so in its status, it is not a container to restart.
  */
