@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { benchAlerts } from './alerts.js'
 import { benchApi } from './api.js'
+import { benchCompose } from './compose.js'
 import { benchDocker } from './docker.js'
 import { benchFaults } from './faults.js'
 import { benchFootprint } from './footprint.js'
@@ -21,6 +22,7 @@ const all = [
   'history',
   'api',
   'footprint',
+  'compose',
   'docker',
   'systemd',
   'ollama',
@@ -44,6 +46,12 @@ try {
       stdio: 'inherit',
     })
     await benchFootprint(dir, Number(process.env.BENCH_SECONDS ?? 60))
+  }
+  if (run.includes('compose')) {
+    const engine = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0
+    const composeBin = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0
+    if (engine && composeBin) await benchCompose(Number(process.env.BENCH_SECONDS ?? 60))
+    else process.stdout.write('\n== compose: skipped (needs a running Docker engine and docker-compose) ==\n')
   }
   if (run.includes('docker')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
