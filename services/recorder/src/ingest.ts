@@ -60,7 +60,7 @@ export class Ingest {
   ) {
     const db = store.db
     this.batchTx = db.transaction((items: readonly Item[]) =>
-      items.map((i) => this.apply(i.topic, i.payload)),
+      store.withRollupsDeferred(() => items.map((i) => this.apply(i.topic, i.payload))),
     )
     // Inside isolatedTx, each message runs in its own savepoint (a nested transaction), so one that throws is rolled
     // back alone.

@@ -55,6 +55,45 @@ describe('store', () => {
     expect(rollups()).toStrictEqual(before)
   })
 
+  it('writes the same rollups when a batch adds them up in memory, on top of rows already stored, and none if it throws', () => {
+    const minute = 1_700_000_040_000
+    const samples: Array<[number, number]> = [5, 1, 9, 3, 7, 2].map((v, i) => [
+      minute + 40_000 + i * 10_000,
+      v,
+    ])
+    const rollups = (db: ReturnType<typeof open>['db']) => ({
+      m: db.prepare('SELECT bucket, min, max, sum, count FROM rollup_1m ORDER BY bucket').all(),
+      h: db.prepare('SELECT bucket, min, max, sum, count FROM rollup_1h ORDER BY bucket').all(),
+    })
+    const one = open(100)
+    for (const [ts, v] of samples) one.store.addSamples('h', ts, [['x', v]])
+    const batched = open(100)
+    batched.store.addSamples('h', samples[0]![0], [['x', samples[0]![1]]])
+    batched.db.transaction(() =>
+      batched.store.withRollupsDeferred(() => {
+        for (const [ts, v] of samples.slice(1)) batched.store.addSamples('h', ts, [['x', v]])
+        // The minute still being added up is written only at the end of the batch.
+        expect(rollups(batched.db).m.map((r) => (r as { bucket: number }).bucket)).toStrictEqual([minute])
+      }),
+    )()
+    expect(rollups(batched.db)).toStrictEqual(rollups(one.db))
+    expect(rollups(one.db).m).toHaveLength(2)
+
+    const failed = open(100)
+    expect(() =>
+      failed.db.transaction(() =>
+        failed.store.withRollupsDeferred(() => {
+          failed.store.addSamples('h', minute, [['x', 1]])
+          throw new Error('poison')
+        }),
+      )(),
+    ).toThrow('poison')
+    failed.store.reload()
+    expect(rollups(failed.db)).toStrictEqual({ m: [], h: [] })
+    failed.store.addSamples('h', minute, [['x', 4]])
+    expect(rollups(failed.db).m).toStrictEqual([{ bucket: minute, min: 4, max: 4, sum: 4, count: 1 }])
+  })
+
   it('survives a reopen: the newest sample per series is known again, so a replay is ignored', () => {
     const { db, path } = open(2)
     let store = new Store(db, { chunkSamples: 2 })
