@@ -34,7 +34,7 @@ async function waitPort(url: string, timeoutMs = 30_000) {
  * The V8 flags the product ships with, read from `npm start` (the Dockerfile's ENTRYPOINT carries the same), so the
  * bench measures what runs. FOOTPRINT_FLAGS overrides them (e.g. FOOTPRINT_FLAGS= for Node's defaults).
  */
-function shippedFlags(): string[] {
+export function shippedFlags(): string[] {
   if (process.env.FOOTPRINT_FLAGS !== undefined)
     return process.env.FOOTPRINT_FLAGS.split(/\s+/).filter(Boolean)
   const start = (

@@ -8,6 +8,7 @@ import mqtt from 'mqtt'
 import { dockerAvailable } from '../../test/helpers/docker.js'
 import { ROOT } from '../../test/helpers/process.js'
 import { startSystemd } from '../../test/helpers/systemd.js'
+import { shippedFlags } from './footprint.js'
 import { cpuSeconds, fmt, freePort, header, line, percentile, rssMb } from './util.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -43,17 +44,21 @@ export async function benchSystemd(dir: string, seconds: number) {
       `for i in $(seq 0 ${UNITS - 1}); do printf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/hl-bench-$i.service; done; systemctl daemon-reload; systemctl start $(seq -f 'hl-bench-%g.service' 0 $((${UNITS} - 1)))`,
     )
     const url = `mqtt://127.0.0.1:${broker.port}`
-    const c = spawn(process.execPath, [join(ROOT, 'services/systemd-collector/dist/main.js')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        HOMELAB_MQTT_URL: url,
-        HOMELAB_MQTT_PASSWORD: credentials['systemd-collector'],
-        HOMELAB_HOST_ID: 'bench',
-        DBUS_SYSTEM_BUS_ADDRESS: sd.address,
-        HOMELAB_SYSTEMD_UNITS: 'hl-bench-*.service',
+    const c = spawn(
+      process.execPath,
+      [...shippedFlags(), join(ROOT, 'services/systemd-collector/dist/main.js')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          HOMELAB_MQTT_URL: url,
+          HOMELAB_MQTT_PASSWORD: credentials['systemd-collector'],
+          HOMELAB_HOST_ID: 'bench',
+          DBUS_SYSTEM_BUS_ADDRESS: sd.address,
+          HOMELAB_SYSTEMD_UNITS: 'hl-bench-*.service',
+        },
       },
-    })
+    )
     collector = c
     let watching = ''
     await new Promise<void>((resolve, reject) => {
@@ -83,7 +88,7 @@ export async function benchSystemd(dir: string, seconds: number) {
       protocolVersion: 5,
       username: 'recorder',
       password: credentials.recorder,
-      clientId: 'bench-systemd-sub',
+      clientId: 'recorder-bench',
     })
     const delays: number[] = []
     sub.on('message', (_t, payload) => {
