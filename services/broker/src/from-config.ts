@@ -34,7 +34,8 @@ export async function startBrokerFromConfig(
       seen = v
       return fresh
     } catch (e) {
-      log.warn(`kept the users in force: ${(e as Error).message}`)
+      // Once per cause: a flood of refused logins must not flood the log.
+      log.once(`users:${(e as Error).message}`, `kept the users in force: ${(e as Error).message}`)
       return null
     }
   }

@@ -1,5 +1,8 @@
-import { ApiError, createTopics, type LiveMessage } from '@homelab/contracts'
+import { join } from 'node:path'
+import { ApiError, createTopics, type LiveMessage, SystemMetricsHistory } from '@homelab/contracts'
+import { Store } from '@homelab/recorder/store'
 import { Counters } from '@homelab/service-kit'
+import { HistoryReader, openReader, openWriter } from '@homelab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { tempDir, testLog } from '../../../test/helpers/stack.js'
@@ -34,7 +37,7 @@ class FakeHub implements LiveView {
   }
 }
 
-function app() {
+function app(history: GatewayDeps['history'] = () => null) {
   const d = tempDir()
   dirs.push(d)
   const hub = new FakeHub()
@@ -42,7 +45,7 @@ function app() {
     auth: new Auth(d.path, ADMIN, { ttlMs: 3_600_000, idleMs: 600_000 }),
     limiter: new LoginLimiter(),
     hub,
-    history: () => null,
+    history,
     topics,
     host: 'pi',
     sessionTtlMs: 3_600_000,
@@ -194,5 +197,42 @@ describe('gateway HTTP edges', () => {
       expect(res.status, target).toBe(400)
     }
     expect(hub.commands).toStrictEqual([])
+  })
+
+  it('answers the same system history question from a moment ago without reading it again, then afresh', async () => {
+    const d = tempDir()
+    dirs.push(d)
+    const path = join(d.path, 'homelab.db')
+    const db = openWriter(path)
+    const store = new Store(db, {})
+    const now = Date.now()
+    for (let ts = now - 600_000; ts < now - 60_000; ts += 5000)
+      store.addSamples('pi', ts, [['cpu.usage', 10]])
+    let reads = 0
+    const reader = new HistoryReader(openReader(path))
+    const query = reader.query.bind(reader)
+    reader.query = (...args) => {
+      reads++
+      return query(...args)
+    }
+    const { app: a } = app(() => reader)
+    const ask = async () =>
+      json(
+        await a.request('/api/metrics/system/history?hours=1', {
+          headers: { authorization: `Bearer ${ADMIN}` },
+        }),
+        SystemMetricsHistory,
+      )
+    const first = await ask()
+    store.addSamples('pi', Date.now() - 1000, [['cpu.usage', 90]])
+    const second = await ask()
+    expect(second).toStrictEqual(first)
+    expect(second.points.some((p) => p.cpuUsage === 90)).toBe(false)
+    await new Promise((r) => setTimeout(r, 2100))
+    const third = await ask()
+    expect(third.to).toBeGreaterThan(first.to)
+    expect(third.points.some((p) => (p.cpuUsage ?? 0) > 10)).toBe(true)
+    expect(reads).toBe(2)
+    db.close()
   })
 })
