@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { enrolHost, ensureCredentials, readUsers } from '@homelab/broker/credentials'
 import { SystemReading, systemSamples } from '@homelab/contracts'
 import { databasePath } from '@homelab/recorder/recorder'
 import { Store } from '@homelab/recorder/store'
@@ -48,6 +48,8 @@ export async function benchApi(dir: string) {
   header('Gateway: live path latency and REST latency under load (all-in-one, 1 s sampling)')
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' })
   const seeded = seed24h(dir)
+  ensureCredentials(dir)
+  const live = readUsers(enrolHost(dir, 'bench-live').path)
   const mqttPort = await freePort()
   const httpPort = await freePort()
   const proc = spawn(process.execPath, [join(ROOT, 'services/all-in-one/dist/main.js')], {
@@ -76,14 +78,12 @@ export async function benchApi(dir: string) {
     if (!ready) throw new Error('the all-in-one did not serve metrics within 20 s')
 
     // Live path: a reading published by a collector user → the SSE client sees it.
-    const users = JSON.parse(readFileSync(join(dir, 'secrets', 'mqtt-users.json'), 'utf8')).users as Record<
-      string,
-      string
-    >
+    // An enrolled machine of its own: a collector's user may publish only for its host, under its client id.
     const pub = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, {
       protocolVersion: 5,
-      username: 'sys-collector',
-      password: users['sys-collector'],
+      clientId: 'sys-collector-bench-live',
+      username: 'sys-collector@bench-live',
+      password: live['sys-collector@bench-live'],
     })
     await new Promise<void>((r) => pub.once('connect', () => r()))
     const sent = new Map<number, number>()
