@@ -12,6 +12,7 @@ import { benchFuzz } from './fuzz.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchOllama } from './ollama.js'
+import { benchSoak } from './soak.js'
 import { benchSysSample } from './sys-sample.js'
 import { benchSystemd } from './systemd.js'
 
@@ -29,6 +30,7 @@ const all = [
   'alerts',
   'faults',
   'fuzz',
+  'soak',
 ]
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
@@ -61,6 +63,12 @@ try {
   }
   if (run.includes('ollama')) await benchOllama()
   if (run.includes('alerts')) await benchAlerts(dir)
+  if (run.includes('soak')) {
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
+      stdio: 'inherit',
+    })
+    await benchSoak(dir, Number(process.env.SOAK_MINUTES ?? 60))
+  }
   if (run.includes('faults')) await benchFaults(dir)
   if (run.includes('fuzz')) await benchFuzz(dir)
   if (run.includes('systemd')) {
