@@ -73,6 +73,20 @@ describeWith(
     await expect.poll(read, { timeout: 15_000, interval: 500 }).not.toBe(first)
     await page.waitForSelector('[data-testid=live-chart] canvas')
 
+    // The live numbers come straight from the broker; History needs the recorder to have stored its first reading
+    // (under load it can lag the live stream by a moment, and a series not stored yet is a 404).
+    await expect
+      .poll(
+        async () => {
+          const r = await fetch(`${base}/api/series?prefix=`, {
+            headers: { authorization: `Bearer ${ADMIN}` },
+          })
+          const { series } = (await r.json()) as { series: string[] }
+          return ['cpu.usage', 'mem.percent'].every((n) => series.includes(n))
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(true)
     await page.click('text=History')
     await page.waitForSelector('[data-testid=history-meta]')
     await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/raw tier · \d+ points/)
