@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { dockerAvailable, removeTestContainers } from './helpers/docker.js'
 import { describeWith, which } from './helpers/infra.js'
 import { freePort } from './helpers/net.js'
-import { ROOT } from './helpers/process.js'
+import { sh } from './helpers/process.js'
 import { tempDir, waitFor } from './helpers/stack.js'
 import { ensureSystemdImage, startSystemd } from './helpers/systemd.js'
 
@@ -31,18 +30,6 @@ const SERVICES = [
   'ollama-collector',
   'alerter',
 ]
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): string {
-  const r = spawnSync(cmd, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-  })
-  if (r.status !== 0)
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`)
-  return r.stdout
-}
 
 /** The host's network interfaces as the sys-collector reports them (it skips loopback and veth pairs). */
 function hostInterfaces(): string[] {

@@ -1,25 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { sh } from '../../test/helpers/process.js'
 import { ensureSystemdImage, startSystemd } from '../../test/helpers/systemd.js'
 import { cpuSeconds, fmt, freePort, header, line } from './util.js'
 
-const ROOT = join(import.meta.dirname, '..', '..')
 const IMAGE = 'homelab-observability:bench'
 const PROJECT = `hlbench${process.pid}`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 900_000): string {
-  const r = spawnSync(cmd, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-  })
-  if (r.status !== 0)
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`)
-  return r.stdout
-}
 
 /** The container's cgroup (v1 cpuacct or v2 unified), found from its main process. */
 function cgroupOf(pid: number): { cpuNs: () => number; procs: () => number[] } {
@@ -67,7 +55,7 @@ export async function benchCompose(seconds: number) {
     `compose.yaml on the Docker engine over ${seconds} s at default settings (5 s sampling, no dashboard)`,
   )
   sh('bash', ['scripts/build-node-base-image.sh'])
-  sh('docker', ['build', '-q', '-t', IMAGE, '.'])
+  sh('docker', ['build', '-q', '-t', IMAGE, '.'], {}, 900_000)
   await ensureSystemdImage()
   const sd = await startSystemd(`${PROJECT}-systemd`)
   const busDir = sd.address.replace(/^unix:path=/, '').replace(/\/system_bus_socket$/, '')
