@@ -279,9 +279,10 @@ export class Store {
 
   /**
    * Runs `fn` (inside the caller's transaction) with the rollup rows of its samples added up in memory and written
-   * once per series and bucket at the end: a batch of messages holds several samples per series and minute, and
-   * two upserts per sample were most of the cost of a sample. If `fn` throws, nothing of it is written (the caller
-   * rolls its transaction back).
+   * once per series and bucket — at the end, or when a series' samples move on to the next bucket: a batch of
+   * messages holds several samples per series and minute, and two upserts per sample were the largest cost of a
+   * sample in a profile of the ingest bench. If `fn` throws, what it had summed is dropped, and the caller's rollback
+   * undoes what was already written.
    */
   withRollupsDeferred<T>(fn: () => T): T {
     if (this.rollups) return fn()
