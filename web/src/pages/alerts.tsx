@@ -325,8 +325,10 @@ function RuleRow({
   const t = r.threshold
   const [form, setForm] = useState({ value: '', resolveValue: '', forS: '', resolveForS: '' })
   const [err, setErr] = useState<string | null>(null)
-  useEffect(() => {
-    if (editing && t)
+  // The form is filled in the same click that opens it: filled by an effect after the first render, it could
+  // overwrite what the operator had already typed (a quick fill saved the old values instead).
+  const toggleEdit = () => {
+    if (!editing && t)
       setForm({
         value: String(t.value),
         resolveValue: String(t.resolveValue),
@@ -334,7 +336,8 @@ function RuleRow({
         resolveForS: seconds(t.resolveForMs),
       })
     setErr(null)
-  }, [editing])
+    onEdit()
+  }
   const num = (s: string) => (s.trim() === '' ? Number.NaN : Number(s))
   return (
     <>
@@ -364,7 +367,7 @@ function RuleRow({
         {operator && (
           <td class="actions">
             {t && (
-              <button type="button" class="ghost" onClick={onEdit} data-testid="edit-rule">
+              <button type="button" class="ghost" onClick={toggleEdit} data-testid="edit-rule">
                 {editing ? 'Cancel' : 'Edit'}
               </button>
             )}
