@@ -17,7 +17,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'main',
-          include: ['packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'],
+          include: [
+            'packages/**/*.test.ts',
+            'services/**/*.test.ts',
+            'web/src/**/*.test.ts',
+            'test/**/*.test.ts',
+          ],
           exclude: ENGINE,
         },
       },

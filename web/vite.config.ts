@@ -3,6 +3,9 @@ import { defineConfig } from 'vite'
 
 export default defineConfig({
   plugins: [preact()],
+  // The workspace packages are used from their TypeScript source (the browser validates the live stream with the
+  // contract schemas).
+  resolve: { conditions: ['source', 'module', 'browser', 'development|production'] },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2020', sourcemap: false },
   server: { proxy: { '/api': 'http://localhost:8080', '/healthz': 'http://localhost:8080' } },
 })

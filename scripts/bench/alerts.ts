@@ -5,7 +5,9 @@ import {
   type ContainerReading,
   createTopics,
   type Event,
-  READING_KINDS,
+  parseReading,
+  type ReadingKindName,
+  readingSamples,
   type UnitReading,
 } from '@homelab/contracts'
 import { syntheticReading } from '../../test/helpers/readings.js'
@@ -13,8 +15,11 @@ import { connectClient, startAlerter, startTestBroker } from '../../test/helpers
 import { fmt, header, line, percentile } from './util.js'
 
 /** One interval of a busy homelab: the host's system reading, 30 containers and 50 units, as MQTT payloads. */
-function interval(ts: number, i: number): Array<{ kind: string; entity: string | null; payload: Buffer }> {
-  const out: Array<{ kind: string; entity: string | null; payload: Buffer }> = []
+function interval(
+  ts: number,
+  i: number,
+): Array<{ kind: ReadingKindName; entity: string | null; payload: Buffer }> {
+  const out: Array<{ kind: ReadingKindName; entity: string | null; payload: Buffer }> = []
   out.push({
     kind: 'system',
     entity: null,
@@ -114,9 +119,10 @@ export async function benchAlerts(dir: string): Promise<void> {
     let samples = 0
     for (const batch of data) {
       for (const m of batch) {
-        const kind = READING_KINDS[m.kind]!
-        const doc = kind.schema.parse(JSON.parse(m.payload.toString('utf8'))) as { ts: number }
-        const s = kind.samples ? kind.samples(doc, m.entity) : []
+        const r = parseReading(m.kind, JSON.parse(m.payload.toString('utf8')))
+        if (!r.ok) throw new Error(`a generated ${m.kind} reading is invalid: ${r.issues[0]?.message}`)
+        const doc = r.reading.doc
+        const s = readingSamples(r.reading, m.entity)
         samples += s.length
         if (evaluate) engine.onReading('pi', m.kind, m.entity, doc.ts, doc.ts, s, 5000)
       }

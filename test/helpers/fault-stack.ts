@@ -56,6 +56,8 @@ export class FaultStack {
   gateway: Proc | null = null
   private watcher: MqttClient | null = null
   readonly availability = new Map<string, string>()
+  /** The watcher's last connects, closes, errors and availability messages: printed when a wait times out. */
+  private readonly watchLog: string[] = []
   /** The latest status document per `<host>/<service>`: its state and reason. */
   readonly statuses = new Map<string, { state: string; reason: string | null; ts: number }>()
   /** When the broker was last started (a service's status after it proves it reconnected). */
@@ -142,10 +144,21 @@ export class FaultStack {
       password: users.gateway,
       clientId: `gateway-${this.host}.fault-watch`,
       reconnectPeriod: 300,
+      // A broker that is starting or stopping may refuse a login; mqtt.js would then stop reconnecting for good.
+      reconnectOnConnackError: true,
     })
+    const note = (what: string) => {
+      this.watchLog.push(`${new Date().toISOString().slice(11, 23)} ${what}`)
+      if (this.watchLog.length > 30) this.watchLog.shift()
+    }
+    w.on('connect', () => note('connected'))
+    w.on('close', () => note('closed'))
+    w.on('error', (e) => note(`error: ${e.message}`))
     w.on('message', (topic, payload) => {
-      if (topic.endsWith('/availability')) this.availability.set(topic, payload.toString())
-      else if (topic.endsWith('/status') && payload.length > 0) {
+      if (topic.endsWith('/availability')) {
+        this.availability.set(topic, payload.toString())
+        note(`${topic.split('/').slice(1, 3).join('/')} ${payload.toString()}`)
+      } else if (topic.endsWith('/status') && payload.length > 0) {
         const s = ServiceStatus.safeParse(JSON.parse(payload.toString()))
         const [, host, service] = topic.split('/')
         if (s.success)
@@ -182,7 +195,9 @@ export class FaultStack {
       timeoutMs,
       `the ${service} to be online`,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}; it said: ${proc?.output().slice(-3000) ?? ''}`)
+      throw new Error(
+        `${e.message}; the watcher saw: ${this.watchLog.join(' | ')}; it said: ${proc?.output().slice(-3000) ?? ''}`,
+      )
     })
   }
 

@@ -115,13 +115,3 @@ export const HostSummary = z.object({
   ),
 })
 export type HostSummary = z.infer<typeof HostSummary>
-
-/** Server-sent event payload of GET /api/live: the topic's parsed parts and the validated payload. */
-export const LiveMessage = z.object({
-  topic: z.string(),
-  host: HostId,
-  service: z.string(),
-  channel: z.string(),
-  payload: z.unknown(),
-})
-export type LiveMessage = z.infer<typeof LiveMessage>

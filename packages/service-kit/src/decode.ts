@@ -4,9 +4,11 @@ import {
   type Envelope,
   Event,
   type ParsedTopic,
-  type ReadingKind,
+  parseReading,
+  type ReadingKindName,
   ServiceStatus,
   type Topics,
+  type TypedReading,
 } from '@homelab/contracts'
 
 /** Why a message was refused; each is a counter (`invalid.<category>`) and the first word of a quarantine reason. */
@@ -18,8 +20,9 @@ type On<C extends ParsedTopic['channel']> = Extract<ParsedTopic, { channel: C }>
 export type Decoded =
   | { kind: 'availability'; topic: On<'availability'>; value: Availability }
   /** An empty retained reading or status: the entity is gone (a removed container). */
-  | { kind: 'cleared'; topic: On<'reading'> | On<'status'> }
-  | { kind: 'reading'; topic: On<'reading'>; readingKind: ReadingKind; doc: Envelope }
+  | { kind: 'cleared'; topic: On<'reading'>; readingKind: ReadingKindName }
+  | { kind: 'cleared'; topic: On<'status'>; readingKind?: undefined }
+  | { kind: 'reading'; topic: On<'reading'>; reading: TypedReading }
   | { kind: 'status'; topic: On<'status'>; doc: ServiceStatus }
   | { kind: 'event'; topic: On<'event'>; doc: Event }
   /** Commands, replies and notifications: not documents of the record; their consumers read them. */
@@ -58,8 +61,10 @@ export function decode(o: DecodeOptions, topic: string, payload: Buffer): Decode
   if (c.kind === 'notification' && t.channel === 'notify')
     return { ok: true, message: { kind: 'notification', topic: t } }
   if (c.kind === 'unknown') return refuse('topic', c.reason, t)
-  if (payload.length === 0 && (t.channel === 'reading' || t.channel === 'status'))
+  if (payload.length === 0 && t.channel === 'status')
     return { ok: true, message: { kind: 'cleared', topic: t } }
+  if (payload.length === 0 && t.channel === 'reading' && c.kind === 'reading')
+    return { ok: true, message: { kind: 'cleared', topic: t, readingKind: c.name } }
   if (payload.length > o.maxPayloadBytes)
     return refuse('oversized', `${payload.length} bytes (limit ${o.maxPayloadBytes})`, t)
   if (t.channel === 'availability') {
@@ -92,15 +97,10 @@ export function decode(o: DecodeOptions, topic: string, payload: Buffer): Decode
     return checkEnvelope(r.data) ?? { ok: true, message: { kind: 'status', topic: t, doc: r.data } }
   }
   if (t.channel === 'reading' && c.kind === 'reading') {
-    const r = c.readingKind.schema.safeParse(json)
-    if (!r.success) return schemaError(r.error.issues)
-    // Every reading schema extends the envelope (READING_KINDS erases the type; see contracts/messages.ts).
-    const doc = r.data as Envelope
+    const r = parseReading(c.name, json)
+    if (!r.ok) return schemaError(r.issues)
     return (
-      checkEnvelope(doc) ?? {
-        ok: true,
-        message: { kind: 'reading', topic: t, readingKind: c.readingKind, doc },
-      }
+      checkEnvelope(r.reading.doc) ?? { ok: true, message: { kind: 'reading', topic: t, reading: r.reading } }
     )
   }
   return refuse('topic', `nothing is published on ${t.channel}`, t)

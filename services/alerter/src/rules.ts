@@ -1,4 +1,12 @@
-import { EVENT_TYPES, METRICS, READING_KINDS, RuleId, Severity, TopicLevel } from '@homelab/contracts'
+import {
+  EVENT_TYPES,
+  isReadingKind,
+  METRICS,
+  READING_KINDS,
+  RuleId,
+  Severity,
+  TopicLevel,
+} from '@homelab/contracts'
 import { z } from 'zod'
 
 /**
@@ -194,7 +202,7 @@ const StaleRule = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (!READING_KINDS[r.reading])
+    if (!isReadingKind(r.reading))
       ctx.addIssue({
         code: 'custom',
         path: ['reading'],

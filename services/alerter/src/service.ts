@@ -12,6 +12,7 @@ import {
   Event,
   RulePatch,
   RulesReading,
+  readingSamples,
   SilenceParams,
   type Topics,
 } from '@homelab/contracts'
@@ -312,11 +313,11 @@ export class AlerterService {
           if (kind === 'alert' && entity && !this.engine.get(entity) && retained) this.clearAlert(entity)
           return
         }
-        const samples = m.readingKind.samples ? m.readingKind.samples(m.doc, entity) : []
-        const at = retained ? m.doc.ts : this.now()
-        const interval =
-          'intervalMs' in m.doc && typeof m.doc.intervalMs === 'number' ? m.doc.intervalMs : null
-        this.engine.onReading(host, kind, entity, m.doc.ts, at, samples, interval)
+        const { doc } = m.reading
+        const samples = readingSamples(m.reading, entity)
+        const at = retained ? doc.ts : this.now()
+        const interval = 'intervalMs' in doc && typeof doc.intervalMs === 'number' ? doc.intervalMs : null
+        this.engine.onReading(host, kind, entity, doc.ts, at, samples, interval)
         return
       }
       case 'command':

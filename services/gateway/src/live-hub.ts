@@ -3,6 +3,7 @@ import {
   type CommandRequest,
   CommandResult,
   type LiveMessage,
+  liveReading,
   type ServiceName,
   type Topics,
 } from '@homelab/contracts'
@@ -52,7 +53,8 @@ export class LiveHub {
       return
     }
     const m = r.message
-    const { host, service, channel } = m.topic
+    const { host, service } = m.topic
+    const from = { topic, host, service }
     switch (m.kind) {
       case 'command':
         if (m.topic.channel === 'reply') this.onReply(m.topic.client, payload, packet)
@@ -61,18 +63,28 @@ export class LiveHub {
         return
       case 'cleared':
         // A cleared retained document (a container that is gone): forget it and tell listeners with a null payload.
-        if (this.latest.delete(topic)) this.emit({ topic, host, service, channel, payload: null })
+        if (!this.latest.delete(topic)) return
+        if (m.readingKind !== undefined) this.emit(liveReading(from, m.readingKind, m.topic.entity, null))
+        else this.emit({ ...from, channel: 'status', payload: null })
         return
       case 'availability':
-      case 'reading':
+        this.keep({ ...from, channel: 'availability', payload: m.value })
+        return
       case 'status':
-      case 'event': {
-        const value = m.kind === 'availability' ? m.value : m.doc
-        const live: LiveMessage = { topic, host, service, channel, payload: value }
-        if (m.kind !== 'event') this.latest.set(topic, live)
-        this.emit(live)
-      }
+        this.keep({ ...from, channel: 'status', payload: m.doc })
+        return
+      case 'reading':
+        this.keep(liveReading(from, m.reading.kind, m.topic.entity, m.reading.doc))
+        return
+      case 'event':
+        this.emit({ ...from, channel: 'event', type: m.topic.type, payload: m.doc })
+        return
     }
+  }
+
+  private keep(m: LiveMessage): void {
+    this.latest.set(m.topic, m)
+    this.emit(m)
   }
 
   private onReply(client: string, payload: Buffer, packet: IPublishPacket): void {

@@ -1,4 +1,4 @@
-import { EVENT_SAMPLES, type Event, type Topics } from '@homelab/contracts'
+import { EVENT_SAMPLES, type Event, readingSamples, type Topics } from '@homelab/contracts'
 import { type Counters, decode, type Logger } from '@homelab/service-kit'
 import { project } from './projections.js'
 import type { Store } from './store.js'
@@ -183,9 +183,11 @@ export class Ingest {
       case 'reading': {
         // Its samples go to the raw tier and rollups, the document to the latest cache.
         const { host, service, kind, entity } = m.topic
-        this.store.putLatest(topic, host, service, kind, m.doc.ts, JSON.stringify(m.doc))
-        if (!m.readingKind.samples) return 'stored'
-        const s = this.stored(this.store.addSamples(host, m.doc.ts, m.readingKind.samples(m.doc, entity)))
+        const { doc } = m.reading
+        this.store.putLatest(topic, host, service, kind, doc.ts, JSON.stringify(doc))
+        const samples = readingSamples(m.reading, entity)
+        if (samples.length === 0) return 'stored'
+        const s = this.stored(this.store.addSamples(host, doc.ts, samples))
         return s.stored === 0 && s.duplicates > 0 ? 'duplicate' : 'stored'
       }
     }

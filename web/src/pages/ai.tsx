@@ -1,10 +1,9 @@
-import type {
-  Event,
+import {
   InferenceRecord,
-  LiveMessage,
-  OllamaInferenceHistory,
-  OllamaReading,
-  OllamaStatus,
+  type LiveMessage,
+  type OllamaInferenceHistory,
+  type OllamaReading,
+  type OllamaStatus,
 } from '@homelab/contracts'
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
@@ -66,14 +65,12 @@ export function Ai({ host }: { host: string }) {
       host,
       (m: LiveMessage) => {
         if (m.service !== 'ollama-collector') return
-        if (m.channel === 'availability') setAvailability(m.payload as string)
-        else if (m.channel === 'reading' && m.payload) setReading(m.payload as OllamaReading)
-        else if (m.channel === 'event') {
-          const e = m.payload as Event
-          if (e.type === 'ollama.inference')
-            setLive((cur) =>
-              [{ ts: e.ts, host: e.host, ...(e.data as InferenceRecord) }, ...cur].slice(0, 50),
-            )
+        if (m.channel === 'availability') setAvailability(m.payload)
+        else if (m.channel === 'reading' && m.kind === 'ollama' && m.payload) setReading(m.payload)
+        else if (m.channel === 'event' && m.type === 'ollama.inference') {
+          const e = m.payload
+          const d = InferenceRecord.safeParse(e.data)
+          if (d.success) setLive((cur) => [{ ts: e.ts, host: e.host, ...d.data }, ...cur].slice(0, 50))
         }
       },
       () => undefined,

@@ -94,13 +94,13 @@ function useDocker(host: string) {
       host,
       (m: LiveMessage) => {
         if (m.service !== 'docker-collector') return
-        if (m.channel === 'status') setStatus(m.payload as ServiceStatus)
-        else if (m.channel === 'availability') setAvailability(m.payload as string)
+        if (m.channel === 'status') setStatus(m.payload)
+        else if (m.channel === 'availability') setAvailability(m.payload)
         else if (m.channel === 'event') {
-          const e = m.payload as Event
+          const e = m.payload
           if (notable(e)) setFeed((f) => [e, ...f.filter((x) => x.id !== e.id)].slice(0, 100))
-        } else if (m.channel === 'reading' && m.topic.includes('/reading/container/')) {
-          const name = m.topic.slice(m.topic.lastIndexOf('/') + 1)
+        } else if (m.channel === 'reading' && m.kind === 'container' && m.entity !== null) {
+          const name = m.entity
           if (m.payload === null) {
             setViews((cur) => {
               const next = new Map(cur)
@@ -109,7 +109,7 @@ function useDocker(host: string) {
             })
             return
           }
-          const v = fromReading(host, m.payload as ContainerReading)
+          const v = fromReading(host, m.payload)
           setViews((cur) => new Map(cur).set(v.containerName, v))
           const cpu = v.stats?.cpuPercent
           if (cpu !== null && cpu !== undefined)

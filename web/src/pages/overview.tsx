@@ -64,14 +64,15 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
     return openLive(
       host,
       (m: LiveMessage) => {
-        if (m.channel === 'reading' && m.topic.endsWith('/reading/system')) {
-          const r = m.payload as SystemReading
+        if (m.channel === 'reading' && m.kind === 'system' && m.payload) {
+          const r = m.payload
           setReading(r)
           setLive((l) => push(l, r))
-        } else if (m.channel === 'reading' && m.topic.endsWith('/reading/facts'))
-          setFacts(m.payload as HostFacts)
-        else if (m.channel === 'status') setStatus((s) => ({ ...s, [m.service]: m.payload as ServiceStatus }))
-        else if (m.channel === 'availability') setAvail((a) => ({ ...a, [m.service]: m.payload as string }))
+        } else if (m.channel === 'reading' && m.kind === 'facts' && m.payload) setFacts(m.payload)
+        else if (m.channel === 'status' && m.payload) {
+          const status = m.payload
+          setStatus((s) => ({ ...s, [m.service]: status }))
+        } else if (m.channel === 'availability') setAvail((a) => ({ ...a, [m.service]: m.payload }))
       },
       setConnected,
     )

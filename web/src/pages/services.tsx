@@ -1,4 +1,4 @@
-import type { Event, LiveMessage, Role, ServiceStatus, UnitReading, UnitView } from '@homelab/contracts'
+import type { Event, LiveMessage, Role, ServiceStatus, UnitView } from '@homelab/contracts'
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { api, HttpError, openLive } from '../api'
 import { ago, bytes, pct } from '../format'
@@ -31,17 +31,15 @@ export function Services({ host, role }: { host: string; role: Role }) {
       host,
       (m: LiveMessage) => {
         if (m.service !== 'systemd-collector') return
-        if (m.channel === 'status') setStatus(m.payload as ServiceStatus)
-        else if (m.channel === 'availability') setAvailability(m.payload as string)
-        else if (m.channel === 'reading' && m.topic.includes('/reading/unit/')) {
-          const name = m.topic.slice(m.topic.lastIndexOf('/') + 1)
+        if (m.channel === 'status') setStatus(m.payload)
+        else if (m.channel === 'availability') setAvailability(m.payload)
+        else if (m.channel === 'reading' && m.kind === 'unit' && m.entity !== null) {
+          const name = m.entity
+          const r = m.payload
           setUnits((cur) => {
             const next = new Map(cur)
-            if (m.payload === null) next.delete(name)
-            else {
-              const r = m.payload as UnitReading
-              next.set(name, { host, ...r.unit, stats: r.stats, updatedAt: r.ts, stale: false })
-            }
+            if (r === null) next.delete(name)
+            else next.set(name, { host, ...r.unit, stats: r.stats, updatedAt: r.ts, stale: false })
             return next
           })
         }

@@ -40,7 +40,7 @@ export function toSystemMetrics(r: SystemReading): SystemMetrics {
 export function latestSystemReading(deps: GatewayDeps, host: string): SystemReading | null {
   const topic = deps.topics.reading(host, 'sys-collector', 'system')
   const live = deps.hub.latestOn(topic)
-  if (live) return live.payload as SystemReading
+  if (live?.channel === 'reading' && live.kind === 'system' && live.payload) return live.payload
   const row = deps.history()?.latest(topic)
   if (!row) return null
   const parsed = SystemReading.safeParse(JSON.parse(row.payload))

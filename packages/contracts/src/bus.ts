@@ -18,29 +18,81 @@ import { UNIT_EVENT_TYPES, UnitReading, unitSamples, unitSeries } from './system
 import type { ParsedTopic } from './topics.js'
 
 /**
- * What each reading kind carries: its schema, and the numeric samples it contributes to the time series.
- * A new domain (containers, units, models) adds its kinds here and every consumer picks them up.
+ * The one map of the bus from `reading/<kind>` to the document published there. Producers, the decoder and every
+ * consumer (recorder, gateway, alerter, the browser) take their types from it; a new domain adds its kinds here.
  */
-export interface ReadingKind<S extends z.ZodType = z.ZodType> {
-  schema: S
+export interface ReadingDocs {
+  system: SystemReading
+  facts: HostFacts
+  container: ContainerReading
+  engine: EngineReading
+  unit: UnitReading
+  ollama: OllamaReading
+  alerts: AlertsReading
+  alert: AlertReading
+  rules: RulesReading
+}
+export type ReadingKindName = keyof ReadingDocs
+
+/** What each reading kind carries: its schema, and the numeric samples it contributes to the time series. */
+export interface ReadingKind<D> {
+  schema: z.ZodType<D>
   /** Numeric samples; `null` for kinds that are state only (no time series). */
-  samples: ((reading: z.infer<S>, entity: string | null) => Sample[]) | null
+  samples: ((reading: D, entity: string | null) => Sample[]) | null
 }
 
-function kind<S extends z.ZodType>(k: ReadingKind<S>): ReadingKind {
-  return k as unknown as ReadingKind
+export const READING_KINDS: { readonly [K in ReadingKindName]: ReadingKind<ReadingDocs[K]> } = {
+  system: { schema: SystemReading, samples: (r) => systemSamples(r) },
+  facts: { schema: HostFacts, samples: null },
+  container: { schema: ContainerReading, samples: (r) => containerSamples(r) },
+  engine: { schema: EngineReading, samples: (r) => engineSamples(r) },
+  unit: { schema: UnitReading, samples: (r) => unitSamples(r) },
+  ollama: { schema: OllamaReading, samples: (r) => ollamaSamples(r) },
+  alerts: { schema: AlertsReading, samples: (r) => [['alerts.firing', r.firing]] },
+  alert: { schema: AlertReading, samples: null },
+  rules: { schema: RulesReading, samples: null },
 }
 
-export const READING_KINDS: Readonly<Record<string, ReadingKind>> = {
-  system: kind({ schema: SystemReading, samples: (r) => systemSamples(r) }),
-  facts: kind({ schema: HostFacts, samples: null }),
-  container: kind({ schema: ContainerReading, samples: (r) => containerSamples(r) }),
-  engine: kind({ schema: EngineReading, samples: (r) => engineSamples(r) }),
-  unit: kind({ schema: UnitReading, samples: (r) => unitSamples(r) }),
-  ollama: kind({ schema: OllamaReading, samples: (r) => ollamaSamples(r) }),
-  alerts: kind({ schema: AlertsReading, samples: (r) => [['alerts.firing', r.firing]] }),
-  alert: kind({ schema: AlertReading, samples: null }),
-  rules: kind({ schema: RulesReading, samples: null }),
+export function isReadingKind(name: string): name is ReadingKindName {
+  return Object.hasOwn(READING_KINDS, name)
+}
+
+type Parsed<R> = { ok: true; reading: R } | { ok: false; issues: z.core.$ZodIssue[] }
+
+function parserFor<K extends ReadingKindName>(kind: K) {
+  return (json: unknown): Parsed<{ kind: K; doc: ReadingDocs[K] }> => {
+    const r = READING_KINDS[kind].schema.safeParse(json)
+    return r.success ? { ok: true, reading: { kind, doc: r.data } } : { ok: false, issues: r.error.issues }
+  }
+}
+
+const PARSERS = {
+  system: parserFor('system'),
+  facts: parserFor('facts'),
+  container: parserFor('container'),
+  engine: parserFor('engine'),
+  unit: parserFor('unit'),
+  ollama: parserFor('ollama'),
+  alerts: parserFor('alerts'),
+  alert: parserFor('alert'),
+  rules: parserFor('rules'),
+} satisfies { [K in ReadingKindName]: unknown }
+
+/** A validated reading with its kind: narrowing on `kind` gives the document's type. */
+export type TypedReading = { [K in ReadingKindName]: { kind: K; doc: ReadingDocs[K] } }[ReadingKindName]
+
+/** Validates a document against its kind's schema. */
+export function parseReading(kind: ReadingKindName, json: unknown): Parsed<TypedReading> {
+  return PARSERS[kind](json)
+}
+
+/** The samples a reading contributes to the time series (none for state-only kinds). */
+export function readingSamples<K extends ReadingKindName>(
+  r: { kind: K; doc: ReadingDocs[K] },
+  entity: string | null,
+): Sample[] {
+  const samples = READING_KINDS[r.kind].samples
+  return samples ? samples(r.doc, entity) : []
 }
 
 /** A metric: a series name without its label value, and the label that tells its entities apart (if any). */
@@ -96,7 +148,7 @@ export const EVENT_SAMPLES: Readonly<Record<string, (e: Event) => Sample[]>> = {
 export type Classified =
   | { kind: 'availability' }
   | { kind: 'status'; schema: typeof ServiceStatus }
-  | { kind: 'reading'; readingKind: ReadingKind; name: string }
+  | { kind: 'reading'; name: ReadingKindName }
   | { kind: 'event'; schema: typeof Event }
   | { kind: 'command' }
   | { kind: 'notification' }
@@ -112,9 +164,8 @@ export function classify(t: ParsedTopic): Classified {
     case 'event':
       return { kind: 'event', schema: Event }
     case 'reading': {
-      const rk = READING_KINDS[t.kind]
-      return rk
-        ? { kind: 'reading', readingKind: rk, name: t.kind }
+      return isReadingKind(t.kind)
+        ? { kind: 'reading', name: t.kind }
         : { kind: 'unknown', reason: `unknown reading kind "${t.kind}"` }
     }
     case 'cmd':
