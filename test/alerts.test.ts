@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { join } from 'node:path'
-import type { AlerterService } from '@homelab/alerter/service'
+import type { AlerterService } from '@homelab/alerter'
 import {
   AlertNotification,
   AlertsReading,

@@ -11,7 +11,7 @@ import {
 } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { enrolHost, readUsers, revokeHost, usersFilePath } from '@homelab/broker/credentials'
+import { enrolHost, readUsers, revokeHost, usersFilePath } from '@homelab/broker'
 import { AlertsReading, createTopics } from '@homelab/contracts'
 import Database from 'better-sqlite3'
 import mqtt from 'mqtt'

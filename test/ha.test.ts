@@ -1,9 +1,9 @@
 import { createTopics, type Event, haIds } from '@homelab/contracts'
-import { DockerCollectorService } from '@homelab/docker-collector/service'
-import { OllamaCollectorService } from '@homelab/ollama-collector/service'
+import { DockerCollectorService } from '@homelab/docker-collector'
+import { OllamaCollectorService } from '@homelab/ollama-collector'
 import { HaConfig } from '@homelab/service-kit'
-import { SysCollectorService } from '@homelab/sys-collector/service'
-import { SystemdCollectorService } from '@homelab/systemd-collector/service'
+import { SysCollectorService } from '@homelab/sys-collector'
+import { SystemdCollectorService } from '@homelab/systemd-collector'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import {

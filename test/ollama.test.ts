@@ -9,8 +9,8 @@ import {
   OllamaRunningView,
   OllamaStatus,
 } from '@homelab/contracts'
-import { OllamaCollectorService } from '@homelab/ollama-collector/service'
-import { databasePath } from '@homelab/recorder/recorder'
+import { OllamaCollectorService } from '@homelab/ollama-collector'
+import { databasePath } from '@homelab/recorder'
 import { Counters, createLogger } from '@homelab/service-kit'
 import { HistoryReader, openReader } from '@homelab/storage'
 import type { MqttClient } from 'mqtt'

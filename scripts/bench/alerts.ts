@@ -1,6 +1,4 @@
 import { join } from 'node:path'
-import { Engine } from '@homelab/alerter/engine'
-import { DEFAULT_RULES, parseRules } from '@homelab/alerter/rules'
 import {
   type ContainerReading,
   createTopics,
@@ -10,6 +8,8 @@ import {
   readingSamples,
   type UnitReading,
 } from '@homelab/contracts'
+import { Engine } from '../../services/alerter/src/engine.js'
+import { DEFAULT_RULES, parseRules } from '../../services/alerter/src/rules.js'
 import { syntheticReading } from '../../test/helpers/readings.js'
 import { connectClient, startAlerter, startTestBroker } from '../../test/helpers/stack.js'
 import { fmt, header, line, percentile } from './util.js'

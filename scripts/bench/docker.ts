@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { startBroker } from '@homelab/broker/broker'
-import { ensureCredentials } from '@homelab/broker/credentials'
+import { ensureCredentials, startBroker } from '@homelab/broker'
 import { createTopics, type Event } from '@homelab/contracts'
 import { Counters, createLogger } from '@homelab/service-kit'
 import Docker from 'dockerode'

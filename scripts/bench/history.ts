@@ -1,6 +1,6 @@
 import { join } from 'node:path'
-import { Store } from '@homelab/recorder/store'
 import { HistoryReader, openReader, openWriter } from '@homelab/storage'
+import { Store } from '../../services/recorder/src/store.js'
 import { fmt, header, line, percentile } from './util.js'
 
 /** 30 days of one series at 1 s resolution, answered as ≤ 1,000 points. */

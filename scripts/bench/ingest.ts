@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { startBroker } from '@homelab/broker/broker'
-import { enrolHost, ensureCredentials, readUsers } from '@homelab/broker/credentials'
+import { enrolHost, ensureCredentials, readUsers, startBroker } from '@homelab/broker'
 import { createTopics } from '@homelab/contracts'
-import { RecorderConfig } from '@homelab/recorder/config'
-import { databasePath, Recorder } from '@homelab/recorder/recorder'
+import { databasePath, Recorder, RecorderConfig } from '@homelab/recorder'
 import { Counters, createLogger } from '@homelab/service-kit'
 import { fmt, header, line } from './util.js'
 

@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { HostReader } from '@homelab/sys-collector/host-reader'
-import { buildReading } from '@homelab/sys-collector/sampler'
 import si from 'systeminformation'
+import { HostReader } from '../../services/sys-collector/src/host-reader.js'
+import { buildReading } from '../../services/sys-collector/src/sampler.js'
 import { fmt, header, line } from './util.js'
 
 async function measure(label: string, n: number, sample: () => Promise<unknown>) {

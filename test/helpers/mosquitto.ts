@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { mosquittoAcl } from '@homelab/broker/acl'
+import { mosquittoAcl } from '@homelab/broker'
 import { freePort } from './net.js'
 import { HOST, waitFor } from './stack.js'
 

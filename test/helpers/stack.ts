@@ -1,23 +1,22 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AlerterSettings } from '@homelab/alerter/config'
-import { AlerterService } from '@homelab/alerter/service'
-import { type RunningBroker, startBroker } from '@homelab/broker/broker'
+import type { AlerterSettings } from '@homelab/alerter'
+import { AlerterService } from '@homelab/alerter'
 import {
   type Credentials,
   enrolHost,
   ensureCredentials,
+  type RunningBroker,
   readUsers,
+  startBroker,
   usersFilePath,
-} from '@homelab/broker/credentials'
+} from '@homelab/broker'
 import { createTopics } from '@homelab/contracts'
-import { GatewayConfig } from '@homelab/gateway/config'
-import { Gateway } from '@homelab/gateway/gateway'
-import { RecorderConfig } from '@homelab/recorder/config'
-import { databasePath, Recorder } from '@homelab/recorder/recorder'
+import { Gateway, GatewayConfig } from '@homelab/gateway'
+import { databasePath, Recorder, RecorderConfig } from '@homelab/recorder'
 import { Counters, createLogger, type Logger } from '@homelab/service-kit'
-import { SysCollectorService } from '@homelab/sys-collector/service'
+import { SysCollectorService } from '@homelab/sys-collector'
 import mqtt, { type MqttClient } from 'mqtt'
 
 export const HOST = 'testhost'

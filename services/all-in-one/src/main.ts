@@ -1,15 +1,12 @@
 import { resolve } from 'node:path'
-import { alerterSettings } from '@homelab/alerter/config'
-import { AlerterService } from '@homelab/alerter/service'
-import type { RunningBroker } from '@homelab/broker/broker'
-import { ensureCredentials, usersFilePath } from '@homelab/broker/credentials'
-import { startBrokerFromConfig } from '@homelab/broker/from-config'
+import { AlerterService, alerterSettings } from '@homelab/alerter'
+import type { RunningBroker } from '@homelab/broker'
+import { ensureCredentials, startBrokerFromConfig, usersFilePath } from '@homelab/broker'
 import { createTopics } from '@homelab/contracts'
-import { DockerCollectorService } from '@homelab/docker-collector/service'
-import { Gateway } from '@homelab/gateway/gateway'
-import { ollamaOptions } from '@homelab/ollama-collector/config'
-import { OllamaCollectorService } from '@homelab/ollama-collector/service'
-import { databasePath, Recorder } from '@homelab/recorder/recorder'
+import { DockerCollectorService } from '@homelab/docker-collector'
+import { Gateway } from '@homelab/gateway'
+import { OllamaCollectorService, ollamaOptions } from '@homelab/ollama-collector'
+import { databasePath, Recorder } from '@homelab/recorder'
 import {
   Counters,
   createLogger,
@@ -19,8 +16,8 @@ import {
   resolvePassword,
   runUntilSignal,
 } from '@homelab/service-kit'
-import { SysCollectorService } from '@homelab/sys-collector/service'
-import { SystemdCollectorService } from '@homelab/systemd-collector/service'
+import { SysCollectorService } from '@homelab/sys-collector'
+import { SystemdCollectorService } from '@homelab/systemd-collector'
 import { AllInOneConfig } from './config.js'
 
 const log = createLogger('homelab')
