@@ -14,7 +14,8 @@ export default defineConfig({
     rollupOptions: {
       // zod's sources place a few /* @__PURE__ */ hints where Rollup cannot use them; it drops them, harmlessly.
       onLog(level, log, handler) {
-        if (log.code === 'INVALID_ANNOTATION' && /node_modules[\\/]zod[\\/]/.test(log.id ?? log.message)) return
+        if (log.code === 'INVALID_ANNOTATION' && /node_modules[\\/]zod[\\/]/.test(log.id ?? log.message))
+          return
         handler(level, log)
       },
     },

@@ -15,9 +15,12 @@ import {
 import { createTopics } from '@homelab/contracts'
 import { Gateway, GatewayConfig } from '@homelab/gateway'
 import { databasePath, Recorder, RecorderConfig } from '@homelab/recorder'
-import { Counters, createLogger, type Logger } from '@homelab/service-kit'
+import { Counters, createLogger, type Logger, shareDecoding } from '@homelab/service-kit'
 import { SysCollectorService } from '@homelab/sys-collector'
 import mqtt, { type MqttClient } from 'mqtt'
+
+// Services started here share one process, as in the all-in-one (npm start): decode each message once for all.
+shareDecoding(2048)
 
 export const HOST = 'testhost'
 

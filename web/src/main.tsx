@@ -1,3 +1,4 @@
+import './zod-config'
 import type { HostSummary, Me } from '@homelab/contracts'
 import { render } from 'preact'
 import { useCallback, useEffect, useState } from 'preact/hooks'

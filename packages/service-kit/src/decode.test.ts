@@ -1,6 +1,6 @@
 import { createTopics, LiveMessage, liveReading, type SystemReading } from '@homelab/contracts'
-import { describe, expect, it } from 'vitest'
-import { decode } from './decode.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { decode, shareDecoding } from './decode.js'
 
 const topics = createTopics('homelab')
 const opts = { topics, maxPayloadBytes: 256 * 1024 }
@@ -79,5 +79,32 @@ describe('decode', () => {
     expect(LiveMessage.safeParse({ ...m, kind: 'unit' }).success).toBe(false)
     const cleared = liveReading({ topic, host: 'pi', service: 'sys-collector' }, 'container', 'web', null)
     expect(LiveMessage.parse(JSON.parse(JSON.stringify(cleared)))).toStrictEqual(cleared)
+  })
+})
+
+describe('shared decoding (several consumers in one process)', () => {
+  afterAll(() => shareDecoding(0))
+  it('decodes an equal payload once per topic, and freezes what it shares', () => {
+    const seen: string[] = []
+    shareDecoding(2, { inc: (n) => seen.push(n) })
+    const topic = topics.reading('pi', 'sys-collector', 'system')
+    const a = decode(opts, topic, json(system))
+    const b = decode(opts, topic, json(system))
+    expect(b).toBe(a)
+    expect(seen).toStrictEqual(['decode.shared'])
+    if (!a.ok || a.message.kind !== 'reading' || a.message.reading.kind !== 'system')
+      throw new Error('not a system reading')
+    const doc = a.message.reading.doc
+    expect(Object.isFrozen(doc) && Object.isFrozen(doc.cpu) && Object.isFrozen(doc.cpu.cores)).toBe(true)
+    expect(Reflect.set(doc, 'ts', 0)).toBe(false)
+    expect(doc.ts).toBe(system.ts)
+    // Another payload on the topic is decoded anew; so is the same payload under other options.
+    const c = decode(opts, topic, json({ ...system, ts: system.ts + 5000 }))
+    expect(c).not.toBe(a)
+    expect(decode({ ...opts, maxPayloadBytes: 1024 }, topic, json(system))).not.toBe(a)
+    // At most two topics are kept: the oldest goes first.
+    decode(opts, topics.status('pi', 'recorder'), Buffer.alloc(0))
+    decode(opts, topics.status('pi', 'gateway'), Buffer.alloc(0))
+    expect(decode(opts, topic, json({ ...system, ts: system.ts + 5000 }))).not.toBe(c)
   })
 })

@@ -54,6 +54,45 @@ const refuse = (category: InvalidCategory, reason: string, topic: ParsedTopic | 
  * on is refused, so the ACL on topics also binds what the documents claim.
  */
 export function decode(o: DecodeOptions, topic: string, payload: Buffer): DecodeResult {
+  if (!shared) return decodeOnce(o, topic, payload)
+  const key = `${o.topics.base}\u0000${o.maxPayloadBytes}\u0000${topic}`
+  const hit = shared.get(key)
+  if (hit?.payload.equals(payload)) {
+    counters?.inc('decode.shared')
+    return hit.result
+  }
+  const result = decodeOnce(o, topic, payload)
+  if (result.ok) deepFreeze(result.message)
+  shared.delete(key)
+  // A copy: the payload may be a view of the whole socket read it arrived in.
+  shared.set(key, { payload: Buffer.from(payload), result })
+  if (shared.size > sharedLimit) shared.delete(shared.keys().next().value ?? key)
+  return result
+}
+
+let shared: Map<string, { payload: Buffer; result: DecodeResult }> | null = null
+let sharedLimit = 0
+let counters: { inc(name: string): void } | null = null
+
+/**
+ * Where several consumers run in one process (the all-in-one: recorder, gateway and alerter each receive every
+ * message from the broker), the first of them decodes a message and the others get the same result: the last
+ * message of each topic is kept with its decoded value (at most `maxTopics`), and a payload equal byte for byte is
+ * not parsed or validated again. Decoded documents are frozen, as every consumer only reads them. 0 turns it off.
+ */
+export function shareDecoding(maxTopics: number, count?: { inc(name: string): void }): void {
+  shared = maxTopics > 0 ? new Map() : null
+  sharedLimit = maxTopics
+  counters = count ?? null
+}
+
+function deepFreeze(v: unknown): void {
+  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return
+  Object.freeze(v)
+  for (const x of Object.values(v)) deepFreeze(x)
+}
+
+function decodeOnce(o: DecodeOptions, topic: string, payload: Buffer): DecodeResult {
   const t = o.topics.parse(topic)
   if (!t) return refuse('topic', 'not in the topic tree', null)
   const c = classify(t)

@@ -15,6 +15,7 @@ import {
   resolveHostId,
   resolvePassword,
   runUntilSignal,
+  shareDecoding,
 } from '@homelab/service-kit'
 import { SysCollectorService } from '@homelab/sys-collector'
 import { SystemdCollectorService } from '@homelab/systemd-collector'
@@ -27,6 +28,8 @@ const log = createLogger('homelab')
  * each its own MQTT client with its own user, exactly as they run in separate containers.
  */
 await runUntilSignal(log, async () => {
+  // The recorder, gateway and alerter each receive every message: one decodes it, the others share the result.
+  shareDecoding(2048)
   const c = loadConfig(AllInOneConfig)
   const host = resolveHostId(c)
   const topics = createTopics(c.HOMELAB_BASE_TOPIC)
