@@ -85,3 +85,44 @@ describe('topics', () => {
     expect(sanitizeHostId('x'.repeat(80))).toHaveLength(63)
   })
 })
+
+describe('topic filters', () => {
+  const t = createTopics('homelab')
+
+  it('covers one channel, any host and service unless given', () => {
+    expect(t.filter('availability')).toBe('homelab/+/+/availability')
+    expect(t.filter('status', { host: 'pi' })).toBe('homelab/pi/+/status')
+    expect(t.filter('reading')).toBe('homelab/+/+/reading/#')
+    expect(t.filter('event')).toBe('homelab/+/+/event/+')
+    expect(t.filter('event', { host: 'pi', service: 'docker-collector', deep: true })).toBe(
+      'homelab/pi/docker-collector/event/#',
+    )
+    expect(t.filter('set', { host: 'pi', service: 'systemd-collector' })).toBe(
+      'homelab/pi/systemd-collector/set/+',
+    )
+    expect(t.filter('notify', { service: 'alerter' })).toBe('homelab/+/alerter/notify/+')
+    expect(t.filter('cmd')).toBe('homelab/+/+/cmd')
+  })
+
+  it('matches exactly the topics its builders make', () => {
+    const matches = (filter: string, topic: string) => {
+      const f = filter.split('/')
+      const p = topic.split('/')
+      for (let i = 0; i < f.length; i++) {
+        if (f[i] === '#') return true
+        if (f[i] !== '+' && f[i] !== p[i]) return false
+      }
+      return f.length === p.length
+    }
+    expect(matches(t.filter('reading'), t.reading('pi', 'docker-collector', 'container', 'web'))).toBe(true)
+    expect(matches(t.filter('reading'), t.reading('pi', 'sys-collector', 'system'))).toBe(true)
+    expect(matches(t.filter('event'), t.event('pi', 'recorder', 'service.availability'))).toBe(true)
+    expect(matches(t.filter('event'), t.status('pi', 'recorder'))).toBe(false)
+    expect(matches(t.filter('availability', { host: 'nas' }), t.availability('pi', 'recorder'))).toBe(false)
+  })
+
+  it('refuses a host that is not one topic level', () => {
+    expect(() => t.filter('status', { host: '+' })).toThrow()
+    expect(() => t.filter('status', { host: 'a/b' })).toThrow()
+  })
+})

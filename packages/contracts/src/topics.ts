@@ -44,6 +44,18 @@ export const CHANNELS = [
 ] as const
 export type Channel = (typeof CHANNELS)[number]
 
+/** Whether a channel's topics have levels after the channel (a kind, a type, a target, a client). */
+const CHANNEL_REST: Readonly<Record<Channel, boolean>> = {
+  availability: false,
+  status: false,
+  cmd: false,
+  reading: true,
+  event: true,
+  set: true,
+  reply: true,
+  notify: true,
+}
+
 export type ParsedTopic =
   | { channel: 'availability'; host: HostId; service: ServiceName }
   | { channel: 'status'; host: HostId; service: ServiceName }
@@ -62,12 +74,16 @@ export interface Topics {
   event(host: string, service: ServiceName, type: string): string
   cmd(host: string, service: ServiceName): string
   set(host: string, service: ServiceName, target: string): string
-  /** Filter matching every plain command topic of a service (`…/set/+`). */
-  setFilter(host: string, service: ServiceName): string
   reply(host: string, service: ServiceName, client: string): string
   notify(host: string, service: ServiceName, channel: string): string
   /** Subtree a service owns on a host (`<base>/<host>/<service>`). */
   subtree(host: string, service: ServiceName): string
+  /**
+   * Filter over one channel of the tree, any host and service unless given: `…/+/+/availability`,
+   * `…/pi/+/reading/#` (a reading's kind and entity), `…/+/+/event/+` (one level for an event type, a set target, a
+   * reply client, a notify channel; `#` instead with `deep`, for an ACL that leaves the rest to the consumers).
+   */
+  filter(channel: Channel, o?: { host?: string; service?: ServiceName; deep?: boolean }): string
   /** Filter matching every message of the project. */
   all(): string
   parse(topic: string): ParsedTopic | null
@@ -87,10 +103,14 @@ export function createTopics(base: string): Topics {
     event: (h, s, type) => `${root(h, s)}/event/${level(type)}`,
     cmd: (h, s) => `${root(h, s)}/cmd`,
     set: (h, s, target) => `${root(h, s)}/set/${level(target)}`,
-    setFilter: (h, s) => `${root(h, s)}/set/+`,
     reply: (h, s, client) => `${root(h, s)}/reply/${level(client)}`,
     notify: (h, s, channel) => `${root(h, s)}/notify/${level(channel)}`,
     subtree: root,
+    filter: (channel, o = {}) => {
+      const at = `${b}/${o.host === undefined ? '+' : level(o.host)}/${o.service ?? '+'}/${channel}`
+      if (!CHANNEL_REST[channel]) return at
+      return `${at}/${o.deep || channel === 'reading' ? '#' : '+'}`
+    },
     all: () => `${b}/#`,
     parse(topic) {
       if (!topic.startsWith(`${b}/`)) return null

@@ -72,7 +72,7 @@ export class CommandServer<A extends string = CommandAction> {
     this.actions = o.actions ?? (CommandAction as unknown as z.ZodType<A>)
     const { conn, topics, host, service } = o
     conn.subscribe(topics.cmd(host, service), 1)
-    conn.subscribe(topics.setFilter(host, service), 1)
+    conn.subscribe(topics.filter('set', { host, service }), 1)
     conn.onMessage((topic, payload, packet) => this.onMessage(topic, payload, packet))
   }
 

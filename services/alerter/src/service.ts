@@ -253,10 +253,10 @@ export class AlerterService {
       actions: AlertAction,
       execute: (c) => this.execute(c),
     })
-    this.conn.subscribe(`${topics.base}/+/+/availability`, 1)
-    this.conn.subscribe(`${topics.base}/+/+/status`, 0)
-    this.conn.subscribe(`${topics.base}/+/+/event/+`, 1)
-    this.conn.subscribe(`${topics.base}/+/+/reading/#`, 0)
+    this.conn.subscribe(topics.filter('availability'), 1)
+    this.conn.subscribe(topics.filter('status'), 0)
+    this.conn.subscribe(topics.filter('event'), 1)
+    this.conn.subscribe(topics.filter('reading'), 0)
     this.conn.start()
 
     this.timers.push(

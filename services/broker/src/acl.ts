@@ -1,4 +1,4 @@
-import { HostId, haIds, type ServiceName } from '@homelab/contracts'
+import { createTopics, HostId, haIds, type ServiceName, type Topics } from '@homelab/contracts'
 
 /** The collectors: one user per machine each, bound to that machine's host id. */
 export const COLLECTORS = [
@@ -69,26 +69,28 @@ export interface AclRules {
 }
 
 /** Channels a service may publish in its own subtree (never `cmd` or `set`, which only commanders publish). */
-const OWN_CHANNELS = ['availability', 'status', 'reading/#', 'event/#', 'reply/#']
+const OWN_CHANNELS = ['availability', 'status', 'reading', 'event', 'reply'] as const
 
-function own(base: string, host: string, service: ServiceName): string[] {
-  return OWN_CHANNELS.map((c) => `${base}/${host}/${service}/${c}`)
+/** A service's own channels, on one host or (`host` undefined) on any. */
+function own(t: Topics, service: ServiceName, host?: string): string[] {
+  return OWN_CHANNELS.map((c) => t.filter(c, { host, service, deep: true }))
 }
 
 /** The access an identity has, as MQTT filters. */
 export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): AclRules {
-  const commands = [`${base}/+/+/cmd`, `${base}/+/+/set/+`]
+  const t = createTopics(base)
+  const commands = [t.filter('cmd'), t.filter('set')]
   switch (id.kind) {
     case 'collector':
       return {
         publish: [
-          ...own(base, id.host, id.service),
+          ...own(t, id.service, id.host),
           `${haPrefix}/device/${haDeviceIds(id.service, id.host)}/config`,
         ],
         // The discovery configs are read back at start, so a device that vanished meanwhile is still removed.
         subscribe: [
-          `${base}/${id.host}/${id.service}/cmd`,
-          `${base}/${id.host}/${id.service}/set/+`,
+          t.cmd(id.host, id.service),
+          t.filter('set', { host: id.host, service: id.service }),
           `${haPrefix}/status`,
           `${haPrefix}/device/+/config`,
         ],
@@ -96,19 +98,19 @@ export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): 
     case 'central':
       switch (id.service) {
         case 'recorder':
-          return { publish: own(base, '+', 'recorder'), subscribe: [`${base}/#`] }
+          return { publish: own(t, 'recorder'), subscribe: [t.all()] }
         case 'alerter':
           // Watches everything; publishes its alerts (events and retained state) and notifications, never commands.
           return {
-            publish: [...own(base, '+', 'alerter'), `${base}/+/alerter/notify/+`],
-            subscribe: [`${base}/#`],
+            publish: [...own(t, 'alerter'), t.filter('notify', { service: 'alerter' })],
+            subscribe: [t.all()],
           }
         case 'gateway':
-          return { publish: [...own(base, '+', 'gateway'), ...commands], subscribe: [`${base}/#`] }
+          return { publish: [...own(t, 'gateway'), ...commands], subscribe: [t.all()] }
       }
       break
     case 'homeassistant':
-      return { publish: [...commands, `${haPrefix}/status`], subscribe: [`${base}/#`, `${haPrefix}/#`] }
+      return { publish: [...commands, `${haPrefix}/status`], subscribe: [t.all(), `${haPrefix}/#`] }
   }
 }
 
