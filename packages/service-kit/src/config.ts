@@ -17,14 +17,17 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-type Source = Record<string, string | undefined>
+export type Source = Record<string, string | undefined>
 
 /**
  * Reads a service's config from the environment, optionally merged over a JSON file named by
  * HOMELAB_CONFIG_FILE (keys are the same variable names; the environment wins). The schema is an object
  * keyed by variable names; its defaults are the documented defaults.
  */
-export function loadConfig<S extends z.ZodObject>(schema: S, env: Source = process.env): z.infer<S> {
+/** A settings schema: a zod object (its keys are the variables read) whose output is `T`. */
+export type ConfigSchema<T> = z.ZodType<T> & { shape: z.ZodRawShape }
+
+export function loadConfig<T>(schema: ConfigSchema<T>, env: Source = process.env): T {
   let merged: Source = {}
   const file = env.HOMELAB_CONFIG_FILE
   if (file) {

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 
 export type Db = Database.Database
@@ -120,6 +120,11 @@ export const MIGRATIONS: readonly string[] = [
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** The recorder's database in a data folder: written by the recorder, read by the gateway. */
+export function databasePath(dataDir: string): string {
+  return join(dataDir, 'homelab.db')
+}
 
 /**
  * Opens a service's own SQLite file for writing (the recorder's database, the alerter's, the gateway's): WAL, the

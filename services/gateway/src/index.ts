@@ -2,3 +2,4 @@
 // configuration and the service it runs. Everything else in src/ is internal (scripts/import-map.json).
 export * from './config.js'
 export * from './gateway.js'
+export * from './module.js'

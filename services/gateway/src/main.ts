@@ -1,19 +1,10 @@
-import { join } from 'node:path'
 import { Role } from '@homelab/contracts'
-import {
-  brokerIdentity,
-  Counters,
-  createLogger,
-  loadConfig,
-  mqttProbe,
-  runUntilSignal,
-  startHealthFile,
-} from '@homelab/service-kit'
+import { createLogger, loadConfig, runService } from '@homelab/service-kit'
 import { Auth } from './auth.js'
 import { GatewayConfig, sessionOptions } from './config.js'
-import { Gateway } from './gateway.js'
+import { gateway } from './module.js'
 
-const log = createLogger('gateway')
+const _log = createLogger('gateway')
 const [cmd, ...args] = process.argv.slice(2)
 
 if (cmd === 'token') {
@@ -35,22 +26,5 @@ if (cmd === 'token') {
     process.exit(2)
   }
 } else {
-  await runUntilSignal(log, async () => {
-    const c = loadConfig(GatewayConfig)
-    const { topics, host, username, password } = brokerIdentity(c, 'gateway')
-    const gw = new Gateway({
-      config: c,
-      topics,
-      host,
-      username,
-      password,
-      databasePath: join(c.HOMELAB_DATA_DIR, 'homelab.db'),
-      log,
-      counters: new Counters(),
-    })
-    await gw.start()
-    startHealthFile(c.HOMELAB_HEALTH_FILE, mqttProbe(gw.conn))
-    log.info(`dashboard on http://localhost:${gw.port}/`)
-    return gw
-  })
+  await runService(gateway)
 }

@@ -1,16 +1,9 @@
-import {
-  brokerIdentity,
-  Counters,
-  createLogger,
-  loadConfig,
-  mqttProbe,
-  runUntilSignal,
-  startHealthFile,
-} from '@homelab/service-kit'
+import { createLogger, loadConfig, runService } from '@homelab/service-kit'
 import { openWriter } from '@homelab/storage'
 import { RecorderConfig } from './config.js'
+import { recorder } from './module.js'
 import { rebuildProjections } from './rebuild.js'
-import { databasePath, Recorder } from './recorder.js'
+import { databasePath } from './recorder.js'
 import { Store } from './store.js'
 
 const log = createLogger('recorder')
@@ -23,26 +16,5 @@ if (process.argv[2] === 'rebuild') {
   db.close()
   log.info(`rebuilt projections from ${r.events} events and ${r.samples} raw samples`)
 } else {
-  await runUntilSignal(log, async () => {
-    const c = loadConfig(RecorderConfig)
-    const { topics, host, username, password } = brokerIdentity(c, 'recorder')
-    const recorder = new Recorder({
-      config: c,
-      topics,
-      host,
-      username,
-      password,
-      log,
-      counters: new Counters(),
-    })
-    recorder.start()
-    const connected = mqttProbe(recorder.conn)
-    startHealthFile(c.HOMELAB_HEALTH_FILE, () =>
-      recorder.conn.hasCondition('database')
-        ? { ok: false, detail: recorder.conn.currentStatus.reason ?? 'cannot write the database' }
-        : connected(),
-    )
-    log.info(`recording to ${databasePath(c.HOMELAB_DATA_DIR)}`)
-    return recorder
-  })
+  await runService(recorder)
 }

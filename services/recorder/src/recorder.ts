@@ -1,16 +1,14 @@
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Topics } from '@homelab/contracts'
 import { type Counters, type Logger, MqttConnection } from '@homelab/service-kit'
-import { type Db, openWriter } from '@homelab/storage'
+import { type Db, databasePath, openWriter } from '@homelab/storage'
 import type { RecorderConfig } from './config.js'
 import { Ingest, StorageUnavailable } from './ingest.js'
 import { applyRetention } from './retention.js'
 import { Store } from './store.js'
 
-export function databasePath(dataDir: string): string {
-  return join(dataDir, 'homelab.db')
-}
+/** Where the recorder keeps its database (storage owns the name; re-exported for the recorder's users). */
+export { databasePath }
 
 export interface RecorderDeps {
   config: RecorderConfig

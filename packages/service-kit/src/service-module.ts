@@ -1,0 +1,105 @@
+import type { ServiceName, Topics } from '@homelab/contracts'
+import { brokerIdentity, type CommonConfig, type ConfigSchema, loadConfig, type Source } from './config.js'
+import { startHealthFile } from './health.js'
+import { runUntilSignal } from './lifecycle.js'
+import { Counters, createLogger, type Logger } from './log.js'
+
+/** What a service is given to run: where it is, the bus and its login, its logger and counters. */
+export interface ServiceContext {
+  host: string
+  topics: Topics
+  mqtt: { url: string; username: string; password: string | undefined }
+  log: Logger
+  counters: Counters
+}
+
+/** A service built by its module; `stop` undoes exactly what `start` did. */
+export interface ServiceInstance {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** For the container healthcheck file (HOMELAB_HEALTH_FILE) when the service runs alone. */
+  health(): { ok: boolean; detail: string }
+  /** Lines worth telling the operator once it has started (where its data is, its login). */
+  started?(): string[]
+  /** One line to show on its own once everything has started (the dashboard's address). */
+  banner?(): string
+}
+
+/**
+ * One shape for every service: its name, its settings (a zod object read from the environment), and a `create`
+ * that builds it from them without doing any I/O — `start` does that. A service's `main.ts` is `runService(module)`;
+ * the all-in-one starts a list of modules in order and stops them in reverse.
+ */
+export interface ServiceModule<C extends CommonConfig = CommonConfig> {
+  name: ServiceName
+  config: ConfigSchema<C>
+  create(config: C, ctx: ServiceContext): ServiceInstance
+}
+
+/** A module with its settings' type hidden, so modules of different settings can sit in one list. */
+export interface ModuleEntry {
+  name: ServiceName
+  /** Reads the module's settings from `env` and builds the service (no I/O yet). */
+  build(env: Source, ctx: ServiceContext): ServiceInstance
+}
+
+export function entry<C extends CommonConfig>(m: ServiceModule<C>): ModuleEntry {
+  return { name: m.name, build: (env, ctx) => m.create(loadConfig(m.config, env), ctx) }
+}
+
+/** A service's `main.ts`: reads its settings, runs it until SIGINT/SIGTERM, keeps its health file fresh. */
+export async function runService<C extends CommonConfig>(m: ServiceModule<C>): Promise<void> {
+  const log = createLogger(m.name)
+  await runUntilSignal(log, async () => {
+    const config = loadConfig(m.config)
+    const { url, username, password, host, topics } = brokerIdentity(config, m.name)
+    const service = m.create(config, {
+      host,
+      topics,
+      mqtt: { url, username, password },
+      log,
+      counters: new Counters(),
+    })
+    await service.start()
+    const stopHealth = startHealthFile(config.HOMELAB_HEALTH_FILE, () => service.health())
+    for (const line of service.started?.() ?? []) log.info(line)
+    const banner = service.banner?.()
+    if (banner) log.info(banner)
+    return {
+      async stop() {
+        stopHealth()
+        await service.stop()
+      },
+    }
+  })
+}
+
+/**
+ * Starts services in order (each once the one before has started) and returns what stops them in reverse. If one
+ * fails to start, those already started are stopped before the error is thrown.
+ */
+export async function startInOrder(
+  services: ReadonlyArray<{ name: string; instance: ServiceInstance }>,
+  log: Logger,
+): Promise<() => Promise<void>> {
+  const started: Array<{ name: string; instance: ServiceInstance }> = []
+  const stopAll = async () => {
+    for (const s of [...started].reverse()) {
+      try {
+        await s.instance.stop()
+      } catch (e) {
+        log.warn(`error while stopping the ${s.name}:`, e)
+      }
+    }
+  }
+  try {
+    for (const s of services) {
+      await s.instance.start()
+      started.push(s)
+    }
+  } catch (e) {
+    await stopAll()
+    throw e
+  }
+  return stopAll
+}
