@@ -1,8 +1,17 @@
 import type { ServiceName, Topics } from '@homelab/contracts'
-import { brokerIdentity, type CommonConfig, type ConfigSchema, loadConfig, type Source } from './config.js'
+import {
+  brokerIdentity,
+  type CommonConfig,
+  type ConfigSchema,
+  type HaConfig,
+  loadConfig,
+  type Source,
+} from './config.js'
+import { HaDiscovery } from './ha-discovery.js'
 import { startHealthFile } from './health.js'
 import { runUntilSignal } from './lifecycle.js'
 import { Counters, createLogger, type Logger } from './log.js'
+import { MqttConnection, type MqttConnectionOptions } from './mqtt-connection.js'
 
 /** What a service is given to run: where it is, the bus and its login, its logger and counters. */
 export interface ServiceContext {
@@ -102,4 +111,68 @@ export async function startInOrder(
     throw e
   }
   return stopAll
+}
+
+/** A service's login to the bus, as its options carry it. */
+export interface BusLogin {
+  url: string
+  username: string | undefined
+  password: string | undefined
+  host: string
+  topics: Topics
+  log: Logger
+}
+
+/** The version every service reports in its status. */
+export const SERVICE_VERSION = '0.1.0'
+
+/**
+ * A service's connection to the bus: client id `<service>-<host>` (`.<suffix>` for a second one, as the broker's
+ * client-id rule allows), its status and availability under its own subtree.
+ */
+export function serviceConnection(
+  login: BusLogin,
+  service: ServiceName,
+  counters: Counters,
+  extra: Partial<Omit<MqttConnectionOptions, keyof BusLogin | 'service' | 'counters' | 'version'>> = {},
+): MqttConnection {
+  return new MqttConnection({
+    url: login.url,
+    username: login.username,
+    password: login.password,
+    clientId: `${service}-${login.host}`,
+    host: login.host,
+    service,
+    topics: login.topics,
+    log: login.log,
+    counters,
+    version: SERVICE_VERSION,
+    ...extra,
+  })
+}
+
+/**
+ * A collector's Home Assistant discovery, or null when it is off: the devices whose object ids `owns` matches are
+ * this collector's, and `republish` sends its current state again when Home Assistant comes up.
+ */
+export function collectorDiscovery(
+  o: BusLogin & { ha?: HaConfig | undefined },
+  conn: MqttConnection,
+  service: ServiceName,
+  counters: Counters,
+  owns: (objectId: string) => boolean,
+  republish: () => void,
+): HaDiscovery | null {
+  if (!o.ha) return null
+  return new HaDiscovery({
+    conn,
+    topics: o.topics,
+    host: o.host,
+    service,
+    owns,
+    settings: o.ha,
+    log: o.log,
+    counters,
+    onBirth: republish,
+  })
 }

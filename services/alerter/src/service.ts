@@ -23,7 +23,8 @@ import {
   Counters,
   decode,
   type Logger,
-  MqttConnection,
+  type MqttConnection,
+  serviceConnection,
 } from '@homelab/service-kit'
 import { z } from 'zod'
 import type { AlerterSettings } from './config.js'
@@ -95,19 +96,9 @@ export class AlerterService {
     this.now = o.now ?? Date.now
     const s = o.settings
     this.store = new AlertStore(join(s.dataDir, 'alerter', 'alerter.db'))
-    this.conn = new MqttConnection({
-      url: o.url,
-      username: o.username,
-      password: o.password,
-      clientId: `alerter-${o.host}`,
-      host: o.host,
-      service: 'alerter',
-      topics: o.topics,
-      log: o.log,
-      counters: this.counters,
+    this.conn = serviceConnection(o, 'alerter', this.counters, {
       // Events published while the alerter was away are queued by the broker and evaluated when it is back.
       persistentSession: true,
-      version: '0.1.0',
     })
     this.engine = new Engine({
       now: this.now,

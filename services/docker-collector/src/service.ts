@@ -2,10 +2,12 @@ import { haIds, type Topics } from '@homelab/contracts'
 import {
   CommandServer,
   Counters,
+  collectorDiscovery,
   type HaConfig,
-  HaDiscovery,
+  type HaDiscovery,
   type Logger,
-  MqttConnection,
+  type MqttConnection,
+  serviceConnection,
 } from '@homelab/service-kit'
 import { DockerCollector } from './collector.js'
 import { ControlPolicyMatcher } from './control.js'
@@ -39,18 +41,7 @@ export class DockerCollectorService {
 
   constructor(o: DockerCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
-    this.conn = new MqttConnection({
-      url: o.url,
-      username: o.username,
-      password: o.password,
-      clientId: `docker-collector-${o.host}`,
-      host: o.host,
-      service: 'docker-collector',
-      topics: o.topics,
-      log: o.log,
-      counters: this.counters,
-      version: '0.1.0',
-    })
+    this.conn = serviceConnection(o, 'docker-collector', this.counters)
     this.collector = new DockerCollector({
       conn: this.conn,
       topics: o.topics,
@@ -74,19 +65,14 @@ export class DockerCollectorService {
     })
     if (o.control.length > 0) o.log.info(`control allowed for names matching: ${o.control.join(', ')}`)
     const prefix = `${haIds.scope(o.host, 'container')}-`
-    this.ha = o.ha
-      ? new HaDiscovery({
-          conn: this.conn,
-          topics: o.topics,
-          host: o.host,
-          service: 'docker-collector',
-          owns: (id) => id.startsWith(prefix),
-          settings: o.ha,
-          log: o.log,
-          counters: this.counters,
-          onBirth: () => this.collector.republish(),
-        })
-      : null
+    this.ha = collectorDiscovery(
+      o,
+      this.conn,
+      'docker-collector',
+      this.counters,
+      (id) => id.startsWith(prefix),
+      () => this.collector.republish(),
+    )
     const ha = this.ha
     if (ha?.wants('containers')) {
       this.collector.onChange.add(() => {

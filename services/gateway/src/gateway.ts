@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Topics } from '@homelab/contracts'
-import { type Counters, type Logger, MqttConnection, StartError } from '@homelab/service-kit'
+import {
+  type Counters,
+  type Logger,
+  type MqttConnection,
+  StartError,
+  serviceConnection,
+} from '@homelab/service-kit'
 import { type Db, type HistoryReader, openReader, HistoryReader as Reader } from '@homelab/storage'
 import { type ServerType, serve } from '@hono/node-server'
 import { createApp } from './app.js'
@@ -45,17 +51,10 @@ export class Gateway {
 
   constructor(private readonly d: GatewayServiceDeps) {
     this.auth = new Auth(d.config.HOMELAB_DATA_DIR, d.config.HOMELAB_ADMIN_TOKEN, sessionOptions(d.config))
-    this.conn = new MqttConnection({
-      url: d.config.HOMELAB_MQTT_URL,
-      username: d.username,
-      password: d.password,
+    this.conn = serviceConnection({ ...d, url: d.config.HOMELAB_MQTT_URL }, 'gateway', d.counters, {
+      // A suffix per process (the broker's `.suffix` form): two gateway processes on one host never take each other's
+      // connection.
       clientId: `gateway-${d.host}.${process.pid}`,
-      host: d.host,
-      service: 'gateway',
-      topics: d.topics,
-      log: d.log,
-      counters: d.counters,
-      version: '0.1.0',
     })
     this.hub = new LiveHub(this.conn, d.topics, d.log, d.counters)
   }

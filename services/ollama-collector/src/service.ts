@@ -1,5 +1,13 @@
 import { haIds, type Topics } from '@homelab/contracts'
-import { Counters, type HaConfig, HaDiscovery, type Logger, MqttConnection } from '@homelab/service-kit'
+import {
+  Counters,
+  collectorDiscovery,
+  type HaConfig,
+  type HaDiscovery,
+  type Logger,
+  type MqttConnection,
+  serviceConnection,
+} from '@homelab/service-kit'
 import { OllamaCollector } from './collector.js'
 import { displayUrl } from './config.js'
 import { GpuReader } from './gpu.js'
@@ -36,18 +44,7 @@ export class OllamaCollectorService {
 
   constructor(private readonly o: OllamaCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
-    this.conn = new MqttConnection({
-      url: o.url,
-      username: o.username,
-      password: o.password,
-      clientId: `ollama-collector-${o.host}`,
-      host: o.host,
-      service: 'ollama-collector',
-      topics: o.topics,
-      log: o.log,
-      counters: this.counters,
-      version: '0.1.0',
-    })
+    this.conn = serviceConnection(o, 'ollama-collector', this.counters)
     this.proxy = o.proxy
       ? new MeasuringProxy({
           upstream: o.ollamaHost,
@@ -70,19 +67,14 @@ export class OllamaCollectorService {
       counters: this.counters,
     })
     const deviceId = haIds.entity(o.host, 'ollama')
-    this.ha = o.ha
-      ? new HaDiscovery({
-          conn: this.conn,
-          topics: o.topics,
-          host: o.host,
-          service: 'ollama-collector',
-          owns: (id) => id === deviceId,
-          settings: o.ha,
-          log: o.log,
-          counters: this.counters,
-          onBirth: () => this.collector.republish(),
-        })
-      : null
+    this.ha = collectorDiscovery(
+      o,
+      this.conn,
+      'ollama-collector',
+      this.counters,
+      (id) => id === deviceId,
+      () => this.collector.republish(),
+    )
     const ha = this.ha
     if (ha?.wants('ollama')) {
       // Offered once Ollama has been seen (no device for a machine without Ollama); the version is its model.

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import type { Topics } from '@homelab/contracts'
-import { type Counters, type Logger, MqttConnection } from '@homelab/service-kit'
+import { type Counters, type Logger, type MqttConnection, serviceConnection } from '@homelab/service-kit'
 import { type Db, databasePath, openWriter } from '@homelab/storage'
 import type { RecorderConfig } from './config.js'
 import { Ingest, StorageUnavailable } from './ingest.js'
@@ -52,18 +52,9 @@ export class Recorder {
     this.db = openWriter(this.path)
     this.store = this.newStore(this.db)
     this.ingest = this.newIngest(this.store)
-    this.conn = new MqttConnection({
-      url: d.config.HOMELAB_MQTT_URL,
-      username: d.username,
-      password: d.password,
-      clientId: `recorder-${d.host}`,
-      host: d.host,
-      service: 'recorder',
-      topics: d.topics,
-      log: d.log,
-      counters: d.counters,
+    const login = { ...d, url: d.config.HOMELAB_MQTT_URL }
+    this.conn = serviceConnection(login, 'recorder', d.counters, {
       persistentSession: true,
-      version: '0.1.0',
       // Every document carries its own time and the store keeps the newest: only availability (no timestamp) needs
       // the connection's check that a retained message is not older than a live one.
       dropStaleRetained: (topic) => topic.endsWith('/availability'),

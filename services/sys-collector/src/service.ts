@@ -1,5 +1,13 @@
 import { haIds, type Topics } from '@homelab/contracts'
-import { Counters, type HaConfig, HaDiscovery, type Logger, MqttConnection } from '@homelab/service-kit'
+import {
+  Counters,
+  collectorDiscovery,
+  type HaConfig,
+  type HaDiscovery,
+  type Logger,
+  type MqttConnection,
+  serviceConnection,
+} from '@homelab/service-kit'
 import { SysCollector } from './collector.js'
 import { hostDevice, hostShape } from './ha.js'
 import type { HostPaths } from './host-reader.js'
@@ -27,18 +35,7 @@ export class SysCollectorService {
 
   constructor(o: SysCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
-    this.conn = new MqttConnection({
-      url: o.url,
-      username: o.username,
-      password: o.password,
-      clientId: `sys-collector-${o.host}`,
-      host: o.host,
-      service: 'sys-collector',
-      topics: o.topics,
-      log: o.log,
-      counters: this.counters,
-      version: '0.1.0',
-    })
+    this.conn = serviceConnection(o, 'sys-collector', this.counters)
     this.collector = new SysCollector({
       conn: this.conn,
       topics: o.topics,
@@ -49,19 +46,14 @@ export class SysCollectorService {
       counters: this.counters,
     })
     const hostId = haIds.host(o.host)
-    this.ha = o.ha
-      ? new HaDiscovery({
-          conn: this.conn,
-          topics: o.topics,
-          host: o.host,
-          service: 'sys-collector',
-          owns: (id) => id === hostId,
-          settings: o.ha,
-          log: o.log,
-          counters: this.counters,
-          onBirth: () => this.collector.republish(),
-        })
-      : null
+    this.ha = collectorDiscovery(
+      o,
+      this.conn,
+      'sys-collector',
+      this.counters,
+      (id) => id === hostId,
+      () => this.collector.republish(),
+    )
     const ha = this.ha
     if (ha?.wants('host')) {
       this.collector.onPublished.add((r) => {

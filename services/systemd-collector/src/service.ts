@@ -2,11 +2,13 @@ import { haIds, type Topics } from '@homelab/contracts'
 import {
   CommandServer,
   Counters,
+  collectorDiscovery,
   compileGlobs,
   type HaConfig,
-  HaDiscovery,
+  type HaDiscovery,
   type Logger,
-  MqttConnection,
+  type MqttConnection,
+  serviceConnection,
 } from '@homelab/service-kit'
 import { SystemdBus } from './bus.js'
 import { SystemdCollector } from './collector.js'
@@ -40,18 +42,7 @@ export class SystemdCollectorService {
 
   constructor(o: SystemdCollectorServiceOptions) {
     this.counters = o.counters ?? new Counters()
-    this.conn = new MqttConnection({
-      url: o.url,
-      username: o.username,
-      password: o.password,
-      clientId: `systemd-collector-${o.host}`,
-      host: o.host,
-      service: 'systemd-collector',
-      topics: o.topics,
-      log: o.log,
-      counters: this.counters,
-      version: '0.1.0',
-    })
+    this.conn = serviceConnection(o, 'systemd-collector', this.counters)
     this.collector = new SystemdCollector({
       conn: this.conn,
       topics: o.topics,
@@ -76,19 +67,14 @@ export class SystemdCollectorService {
     })
     if (o.control.length > 0) o.log.info(`control allowed for units matching: ${o.control.join(', ')}`)
     const prefix = `${haIds.scope(o.host, 'unit')}-`
-    this.ha = o.ha
-      ? new HaDiscovery({
-          conn: this.conn,
-          topics: o.topics,
-          host: o.host,
-          service: 'systemd-collector',
-          owns: (id) => id.startsWith(prefix),
-          settings: o.ha,
-          log: o.log,
-          counters: this.counters,
-          onBirth: () => this.collector.republish(),
-        })
-      : null
+    this.ha = collectorDiscovery(
+      o,
+      this.conn,
+      'systemd-collector',
+      this.counters,
+      (id) => id.startsWith(prefix),
+      () => this.collector.republish(),
+    )
     const ha = this.ha
     if (ha?.wants('units') && o.ha) {
       const wanted = compileGlobs(o.ha.HOMELAB_HA_UNITS)
