@@ -7,19 +7,17 @@ import {
   ContainerReading,
   type ContainerStats,
   EngineReading,
-  Event,
+  type Event,
   type Topics,
 } from '@homelab/contracts'
 import {
   type CommandInput,
   type CommandOutcome,
   type Counters,
-  delayToNextTick,
   forEachLimited,
-  Hooks,
   type Logger,
   type MqttConnection,
-  RetryDelay,
+  SourceWatcher,
 } from '@homelab/service-kit'
 import type { ControlPolicyMatcher } from './control.js'
 import {
@@ -78,7 +76,6 @@ const ACTIONS: Readonly<Record<string, ContainerEventType>> = {
   destroy: 'container.destroy',
 }
 
-const MAX_BACKOFF_MS = 30_000
 const SERVICE = 'docker-collector'
 
 /**
@@ -88,34 +85,23 @@ const SERVICE = 'docker-collector'
  * published retained. Losing the engine marks the collector unavailable with the reason and retries with backoff;
  * on return it resyncs, announcing what changed meanwhile (`container.sync`, `container.gone`).
  */
-export class DockerCollector {
+export class DockerCollector extends SourceWatcher {
   private readonly tracked = new Map<string, Tracked>()
   /** Signature of each container's state as last announced by an event (to find what changed while away). */
   private readonly announced = new Map<string, string>()
   /** Restart count as last seen by the event handler (a restart by policy shows as an increase on `start`). */
   private readonly restartsSeen = new Map<string, number>()
-  private connected = false
-  private running = false
-  private busy = false
-  private timer: NodeJS.Timeout | null = null
-  private readonly retry = new RetryDelay(1000, MAX_BACKOFF_MS)
   private stream: NodeJS.ReadableStream | null = null
-  private chain: Promise<void> = Promise.resolve()
-  private loop: Promise<void> = Promise.resolve()
   private engineVersion: EngineVersion | null = null
-  private lastError: string | null = null
-  /** Test and bench hooks. */
-  onEvent: ((e: Event) => void) | null = null
-  onTick: (() => void) | null = null
-  /** Called after the container set may have changed (resync, lifecycle event, interval): HA discovery. */
-  readonly onChange: Hooks
 
   constructor(private readonly d: DockerCollectorDeps) {
-    this.onChange = new Hooks(d.counters, d.log)
-  }
-
-  get isConnected(): boolean {
-    return this.connected
+    super(d, {
+      service: SERVICE,
+      where: `Docker at ${d.engine.where}`,
+      counter: 'engine',
+      change: 'Docker change',
+      reading: 'containers',
+    })
   }
 
   /** Publishes every container's document again (Home Assistant restarted). */
@@ -129,83 +115,37 @@ export class DockerCollector {
     return [...this.tracked.values()].map((t) => t.info)
   }
 
-  /** Why the engine cannot be reached, while it cannot. */
-  get unavailableReason(): string | null {
-    return this.connected ? null : this.lastError
+  protected async connect(): Promise<{ ended: Promise<string> } | null> {
+    const { engine } = this.d
+    this.engineVersion = await engine.version()
+    const stream = await engine.events()
+    if (!this.running) {
+      ;(stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
+      return null
+    }
+    this.stream = stream
+    const ended = this.consume(stream)
+    await this.enqueue(() => this.resync())
+    return { ended: ended.then(() => 'the event stream ended') }
   }
 
-  start(): void {
-    this.running = true
-    this.d.conn.setStatus('unavailable', `connecting to Docker at ${this.d.engine.where}`)
-    this.loop = this.connectLoop()
-    this.schedule()
-  }
-
-  async stop(): Promise<void> {
-    this.running = false
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = null
-    this.retry.cancel()
-    this.closeStream()
-    await this.loop
-    await this.chain
-  }
-
-  private closeStream(): void {
+  protected disconnect(): void {
     const s = this.stream as (NodeJS.ReadableStream & { destroy?: () => void }) | null
     this.stream = null
     s?.destroy?.()
   }
 
-  /** Runs `fn` after every event already received, so container state changes apply in order. */
-  private enqueue(fn: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(fn).catch((e) => {
-      this.d.counters.inc('handler.errors')
-      this.d.log.once(`handler:${(e as Error).message}`, 'handling a Docker change failed:', e)
-    })
-    this.chain = next
-    return next
+  protected watching(): string {
+    const v = this.engineVersion
+    return `watching Docker ${v?.version} (API ${v?.apiVersion}) at ${this.d.engine.where}: ${this.tracked.size} containers`
   }
 
-  private async connectLoop(): Promise<void> {
-    const { engine, conn, log } = this.d
-    while (this.running) {
-      try {
-        this.engineVersion = await engine.version()
-        const stream = await engine.events()
-        if (!this.running) {
-          ;(stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
-          return
-        }
-        this.stream = stream
-        const ended = this.consume(stream)
-        await this.enqueue(() => this.resync())
-        this.connected = true
-        this.lastError = null
-        this.retry.reset()
-        conn.setStatus('ok', null)
-        log.info(
-          `watching Docker ${this.engineVersion.version} (API ${this.engineVersion.apiVersion}) at ${engine.where}: ${this.tracked.size} containers`,
-        )
-        await ended
-        this.connected = false
-        if (!this.running) return
-        this.d.counters.inc('engine.disconnects')
-        this.lastError = `lost the connection to Docker at ${engine.where}; reconnecting`
-        log.warn(this.lastError)
-        conn.setStatus('unavailable', this.lastError)
-      } catch (e) {
-        this.connected = false
-        this.closeStream()
-        if (!this.running) return
-        const reason = describeDockerError(e, engine.where)
-        this.lastError = reason
-        this.d.counters.inc('engine.errors')
-        log.once(`engine:${reason}`, reason)
-        conn.setStatus('unavailable', reason)
-      }
-      await this.retry.wait()
-    }
+  protected lost(): string {
+    return `lost the connection to Docker at ${this.d.engine.where}; reconnecting`
+  }
+
+  protected describeError(e: unknown): string {
+    return describeDockerError(e, this.d.engine.where)
   }
 
   /** Reads the newline-delimited JSON event stream; resolves when it ends for any reason. */
@@ -247,7 +187,7 @@ export class DockerCollector {
     )
     let t = this.tracked.get(raw.Id)
     if (t) {
-      if (t.info.name !== info.name) this.clearReading(t.info.name)
+      if (t.info.name !== info.name) this.clearRetained('container', t.info.name)
       t.info = info
       if (info.state !== 'running') t.stats = null
     } else {
@@ -275,7 +215,7 @@ export class DockerCollector {
       if (seen.has(id)) continue
       this.tracked.delete(id)
       this.restartsSeen.delete(id)
-      this.clearReading(t.info.name)
+      this.clearRetained('container', t.info.name)
     }
     for (const [id, sig] of this.announced) {
       if (seen.has(id)) continue
@@ -362,7 +302,7 @@ export class DockerCollector {
         const old = (attrs.oldName ?? '').replace(/^\//, '')
         if (old) data.oldName = old
         message = `${old || 'a container'} was renamed to ${name}`
-        if (old && old !== name) this.clearReading(old)
+        if (old && old !== name) this.clearRetained('container', old)
         break
       }
       case 'container.start':
@@ -412,7 +352,7 @@ export class DockerCollector {
       this.restartsSeen.delete(id)
       const gone = this.tracked.get(id)
       this.tracked.delete(id)
-      this.clearReading(gone?.info.name ?? name)
+      this.clearRetained('container', gone?.info.name ?? name)
     }
     this.onChange.call()
   }
@@ -426,21 +366,7 @@ export class DockerCollector {
     message: string,
     data: ContainerEventData,
   ): void {
-    const e: Event = {
-      v: 1,
-      ts: Math.floor(ts),
-      host: this.d.host,
-      source: SERVICE,
-      id,
-      type,
-      severity,
-      subject,
-      message: message.slice(0, 2000),
-      data,
-    }
-    this.d.conn.publishJson(this.d.topics.event(this.d.host, SERVICE, type), Event, e)
-    this.d.counters.inc('events.published')
-    this.onEvent?.(e)
+    this.emitEvent({ type, id, ts, subject, severity, message, data })
   }
 
   private publishReading(t: Tracked, ts: number): void {
@@ -460,71 +386,41 @@ export class DockerCollector {
     )
   }
 
-  /** Removes a container's retained document (it is gone or was renamed). */
-  private clearReading(name: string): void {
-    this.d.conn.publish(this.d.topics.reading(this.d.host, SERVICE, 'container', name), '', {
-      qos: 1,
-      retain: true,
-    })
-  }
-
-  private schedule(): void {
-    if (!this.running) return
-    this.timer = setTimeout(() => void this.tick(), delayToNextTick(this.d.intervalMs))
-  }
-
   /** Refreshes the list (re-inspecting containers whose state moved), reads stats, publishes every document. */
-  async tick(): Promise<void> {
-    this.schedule()
-    if (!this.connected) return
-    if (this.busy) {
-      this.d.counters.inc('ticks.skipped')
-      return
-    }
-    this.busy = true
+  protected async sample(): Promise<void> {
     const ts = Date.now()
-    try {
-      await this.enqueue(async () => {
-        const list = await this.d.engine.list()
-        await forEachLimited(list, this.d.statsConcurrency, async (c) => {
-          const t = this.tracked.get(c.Id)
-          const moved =
-            !t || t.info.state !== toState(c.State) || t.info.health !== healthFromStatusText(c.Status)
-          if (moved) await this.inspectTracked(c.Id, c.Status)
-          else if (c.Status) t.info = { ...t.info, statusText: c.Status.slice(0, 256) }
-        })
+    await this.enqueue(async () => {
+      const list = await this.d.engine.list()
+      await forEachLimited(list, this.d.statsConcurrency, async (c) => {
+        const t = this.tracked.get(c.Id)
+        const moved =
+          !t || t.info.state !== toState(c.State) || t.info.health !== healthFromStatusText(c.Status)
+        if (moved) await this.inspectTracked(c.Id, c.Status)
+        else if (c.Status) t.info = { ...t.info, statusText: c.Status.slice(0, 256) }
       })
-      const running = [...this.tracked.values()].filter((t) => t.info.state === 'running')
-      await forEachLimited(running, this.d.statsConcurrency, (t) => this.readStats(t, ts))
-      let paused = 0
-      for (const t of this.tracked.values()) {
-        if (t.info.state === 'paused') paused++
-        this.publishReading(t, ts)
-      }
-      if (this.engineVersion) {
-        const n = this.tracked.size
-        this.d.conn.publishJson(
-          this.d.topics.reading(this.d.host, SERVICE, 'engine'),
-          EngineReading,
-          {
-            v: 1,
-            ts,
-            host: this.d.host,
-            source: SERVICE,
-            ...this.engineVersion,
-            containers: { total: n, running: running.length, paused, stopped: n - running.length - paused },
-          },
-          { retain: true },
-        )
-      }
-      this.d.counters.inc('ticks')
-      this.onTick?.()
-      this.onChange.call()
-    } catch (e) {
-      this.d.counters.inc('tick.errors')
-      this.d.log.once(`tick:${(e as Error).message}`, 'reading containers failed:', (e as Error).message)
-    } finally {
-      this.busy = false
+    })
+    const running = [...this.tracked.values()].filter((t) => t.info.state === 'running')
+    await forEachLimited(running, this.d.statsConcurrency, (t) => this.readStats(t, ts))
+    let paused = 0
+    for (const t of this.tracked.values()) {
+      if (t.info.state === 'paused') paused++
+      this.publishReading(t, ts)
+    }
+    if (this.engineVersion) {
+      const n = this.tracked.size
+      this.d.conn.publishJson(
+        this.d.topics.reading(this.d.host, SERVICE, 'engine'),
+        EngineReading,
+        {
+          v: 1,
+          ts,
+          host: this.d.host,
+          source: SERVICE,
+          ...this.engineVersion,
+          containers: { total: n, running: running.length, paused, stopped: n - running.length - paused },
+        },
+        { retain: true },
+      )
     }
   }
 
