@@ -1,16 +1,20 @@
-import { randomUUID } from 'node:crypto'
-import { Event, type Topics, type UnitInfo, UnitName, UnitReading, type UnitStats } from '@homelab/contracts'
+import {
+  type Event,
+  type Topics,
+  type UnitInfo,
+  UnitName,
+  UnitReading,
+  type UnitStats,
+} from '@homelab/contracts'
 import {
   type CommandInput,
   type CommandOutcome,
   type Counters,
   compileGlobs,
-  delayToNextTick,
   forEachLimited,
-  Hooks,
   type Logger,
   type MqttConnection,
-  RetryDelay,
+  SourceWatcher,
 } from '@homelab/service-kit'
 import {
   type BusSignal,
@@ -49,7 +53,6 @@ interface Tracked {
 
 const SERVICE = 'systemd-collector'
 const UNIT_PATH = '/org/freedesktop/systemd1/unit/'
-const MAX_BACKOFF_MS = 30_000
 const RUNNING = new Set(['active', 'reloading', 'activating', 'deactivating'])
 /** What the collector reads of a unit, and of a service (reading only these beats GetAll's hundreds). */
 const UNIT_PROPS = [
@@ -75,7 +78,7 @@ const num = (v: unknown): number | null =>
  * (NRestarts); a slow periodic resync is the safety net. Active units' memory and CPU are read every interval.
  * Executes start/stop/restart for allowed units and reports the job's result (JobRemoved).
  */
-export class SystemdCollector {
+export class SystemdCollector extends SourceWatcher {
   private readonly tracked = new Map<string, Tracked>()
   private readonly byPath = new Map<string, string>()
   private readonly announced = new Map<string, string>()
@@ -83,28 +86,19 @@ export class SystemdCollector {
   private readonly allowed
   private readonly jobs = new Map<string, (result: string) => void>()
   private readonly finishedJobs = new Map<string, string>()
-  private connected = false
-  private busy = false
-  private running = false
-  private lastError: string | null = null
-  private timer: NodeJS.Timeout | null = null
   private resyncTimer: NodeJS.Timeout | null = null
-  private readonly retry = new RetryDelay(1000, MAX_BACKOFF_MS)
   private closed: (() => void) | null = null
-  private chain: Promise<void> = Promise.resolve()
-  private loop: Promise<void> = Promise.resolve()
-  onEvent: ((e: Event) => void) | null = null
-  /** Called after the unit set may have changed (resync, interval): HA discovery. */
-  readonly onChange: Hooks
 
   constructor(private readonly d: SystemdCollectorDeps) {
-    this.onChange = new Hooks(d.counters, d.log)
+    super(d, {
+      service: SERVICE,
+      where: `the system bus at ${d.bus.address}`,
+      counter: 'bus',
+      change: 'systemd change',
+      reading: 'unit stats',
+    })
     this.monitored = compileGlobs(d.units)
     this.allowed = compileGlobs(d.control)
-  }
-
-  get isConnected(): boolean {
-    return this.connected
   }
 
   /** Every monitored unit the collector knows now. */
@@ -118,37 +112,6 @@ export class SystemdCollector {
     for (const t of this.tracked.values()) this.publishReading(t, now)
   }
 
-  start(): void {
-    this.running = true
-    this.d.conn.setStatus('unavailable', `connecting to the system bus at ${this.d.bus.address}`)
-    this.loop = this.connectLoop()
-    this.schedule()
-  }
-
-  async stop(): Promise<void> {
-    this.running = false
-    if (this.timer) clearTimeout(this.timer)
-    if (this.resyncTimer) clearInterval(this.resyncTimer)
-    this.retry.cancel()
-    this.d.bus.close()
-    this.closed?.()
-    await this.loop
-    await this.chain
-  }
-
-  private enqueue(fn: () => Promise<void> | void): Promise<void> {
-    const next = this.chain.then(fn).catch((e) => {
-      this.d.counters.inc('handler.errors')
-      this.d.log.once(
-        `handler:${(e as Error).message}`,
-        'handling a systemd change failed:',
-        (e as Error).message,
-      )
-    })
-    this.chain = next
-    return next
-  }
-
   private control(name: string): UnitInfo['control'] {
     const p = this.allowed.match(name)
     return p !== null
@@ -156,47 +119,41 @@ export class SystemdCollector {
       : { allowed: false, reason: `control is not enabled for "${name}": add it to HOMELAB_SYSTEMD_CONTROL` }
   }
 
-  private async connectLoop(): Promise<void> {
-    const { bus, conn, log } = this.d
-    while (this.running) {
-      try {
-        const ended = new Promise<string>((resolve) => {
-          this.closed = () => resolve('stopped')
-          void bus
-            .connect(
-              (s) => void this.enqueue(() => this.onSignal(s)),
-              (reason) => resolve(reason),
-            )
-            .catch((e) => resolve(`__error__${describeBusError(e, bus.address)}`))
-        })
-        const first = await Promise.race([ended, this.enqueue(() => this.resyncAfterConnect())])
-        if (typeof first === 'string') throw new Error(first.replace(/^__error__/, ''))
-        if (!this.connected) throw new Error(this.lastError ?? 'could not read systemd')
-        this.retry.reset()
-        conn.setStatus('ok', null)
-        log.info(`watching ${this.tracked.size} units over ${bus.address}`)
-        this.resyncTimer = setInterval(() => void this.enqueue(() => this.resync()), this.d.resyncMs)
-        const reason = await ended
-        this.connected = false
-        if (this.resyncTimer) clearInterval(this.resyncTimer)
-        bus.close()
-        if (!this.running) return
-        this.d.counters.inc('bus.disconnects')
-        this.lastError = `lost the system bus (${reason}); reconnecting`
-        log.warn(this.lastError)
-        conn.setStatus('unavailable', this.lastError)
-      } catch (e) {
-        this.connected = false
-        bus.close()
-        if (!this.running) return
-        const reason = (e as Error).message
-        this.lastError = reason
-        this.d.counters.inc('bus.errors')
-        log.once(`bus:${reason}`, reason)
-        conn.setStatus('unavailable', reason)
-      }
-      await this.retry.wait()
-    }
+  protected async connect(): Promise<{ ended: Promise<string> } | null> {
+    const { bus } = this.d
+    const ended = new Promise<string>((resolve) => {
+      this.closed = () => resolve('stopped')
+      void bus
+        .connect(
+          (s) => void this.enqueue(() => this.onSignal(s)),
+          (reason) => resolve(reason),
+        )
+        .catch((e) => resolve(`__error__${describeBusError(e, bus.address)}`))
+    })
+    const first = await Promise.race([ended, this.enqueue(() => this.resyncAfterConnect())])
+    if (typeof first === 'string') throw new Error(first.replace(/^__error__/, ''))
+    if (!this.connected) throw new Error(this.lastError ?? 'could not read systemd')
+    this.resyncTimer = setInterval(() => void this.enqueue(() => this.resync()), this.d.resyncMs)
+    return { ended }
+  }
+
+  protected disconnect(): void {
+    if (this.resyncTimer) clearInterval(this.resyncTimer)
+    this.resyncTimer = null
+    this.d.bus.close()
+    this.closed?.()
+  }
+
+  protected watching(): string {
+    return `watching ${this.tracked.size} units over ${this.d.bus.address}`
+  }
+
+  protected lost(reason: string): string {
+    return `lost the system bus (${reason}); reconnecting`
+  }
+
+  protected describeError(e: unknown): string {
+    return (e as Error).message
   }
 
   private async resyncAfterConnect(): Promise<void> {
@@ -284,7 +241,7 @@ export class SystemdCollector {
         this.byPath.delete(t.path)
         this.announced.delete(name)
         this.emit('unit.gone', name, 'info', `${name} is no longer loaded`, { unit: t.info })
-        this.clearReading(name)
+        this.clearRetained('unit', name)
       } else seen.add(name)
     }
     const now = Date.now()
@@ -427,21 +384,7 @@ export class SystemdCollector {
     message: string,
     data: Record<string, unknown>,
   ): void {
-    const e: Event = {
-      v: 1,
-      ts: Date.now(),
-      host: this.d.host,
-      source: SERVICE,
-      id: randomUUID(),
-      type,
-      severity,
-      subject,
-      message: message.slice(0, 2000),
-      data,
-    }
-    this.d.conn.publishJson(this.d.topics.event(this.d.host, SERVICE, type), Event, e)
-    this.d.counters.inc('events.published')
-    this.onEvent?.(e)
+    this.emitEvent({ type, subject, severity, message, data })
   }
 
   private publishReading(t: Tracked, ts: number): void {
@@ -453,56 +396,28 @@ export class SystemdCollector {
     )
   }
 
-  private clearReading(name: string): void {
-    this.d.conn.publish(this.d.topics.reading(this.d.host, SERVICE, 'unit', name), '', {
-      qos: 1,
-      retain: true,
-    })
-  }
-
-  private schedule(): void {
-    if (!this.running) return
-    this.timer = setTimeout(() => void this.tick(), delayToNextTick(this.d.intervalMs))
-  }
-
   /** Memory, CPU and tasks of active services; NRestarts as a check on the signals. */
-  async tick(): Promise<void> {
-    this.schedule()
-    if (!this.connected) return
-    if (this.busy) {
-      this.d.counters.inc('ticks.skipped')
-      return
-    }
-    this.busy = true
-    try {
-      const ts = Date.now()
-      const active = [...this.tracked].filter(
-        ([name, t]) => name.endsWith('.service') && RUNNING.has(t.info.activeState),
-      )
-      // The reads run beside the signal queue, so a state change never waits behind a round of stats; each
-      // result is applied in the queue, in order with the signals.
-      await forEachLimited(active, 8, async ([name, t]) => {
-        const s = await this.d.bus.getProps(t.path, SERVICE_IFACE, STATS_PROPS)
-        await this.enqueue(() => {
-          if (this.tracked.get(name) !== t) return
-          this.updateStats(t, s)
-          const nRestarts = num(s.NRestarts)
-          if (nRestarts !== null && nRestarts > t.restartsAnnounced) {
-            const before = t.info
-            t.info = { ...before, nRestarts, result: str(s.Result, before.result ?? 'success') }
-            this.announce(name, t, before)
-          }
-          this.publishReading(t, ts)
-        })
+  protected async sample(): Promise<void> {
+    const ts = Date.now()
+    const active = [...this.tracked].filter(
+      ([name, t]) => name.endsWith('.service') && RUNNING.has(t.info.activeState),
+    )
+    // The reads run beside the signal queue, so a state change never waits behind a round of stats; each
+    // result is applied in the queue, in order with the signals.
+    await forEachLimited(active, 8, async ([name, t]) => {
+      const s = await this.d.bus.getProps(t.path, SERVICE_IFACE, STATS_PROPS)
+      await this.enqueue(() => {
+        if (this.tracked.get(name) !== t) return
+        this.updateStats(t, s)
+        const nRestarts = num(s.NRestarts)
+        if (nRestarts !== null && nRestarts > t.restartsAnnounced) {
+          const before = t.info
+          t.info = { ...before, nRestarts, result: str(s.Result, before.result ?? 'success') }
+          this.announce(name, t, before)
+        }
+        this.publishReading(t, ts)
       })
-      this.d.counters.inc('ticks')
-      this.onChange.call()
-    } catch (e) {
-      this.d.counters.inc('tick.errors')
-      this.d.log.once(`tick:${(e as Error).message}`, 'reading unit stats failed:', (e as Error).message)
-    } finally {
-      this.busy = false
-    }
+    })
   }
 
   /** The command executor: name rules, allowlist, then the job and its result. */
