@@ -8,7 +8,7 @@ import {
   readingSamples,
   type UnitReading,
 } from '@homelab/contracts'
-import { Engine } from '../../services/alerter/src/engine.js'
+import { Evaluator } from '../../services/alerter/src/evaluator.js'
 import { DEFAULT_RULES, parseRules } from '../../services/alerter/src/rules.js'
 import { syntheticReading } from '../../test/helpers/readings.js'
 import { connectClient, startAlerter, startTestBroker } from '../../test/helpers/stack.js'
@@ -103,7 +103,7 @@ function interval(
  */
 export async function benchAlerts(dir: string): Promise<void> {
   header('Alerter: the default rules on 1 system + 30 container + 50 unit readings per interval')
-  const engine = new Engine({
+  const engine = new Evaluator({
     now: Date.now,
     noDataMs: 600_000,
     self: { host: 'pi', service: 'alerter' },

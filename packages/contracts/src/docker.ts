@@ -238,6 +238,29 @@ export const ContainerView = z.object({
 })
 export type ContainerView = z.infer<typeof ContainerView>
 
+/**
+ * A container as the API and the dashboard show it, from the collector's document (or the recorder's projection,
+ * `stale`): the one place that builds it, for the server and the browser.
+ */
+export function containerView(
+  host: string,
+  info: ContainerInfo,
+  stats: ContainerView['stats'],
+  updatedAt: number,
+  stale: boolean,
+): ContainerView {
+  return {
+    host,
+    containerId: info.id,
+    containerName: info.name,
+    status: info.state,
+    ...info,
+    stats: info.state === 'running' ? stats : null,
+    updatedAt,
+    stale,
+  }
+}
+
 const Column = z.array(z.number().nullable())
 
 /**

@@ -114,3 +114,14 @@ export const UnitView = z.object({
   stale: z.boolean(),
 })
 export type UnitView = z.infer<typeof UnitView>
+
+/** A unit as the API and the dashboard show it (from the collector's document, or the projection: `stale`). */
+export function unitView(
+  host: string,
+  info: UnitInfo,
+  stats: UnitView['stats'],
+  updatedAt: number,
+  stale: boolean,
+): UnitView {
+  return { host, ...info, stats, updatedAt, stale }
+}

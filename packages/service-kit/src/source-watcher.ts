@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Event, type ServiceName, type Topics } from '@homelab/contracts'
-import { Hooks } from './hooks.js'
+import { Callbacks } from './callbacks.js'
 import type { Counters, Logger } from './log.js'
 import type { MqttConnection } from './mqtt-connection.js'
 import { delayToNextTick, RetryDelay } from './timing.js'
@@ -48,13 +48,13 @@ export abstract class SourceWatcher {
   onEvent: ((e: Event) => void) | null = null
   onTick: (() => void) | null = null
   /** Called after the watched set may have changed (resync, a change, the interval): HA discovery. */
-  readonly onChange: Hooks
+  readonly onChange: Callbacks
 
   constructor(
     protected readonly w: SourceWatcherDeps,
     private readonly names: SourceNames,
   ) {
-    this.onChange = new Hooks(w.counters, w.log)
+    this.onChange = new Callbacks(w.counters, w.log)
   }
 
   get isConnected(): boolean {

@@ -28,7 +28,7 @@ import {
 } from '@homelab/service-kit'
 import { z } from 'zod'
 import type { AlerterSettings } from './config.js'
-import { Engine, type Instance, type Transition } from './engine.js'
+import { Evaluator, type Instance, type Transition } from './evaluator.js'
 import { describe, httpSender, Notifier } from './notifier.js'
 import {
   DEFAULT_RULES,
@@ -73,7 +73,7 @@ export class AlerterService {
   readonly conn: MqttConnection
   readonly counters: Counters
   readonly store: AlertStore
-  private readonly engine: Engine
+  private readonly evaluator: Evaluator
   private readonly notifier: Notifier
   private readonly now: () => number
   private rules: RuleSet
@@ -100,7 +100,7 @@ export class AlerterService {
       // Events published while the alerter was away are queued by the broker and evaluated when it is back.
       persistentSession: true,
     })
-    this.engine = new Engine({
+    this.evaluator = new Evaluator({
       now: this.now,
       noDataMs: s.noDataMs,
       self: { host: o.host, service: 'alerter' },
@@ -218,10 +218,10 @@ export class AlerterService {
     const { topics, host, settings: s } = this.o
     const restored = this.store.loadInstances()
     if (restored.skipped) this.o.log.warn(`skipped ${restored.skipped} stored alerts that no longer read`)
-    this.engine.restore(restored.instances, (id) =>
+    this.evaluator.restore(restored.instances, (id) =>
       this.rules.rules.some((r) => r.id === id && r.type === 'availability'),
     )
-    this.engine.setRules(this.rules)
+    this.evaluator.setRules(this.rules)
     this.notifier.setChannels(this.rules.channels)
     this.silences = this.store.silences(this.now())
     if (this.rejected) this.conn.setStatus('degraded', `alert rules rejected: ${this.rejected.errors[0]}`)
@@ -253,7 +253,7 @@ export class AlerterService {
     this.timers.push(
       setInterval(() => {
         try {
-          this.store.unitOfWork(() => this.engine.tick())
+          this.store.unitOfWork(() => this.evaluator.tick())
           this.publishState()
         } catch (e) {
           this.counters.inc('tick.errors')
@@ -281,17 +281,17 @@ export class AlerterService {
     const m = r.message
     switch (m.kind) {
       case 'availability':
-        this.engine.onAvailability(m.topic.host, m.topic.service, m.value)
+        this.evaluator.onAvailability(m.topic.host, m.topic.service, m.value)
         return
       case 'status':
-        this.engine.onStatus(m.topic.host, m.topic.service, m.doc.state, m.doc.reason)
+        this.evaluator.onStatus(m.topic.host, m.topic.service, m.doc.state, m.doc.reason)
         return
       case 'event':
         if (m.topic.service === 'alerter') return
         if (this.seenEvents.has(m.doc.id)) return
         if (this.seenEvents.size >= 10_000) this.seenEvents.clear()
         this.seenEvents.add(m.doc.id)
-        this.engine.onEvent(m.doc)
+        this.evaluator.onEvent(m.doc)
         return
       case 'cleared':
         if (m.topic.channel === 'reading' && m.topic.service === 'alerter' && m.topic.kind === 'alert')
@@ -301,14 +301,14 @@ export class AlerterService {
         const { host, service, kind, entity } = m.topic
         if (service === 'alerter') {
           // Its own per-alert documents, retained from before a restart: clear those no longer open.
-          if (kind === 'alert' && entity && !this.engine.get(entity) && retained) this.clearAlert(entity)
+          if (kind === 'alert' && entity && !this.evaluator.get(entity) && retained) this.clearAlert(entity)
           return
         }
         const { doc } = m.reading
         const samples = readingSamples(m.reading, entity)
         const at = retained ? doc.ts : this.now()
         const interval = 'intervalMs' in doc && typeof doc.intervalMs === 'number' ? doc.intervalMs : null
-        this.engine.onReading(host, kind, entity, doc.ts, at, samples, interval)
+        this.evaluator.onReading(host, kind, entity, doc.ts, at, samples, interval)
         return
       }
       case 'command':
@@ -340,7 +340,7 @@ export class AlerterService {
       this.store.transaction(() => {
         this.store.setMeta('good-rules', text)
         this.rules = set
-        this.engine.setRules(set)
+        this.evaluator.setRules(set)
       })
       this.notifier.setChannels(set.channels)
       this.rejected = null
@@ -465,7 +465,7 @@ export class AlerterService {
       this.alertsDirty = false
       const now = this.now()
       for (const [id, s] of this.silences) if (s.until <= now) this.silences.delete(id)
-      const alerts = this.engine
+      const alerts = this.evaluator
         .list()
         .map((i) => this.withSilence(i.alert))
         .sort((a, b) => (a.state === b.state ? b.since - a.since : a.state === 'firing' ? -1 : 1))
@@ -520,7 +520,7 @@ export class AlerterService {
           file: this.o.settings.rulesFile,
           loadedAt: this.loadedAt,
           rejected: this.rejected,
-          rules: this.engine
+          rules: this.evaluator
             .views(this.rules.rules, this.rules.routes)
             .map((r) => ({ ...r, instances: r.instances.slice(0, perRule) })),
           channels: this.notifier.views(),
@@ -555,7 +555,7 @@ export class AlerterService {
   private executeNow(c: CommandInput<AlertAction>): CommandOutcome {
     const now = this.now()
     if (c.action === 'update_rule') return this.updateRule(c)
-    const inst: Instance | undefined = this.engine.get(c.target)
+    const inst: Instance | undefined = this.evaluator.get(c.target)
     const known = inst ?? (this.silences.has(c.target) ? undefined : null)
     if (known === null) return { outcome: 'not_found', message: `no open alert "${c.target}"` }
     const subject = inst ? `${inst.alert.name} (${inst.alert.subject} on ${inst.alert.host})` : c.target
@@ -563,10 +563,10 @@ export class AlerterService {
       case 'ack':
         if (inst?.alert.state !== 'firing')
           return { outcome: 'refused', message: 'only a firing alert can be acknowledged' }
-        this.engine.patch(c.target, { ack: { by: c.requestedBy, at: now } })
+        this.evaluator.patch(c.target, { ack: { by: c.requestedBy, at: now } })
         return { outcome: 'done', message: `acknowledged ${subject}`, subject: inst.alert.subject }
       case 'unack':
-        this.engine.patch(c.target, { ack: null })
+        this.evaluator.patch(c.target, { ack: null })
         return { outcome: 'done', message: `acknowledgement removed from ${subject}` }
       case 'silence': {
         const p = SilenceParams.safeParse(c.params)

@@ -1,7 +1,7 @@
 import { Alert, type AlertNotification } from '@homelab/contracts'
 import { type Db, openDb } from '@homelab/storage'
 import { z } from 'zod'
-import type { Instance } from './engine.js'
+import type { Instance } from './evaluator.js'
 
 /**
  * The alerter's own state, in its own SQLite file (the recorder's database has one writer, the recorder): the open

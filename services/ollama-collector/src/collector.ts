@@ -10,7 +10,13 @@ import {
   OllamaReading,
   type Topics,
 } from '@homelab/contracts'
-import { type Counters, delayToNextTick, Hooks, type Logger, type MqttConnection } from '@homelab/service-kit'
+import {
+  Callbacks,
+  type Counters,
+  delayToNextTick,
+  type Logger,
+  type MqttConnection,
+} from '@homelab/service-kit'
 import type { GpuReader } from './gpu.js'
 import { describeOllamaError, type OllamaApi, toInstalled, toLoaded } from './ollama-api.js'
 import type { MeasuringProxy } from './proxy.js'
@@ -53,13 +59,13 @@ export class OllamaCollector {
   private readonly lastInferenceTs = new Map<string, number>()
   private lastInference: OllamaReading['lastInference'] = null
   /** Called after each read of Ollama (HA discovery). */
-  readonly onPolled: Hooks
+  readonly onPolled: Callbacks
   /** Test hooks. */
   onEvent: ((e: Event) => void) | null = null
   onPoll: (() => void) | null = null
 
   constructor(private readonly d: OllamaCollectorDeps) {
-    this.onPolled = new Hooks(d.counters, d.log)
+    this.onPolled = new Callbacks(d.counters, d.log)
   }
 
   get isUp(): boolean {

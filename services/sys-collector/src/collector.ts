@@ -1,5 +1,11 @@
 import { HostFacts, SystemReading, type Topics } from '@homelab/contracts'
-import { type Counters, delayToNextTick, Hooks, type Logger, type MqttConnection } from '@homelab/service-kit'
+import {
+  Callbacks,
+  type Counters,
+  delayToNextTick,
+  type Logger,
+  type MqttConnection,
+} from '@homelab/service-kit'
 import { type HostPaths, HostReader, type RawSnapshot } from './host-reader.js'
 import { buildReading } from './sampler.js'
 import { readHostFacts } from './si-adapter.js'
@@ -27,13 +33,13 @@ export class SysCollector {
   /** Test and bench hook: called after each published reading. */
   onReading: ((r: SystemReading) => void) | null = null
   /** Called after each published reading (the service's own hooks: HA discovery). */
-  readonly onPublished: Hooks<SystemReading>
+  readonly onPublished: Callbacks<SystemReading>
   private lastReading: SystemReading | null = null
   private hostFacts: HostFacts | null = null
 
   constructor(private readonly d: SysCollectorDeps) {
     this.reader = new HostReader(d.paths)
-    this.onPublished = new Hooks(d.counters, d.log)
+    this.onPublished = new Callbacks(d.counters, d.log)
   }
 
   async start(): Promise<void> {

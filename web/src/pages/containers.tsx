@@ -1,11 +1,11 @@
-import type {
-  ContainerHistory,
-  ContainerReading,
-  ContainerView,
-  Event,
-  LiveMessage,
-  Role,
-  ServiceStatus,
+import {
+  type ContainerHistory,
+  type ContainerView,
+  containerView,
+  type Event,
+  type LiveMessage,
+  type Role,
+  type ServiceStatus,
 } from '@homelab/contracts'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
@@ -19,20 +19,6 @@ const FEED_TYPES = 'container.die,container.oom,container.restart,container.heal
 type Action = 'start' | 'stop' | 'restart'
 
 /** A live document as the list shows it (same shape as GET /api/docker/containers). */
-function fromReading(host: string, r: ContainerReading): ContainerView {
-  const c = r.container
-  return {
-    host,
-    containerId: c.id,
-    containerName: c.name,
-    status: c.state,
-    ...c,
-    stats: r.stats,
-    updatedAt: r.ts,
-    stale: false,
-  }
-}
-
 /**
  * Repeats of the same thing close together (a container OOM-killed a dozen times in one second, a restart loop)
  * become one line with a count, even with other events between them, so they cannot push everything else out of
@@ -109,7 +95,7 @@ function useDocker(host: string) {
             })
             return
           }
-          const v = fromReading(host, m.payload)
+          const v = containerView(host, m.payload.container, m.payload.stats, m.payload.ts, false)
           setViews((cur) => new Map(cur).set(v.containerName, v))
           const cpu = v.stats?.cpuPercent
           if (cpu !== null && cpu !== undefined)

@@ -1,4 +1,11 @@
-import type { Event, LiveMessage, Role, ServiceStatus, UnitView } from '@homelab/contracts'
+import {
+  type Event,
+  type LiveMessage,
+  type Role,
+  type ServiceStatus,
+  type UnitView,
+  unitView,
+} from '@homelab/contracts'
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { api, HttpError, openLive } from '../api'
 import { ago, bytes, pct } from '../format'
@@ -39,7 +46,7 @@ export function Services({ host, role }: { host: string; role: Role }) {
           setUnits((cur) => {
             const next = new Map(cur)
             if (r === null) next.delete(name)
-            else next.set(name, { host, ...r.unit, stats: r.stats, updatedAt: r.ts, stale: false })
+            else next.set(name, unitView(host, r.unit, r.stats, r.ts, false))
             return next
           })
         }

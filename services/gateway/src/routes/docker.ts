@@ -7,6 +7,7 @@ import {
   ContainerRef,
   type ContainerView,
   containerSeries,
+  containerView,
 } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { relayCommand } from '../command-relay.js'
@@ -29,11 +30,11 @@ export function dockerRoutes(deps: GatewayDeps) {
     const { online, readings } = liveReadings(deps, host, SERVICE, 'container', ContainerReading)
     const views = new Map<string, ContainerView>()
     for (const { container: info, stats, ts } of readings)
-      views.set(info.name, view(host, info, stats, ts, !online))
+      views.set(info.name, containerView(host, info, stats, ts, !online))
     for (const row of deps.history()?.containers(host) ?? []) {
       if (views.has(row.name)) continue
       const info = ContainerInfo.safeParse(JSON.parse(row.info))
-      if (info.success) views.set(row.name, view(host, info.data, null, row.updatedAt, true))
+      if (info.success) views.set(row.name, containerView(host, info.data, null, row.updatedAt, true))
     }
     return [...views.values()].sort(
       (a, b) =>
@@ -152,23 +153,4 @@ export function dockerRoutes(deps: GatewayDeps) {
   })
 
   return app
-}
-
-function view(
-  host: string,
-  info: ContainerInfo,
-  stats: ContainerView['stats'],
-  updatedAt: number,
-  stale: boolean,
-): ContainerView {
-  return {
-    host,
-    containerId: info.id,
-    containerName: info.name,
-    status: info.state,
-    ...info,
-    stats: info.state === 'running' ? stats : null,
-    updatedAt,
-    stale,
-  }
 }

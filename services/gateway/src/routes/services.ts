@@ -1,4 +1,12 @@
-import { CommandAction, UnitInfo, UnitName, UnitReading, type UnitView, unitSeries } from '@homelab/contracts'
+import {
+  CommandAction,
+  UnitInfo,
+  UnitName,
+  UnitReading,
+  type UnitView,
+  unitSeries,
+  unitView,
+} from '@homelab/contracts'
 import { Hono } from 'hono'
 import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
@@ -20,13 +28,11 @@ export function serviceRoutes(deps: GatewayDeps) {
   const list = (host: string): UnitView[] => {
     const { online, readings } = liveReadings(deps, host, SERVICE, 'unit', UnitReading)
     const views = new Map<string, UnitView>()
-    for (const r of readings)
-      views.set(r.unit.name, { host, ...r.unit, stats: r.stats, updatedAt: r.ts, stale: !online })
+    for (const r of readings) views.set(r.unit.name, unitView(host, r.unit, r.stats, r.ts, !online))
     for (const row of deps.history()?.units(host) ?? []) {
       if (views.has(row.name)) continue
       const info = UnitInfo.safeParse(JSON.parse(row.info))
-      if (info.success)
-        views.set(row.name, { host, ...info.data, stats: null, updatedAt: row.updatedAt, stale: true })
+      if (info.success) views.set(row.name, unitView(host, info.data, null, row.updatedAt, true))
     }
     return [...views.values()].sort(
       (a, b) => (ORDER[a.activeState] ?? 5) - (ORDER[b.activeState] ?? 5) || a.name.localeCompare(b.name),

@@ -1,6 +1,6 @@
 import type { Event, Sample } from '@homelab/contracts'
 import { describe, expect, it } from 'vitest'
-import { Engine, type Instance, type Transition } from './engine.js'
+import { Evaluator, type Instance, type Transition } from './evaluator.js'
 import { parseRules, type Rule } from './rules.js'
 
 /** An engine on a clock the test drives, with every transition and persisted change recorded. */
@@ -8,7 +8,7 @@ function setup(rules: unknown[]) {
   let now = 1_700_000_000_000
   const transitions: Transition[] = []
   const saved = new Map<string, Instance>()
-  const engine = new Engine({
+  const engine = new Evaluator({
     now: () => now,
     noDataMs: 600_000,
     self: { host: 'pi', service: 'alerter' },

@@ -140,7 +140,7 @@ function fmt(v: number): string {
  * gives the same result as a live one); silence and quiet periods use the wall clock (`now`), checked by `tick`.
  * Pure apart from its callbacks: the service persists, publishes and notifies.
  */
-export class Engine {
+export class Evaluator {
   private compiled: Compiled[] = []
   private byMetric = new Map<string, Compiled[]>()
   private eventRules: Compiled[] = []

@@ -1,10 +1,10 @@
 import type { Counters, Logger } from './log.js'
 
 /**
- * Callbacks a collector runs after something changed (the services hang Home Assistant discovery on them). A hook
- * that throws is counted and logged once per cause; it never stops the collector or the other hooks.
+ * Callbacks a collector runs after something changed (the services hang Home Assistant discovery on them). One
+ * that throws is counted and logged once per cause; it never stops the collector or the other callbacks.
  */
-export class Hooks<A = void> {
+export class Callbacks<A = void> {
   private readonly list: Array<(arg: A) => void> = []
 
   constructor(
