@@ -24,6 +24,7 @@ import {
   type SystemdBus,
   UNIT_IFACE,
 } from './bus.js'
+import { type CpuSample, num, RUNNING, str, toUnitInfo, toUnitStats } from './convert.js'
 
 export interface SystemdCollectorDeps {
   conn: MqttConnection
@@ -43,8 +44,7 @@ interface Tracked {
   path: string
   info: UnitInfo
   stats: UnitStats
-  cpuNs: number | null
-  cpuAt: number
+  cpu: CpuSample
   /** A failure of the current run was announced (reset when the unit is active again). */
   failedAnnounced: boolean
   /** Highest NRestarts announced: each restart is announced once, whichever path (signal, tick) sees it first. */
@@ -53,7 +53,6 @@ interface Tracked {
 
 const SERVICE = 'systemd-collector'
 const UNIT_PATH = '/org/freedesktop/systemd1/unit/'
-const RUNNING = new Set(['active', 'reloading', 'activating', 'deactivating'])
 /** What the collector reads of a unit, and of a service (reading only these beats GetAll's hundreds). */
 const UNIT_PROPS = [
   'Description',
@@ -66,11 +65,6 @@ const UNIT_PROPS = [
 const SERVICE_PROPS = ['Result', 'MainPID', 'NRestarts', 'MemoryCurrent', 'CPUUsageNSec', 'TasksCurrent']
 /** What the interval reads of an active service. */
 const STATS_PROPS = ['MemoryCurrent', 'CPUUsageNSec', 'TasksCurrent', 'NRestarts', 'Result'] as const
-
-const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback)
-/** systemd's "unknown" for 64-bit counters is UINT64_MAX; anything beyond 2^53 is that. */
-const num = (v: unknown): number | null =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 2 ** 53 ? v : null
 
 /**
  * Watches systemd over D-Bus: `Subscribe` + one match rule for systemd's signals, so every state change of a
@@ -171,30 +165,17 @@ export class SystemdCollector extends SourceWatcher {
       name.endsWith('.service') ? this.d.bus.getProps(path, SERVICE_IFACE, SERVICE_PROPS) : ({} as Props),
     ])
     const prev = this.tracked.get(name)
+    const info = toUnitInfo(name, u, s, this.control(name))
     const t: Tracked = prev ?? {
       path,
-      info: null as unknown as UnitInfo,
+      info,
       stats: { memoryBytes: null, cpuPercent: null, tasks: null },
-      cpuNs: null,
-      cpuAt: 0,
+      cpu: { ns: null, at: 0 },
       failedAnnounced: false,
       restartsAnnounced: 0,
     }
     t.path = path
-    const since = num(u.StateChangeTimestamp)
-    t.info = {
-      name,
-      description: str(u.Description).slice(0, 1000),
-      loadState: str(u.LoadState, 'loaded'),
-      activeState: str(u.ActiveState, 'inactive'),
-      subState: str(u.SubState, 'dead'),
-      unitFileState: str(u.UnitFileState),
-      result: name.endsWith('.service') ? str(s.Result, 'success') : null,
-      mainPid: name.endsWith('.service') ? (num(s.MainPID) ?? 0) : null,
-      nRestarts: name.endsWith('.service') ? (num(s.NRestarts) ?? 0) : null,
-      since: since ? Math.floor(since / 1000) : null,
-      control: this.control(name),
-    }
+    t.info = info
     if (name.endsWith('.service')) this.updateStats(t, s)
     // A fresh read is the baseline (lower after systemd itself restarted).
     if (!prev || (t.info.nRestarts ?? 0) < t.restartsAnnounced) t.restartsAnnounced = t.info.nRestarts ?? 0
@@ -204,19 +185,9 @@ export class SystemdCollector extends SourceWatcher {
   }
 
   private updateStats(t: Tracked, s: Props): void {
-    const now = Date.now()
-    const cpu = num(s.CPUUsageNSec)
-    const active = RUNNING.has(t.info.activeState)
-    let cpuPercent: number | null = null
-    if (active && cpu !== null && t.cpuNs !== null && cpu >= t.cpuNs && now > t.cpuAt)
-      cpuPercent = ((cpu - t.cpuNs) / 1e6 / (now - t.cpuAt)) * 100
-    t.cpuNs = cpu
-    t.cpuAt = now
-    t.stats = {
-      memoryBytes: active ? num(s.MemoryCurrent) : null,
-      cpuPercent,
-      tasks: active ? num(s.TasksCurrent) : null,
-    }
+    const r = toUnitStats(t.info.activeState, s, t.cpu, Date.now())
+    t.stats = r.stats
+    t.cpu = r.cpu
   }
 
   private signature(i: UnitInfo): string {
