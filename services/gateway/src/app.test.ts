@@ -1,9 +1,22 @@
 import { join } from 'node:path'
-import { ApiError, createTopics, type LiveMessage, SystemMetricsHistory } from '@homelab/contracts'
+import {
+  ApiError,
+  type CommandResult,
+  ContainerView,
+  createTopics,
+  HostSummary,
+  type LiveMessage,
+  liveReading,
+  type ServiceName,
+  SystemMetrics,
+  SystemMetricsHistory,
+  UnitView,
+} from '@homelab/contracts'
 import { Counters } from '@homelab/service-kit'
 import { HistoryReader, openReader, openWriter } from '@homelab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
+import { syntheticContainerReading, syntheticReading } from '../../../test/helpers/readings.js'
 import { tempDir, testLog } from '../../../test/helpers/stack.js'
 import { Store } from '../../recorder/src/store.js'
 import { createApp } from './app.js'
@@ -22,6 +35,15 @@ const topics = createTopics('homelab')
 class FakeHub implements LiveView {
   readonly latest = new Map<string, LiveMessage>()
   readonly commands: unknown[] = []
+  /** What the executor answers (null: it does not answer in time). */
+  answer: CommandResult | null = null
+  put(m: LiveMessage): void {
+    this.latest.set(m.topic, m)
+  }
+  online(host: string, service: ServiceName): void {
+    const topic = topics.availability(host, service)
+    this.put({ topic, host, service, channel: 'availability', payload: 'online' })
+  }
   latestOn(topic: string) {
     return this.latest.get(topic)
   }
@@ -33,7 +55,7 @@ class FakeHub implements LiveView {
   }
   async command(host: string, service: string, req: unknown) {
     this.commands.push({ host, service, req })
-    return null
+    return this.answer
   }
 }
 
@@ -234,5 +256,156 @@ describe('gateway HTTP edges', () => {
     expect(third.points.some((p) => (p.cpuUsage ?? 0) > 10)).toBe(true)
     expect(reads).toBe(2)
     db.close()
+  })
+})
+
+describe('gateway routes on the live stream', () => {
+  const bearer = { authorization: `Bearer ${ADMIN}` }
+  const post = { method: 'POST', headers: bearer }
+
+  it("serves a host's system metrics from its latest reading, and 404 before there is one", async () => {
+    const { app: a, hub } = app()
+    expect((await a.request('/api/metrics/system', { headers: bearer })).status).toBe(404)
+    const r = syntheticReading(Date.now(), 425, 'pi')
+    const topic = topics.reading('pi', 'sys-collector', 'system')
+    hub.put(liveReading({ topic, host: 'pi', service: 'sys-collector' }, 'system', null, r))
+    const res = await a.request('/api/metrics/system', { headers: bearer })
+    expect(res.status).toBe(200)
+    const m = await json(res, SystemMetrics)
+    expect(m).toMatchObject({
+      host: 'pi',
+      timestamp: r.ts,
+      cpuUsage: r.cpu.usage,
+      memoryUsed: r.memory.used,
+      memoryPercent: r.memory.percent,
+    })
+  })
+
+  it("lists containers from their documents, each as the contract's view, and hosts with what is known of them", async () => {
+    const { app: a, hub } = app()
+    hub.online('pi', 'docker-collector')
+    for (const name of ['web', 'db']) {
+      const r = syntheticContainerReading(Date.now(), 3, name, 'pi')
+      const topic = topics.reading('pi', 'docker-collector', 'container', name)
+      hub.put(liveReading({ topic, host: 'pi', service: 'docker-collector' }, 'container', name, r))
+    }
+    const list = ContainerView.array().parse(
+      await (await a.request('/api/docker/containers', { headers: bearer })).json(),
+    )
+    expect(list.map((v) => [v.containerName, v.stale, v.status])).toStrictEqual([
+      ['db', false, 'running'],
+      ['web', false, 'running'],
+    ])
+    const hosts = await (await a.request('/api/hosts', { headers: bearer })).json()
+    const pi = HostSummary.array()
+      .parse(hosts.hosts)
+      .find((h) => h.host === 'pi')
+    expect(pi?.services).toContainEqual(
+      expect.objectContaining({ service: 'docker-collector', availability: 'online' }),
+    )
+    expect(pi?.lastSeen).toBeGreaterThan(0)
+  })
+
+  it("relays a container command and answers with the executor's outcome as its HTTP status", async () => {
+    const { app: a, hub } = app()
+    const r = syntheticContainerReading(Date.now(), 1, 'web', 'pi')
+    const topic = topics.reading('pi', 'docker-collector', 'container', 'web')
+    hub.put(liveReading({ topic, host: 'pi', service: 'docker-collector' }, 'container', 'web', r))
+    // Not online: 503, nothing relayed.
+    const away = await a.request('/api/docker/containers/web/restart', post)
+    expect(away.status).toBe(503)
+    expect(ApiError.parse(await away.json()).error.code).toBe('unavailable')
+    expect(hub.commands).toHaveLength(0)
+    hub.online('pi', 'docker-collector')
+    const result = (outcome: CommandResult['outcome']): CommandResult => ({
+      v: 1,
+      ts: Date.now(),
+      action: 'restart',
+      target: 'web',
+      outcome,
+      message: `restart web: ${outcome}`,
+    })
+    for (const [outcome, status] of [
+      ['done', 200],
+      ['refused', 403],
+      ['not_found', 404],
+      ['failed', 502],
+    ] as const) {
+      hub.answer = result(outcome)
+      const res = await a.request('/api/docker/containers/web/restart', post)
+      expect(res.status, outcome).toBe(status)
+      expect(await res.json()).toMatchObject({ outcome, containerName: 'web' })
+    }
+    hub.answer = null
+    expect((await a.request('/api/docker/containers/web/restart', post)).status).toBe(504)
+    expect(hub.commands).toHaveLength(5)
+    expect(hub.commands[0]).toMatchObject({
+      host: 'pi',
+      service: 'docker-collector',
+      req: { action: 'restart', target: 'web', requestedBy: 'admin' },
+    })
+    // A container that is not there is a 404 before anything is relayed.
+    expect((await a.request('/api/docker/containers/nope/restart', post)).status).toBe(404)
+    expect(hub.commands).toHaveLength(5)
+  })
+
+  it("lists units as the contract's view, stale while their collector is offline", async () => {
+    const { app: a, hub } = app()
+    const unit = {
+      name: 'nginx.service',
+      description: 'web server',
+      loadState: 'loaded',
+      activeState: 'active',
+      subState: 'running',
+      unitFileState: 'enabled',
+      result: 'success',
+      mainPid: 42,
+      nRestarts: 0,
+      since: 5,
+      control: { allowed: false, reason: 'not in HOMELAB_SYSTEMD_CONTROL' },
+    }
+    const doc = {
+      v: 1 as const,
+      ts: Date.now(),
+      host: 'pi',
+      source: 'systemd-collector' as const,
+      unit,
+      stats: { memoryBytes: 1000, cpuPercent: 1.5, tasks: 3 },
+    }
+    const topic = topics.reading('pi', 'systemd-collector', 'unit', unit.name)
+    hub.put(liveReading({ topic, host: 'pi', service: 'systemd-collector' }, 'unit', unit.name, doc))
+    const stale = UnitView.array().parse(await (await a.request('/api/services', { headers: bearer })).json())
+    expect(stale).toMatchObject([{ name: 'nginx.service', stale: true, stats: doc.stats }])
+    hub.online('pi', 'systemd-collector')
+    const live = UnitView.array().parse(await (await a.request('/api/services', { headers: bearer })).json())
+    expect(live).toMatchObject([{ name: 'nginx.service', stale: false }])
+  })
+
+  it('reports a degraded service of the monitor in /healthz, and stays 200', async () => {
+    const { app: a, hub } = app()
+    const topic = topics.status('pi', 'recorder')
+    hub.put({
+      topic,
+      host: 'pi',
+      service: 'recorder',
+      channel: 'status',
+      payload: {
+        v: 1,
+        ts: Date.now(),
+        host: 'pi',
+        source: 'recorder',
+        state: 'degraded',
+        reason: 'the disk is full',
+        version: 'test',
+        startedAt: 0,
+        counters: {},
+      },
+    })
+    const res = await a.request('/healthz')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({
+      status: 'degraded',
+      reasons: ['recorder on pi: the disk is full'],
+    })
   })
 })

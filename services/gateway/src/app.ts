@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ServiceStatus } from '@homelab/contracts'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -55,11 +54,12 @@ export function createApp(deps: GatewayDeps) {
     const db = deps.history() !== null
     const mqtt = deps.mqttConnected()
     const reasons = deps.hub
-      .snapshot((m) => m.channel === 'status')
-      .flatMap((m) => {
-        const s = ServiceStatus.safeParse(m.payload)
-        return s.success && s.data.state === 'degraded' ? [`${m.service} on ${m.host}: ${s.data.reason}`] : []
-      })
+      .snapshot()
+      .flatMap((m) =>
+        m.channel === 'status' && m.payload?.state === 'degraded'
+          ? [`${m.service} on ${m.host}: ${m.payload.reason}`]
+          : [],
+      )
     if (!mqtt) reasons.unshift('gateway: not connected to the broker')
     return c.json(
       { status: reasons.length ? 'degraded' : 'ok', mqtt, database: db, reasons },

@@ -1,7 +1,6 @@
 import {
   type Alert,
   AlertId,
-  AlertReading,
   AlertsReading,
   type AlertsResponse,
   HostId,
@@ -70,10 +69,8 @@ export function alertRoutes(deps: GatewayDeps) {
     const open: Alert[] = []
     if (host) {
       const prefix = `${deps.topics.reading(host, SERVICE, 'alert')}/`
-      for (const m of deps.hub.snapshot((m) => m.host === host && m.topic.startsWith(prefix))) {
-        const r = AlertReading.safeParse(m.payload)
-        if (r.success) open.push(r.data.alert)
-      }
+      for (const m of deps.hub.snapshot((m) => m.host === host && m.topic.startsWith(prefix)))
+        if (m.channel === 'reading' && m.kind === 'alert' && m.payload) open.push(m.payload.alert)
     }
     const summary = doc('alerts', AlertsReading)
     return {

@@ -1,11 +1,4 @@
-import {
-  CommandAction,
-  CommandTarget,
-  HostId,
-  type HostSummary,
-  ServiceName,
-  type ServiceStatus,
-} from '@homelab/contracts'
+import { CommandAction, CommandTarget, HostId, type HostSummary, ServiceName } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { relayCommand } from '../command-relay.js'
@@ -64,14 +57,14 @@ export function hostRoutes(deps: GatewayDeps) {
         svc = { service: m.service, availability: 'unknown', state: null, reason: null, since: null }
         h.services.push(svc)
       }
-      if (m.channel === 'availability') svc.availability = m.payload as 'online' | 'offline'
-      if (m.channel === 'status') {
-        const st = m.payload as ServiceStatus
+      if (m.channel === 'availability') svc.availability = m.payload
+      if (m.channel === 'status' && m.payload) {
+        const st = m.payload
         svc.state = st.state
         svc.reason = st.reason
         h.lastSeen = Math.max(h.lastSeen ?? 0, st.ts)
       }
-      if (m.channel === 'reading') h.lastSeen = Math.max(h.lastSeen ?? 0, (m.payload as { ts: number }).ts)
+      if (m.channel === 'reading' && m.payload) h.lastSeen = Math.max(h.lastSeen ?? 0, m.payload.ts)
     }
     for (const h of byHost.values()) {
       if (h.lastSeen === null) h.lastSeen = reader?.lastSeen(h.host) ?? null
