@@ -1,19 +1,21 @@
 import {
-  type AlertsResponse,
-  type CommandResult,
-  type ContainerHistory,
-  type ContainerView,
-  type Event,
-  type HistoryResponse,
-  type HostSummary,
+  AlertsResponse,
+  ApiError,
+  CommandResult,
+  ContainerHistory,
+  ContainerView,
+  Event,
+  HistoryResponse,
+  HostSummary,
   LiveMessage,
-  type Me,
-  type OllamaInferenceHistory,
-  type OllamaStatus,
+  Me,
+  OllamaInferenceHistory,
+  OllamaStatus,
   type RulePatch,
-  type RulesResponse,
-  type UnitView,
+  RulesResponse,
+  UnitView,
 } from '@homelab/contracts'
+import { z } from 'zod'
 
 export class HttpError extends Error {
   constructor(
@@ -25,13 +27,40 @@ export class HttpError extends Error {
   }
 }
 
-async function call<T>(path: string, init?: RequestInit): Promise<T> {
+/**
+ * One API call, its answer validated against the contract the gateway promises: an error is an HttpError with the
+ * gateway's code and message; an answer that does not match (a gateway of another version) is one too, naming the
+ * field, never a value of the wrong shape handed to a page.
+ */
+async function call<S extends z.ZodType>(schema: S, path: string, init?: RequestInit): Promise<z.infer<S>> {
   const res = await fetch(path, { credentials: 'same-origin', ...init })
-  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null
-  if (!res.ok)
-    throw new HttpError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? res.statusText)
-  return body as T
+  const body: unknown = await res.json().catch(() => null)
+  if (!res.ok) {
+    const e = ApiError.safeParse(body)
+    throw new HttpError(
+      res.status,
+      e.success ? e.data.error.code : 'error',
+      e.success ? e.data.error.message : res.statusText,
+    )
+  }
+  const r = schema.safeParse(body)
+  if (!r.success) {
+    const i = r.error.issues[0]
+    throw new HttpError(
+      res.status,
+      'invalid_response',
+      `${path}: ${i?.path.join('.') || '(root)'}: ${i?.message}`,
+    )
+  }
+  return r.data
 }
+
+const Session = z.object({ user: Me.nullable() })
+const Hosts = z.object({ self: z.string(), hosts: z.array(HostSummary) })
+const Events = z.object({ events: z.array(Event) })
+const Series = z.object({ series: z.array(z.string()) })
+const AlertCount = z.object({ alerter: z.string(), firing: z.number() })
+const Anything = z.unknown()
 
 const json = (body: unknown): RequestInit => ({
   method: 'POST',
@@ -40,32 +69,37 @@ const json = (body: unknown): RequestInit => ({
 })
 
 export const api = {
-  session: () => call<{ user: Me | null }>('/api/auth/session'),
-  login: (token: string) => call<Me>('/api/auth/login', json({ token })),
-  logout: () => call<unknown>('/api/auth/logout', json({})),
-  hosts: () => call<{ self: string; hosts: HostSummary[] }>('/api/hosts'),
+  session: () => call(Session, '/api/auth/session'),
+  login: (token: string) => call(Me, '/api/auth/login', json({ token })),
+  logout: () => call(Anything, '/api/auth/logout', json({})),
+  hosts: () => call(Hosts, '/api/hosts'),
   history: (host: string, series: string, from: number, to: number, points: number) =>
-    call<HistoryResponse>(
+    call(
+      HistoryResponse,
       `/api/history?${new URLSearchParams({ host, series, from: String(Math.round(from)), to: String(Math.round(to)), points: String(points) })}`,
     ),
   containers: (host: string) =>
-    call<ContainerView[]>(`/api/docker/containers?host=${encodeURIComponent(host)}`),
+    call(z.array(ContainerView), `/api/docker/containers?host=${encodeURIComponent(host)}`),
   containerHistory: (host: string, name: string, from: number, to: number, points: number) =>
-    call<ContainerHistory>(
+    call(
+      ContainerHistory,
       `/api/docker/containers/${encodeURIComponent(name)}/history?${new URLSearchParams({ host, from: String(Math.round(from)), to: String(Math.round(to)), points: String(points) })}`,
     ),
   containerAction: (host: string, name: string, action: 'start' | 'stop' | 'restart') =>
-    call<CommandResult>(
+    call(
+      CommandResult,
       `/api/docker/containers/${encodeURIComponent(name)}/${action}?host=${encodeURIComponent(host)}`,
       { method: 'POST' },
     ),
-  units: (host: string) => call<UnitView[]>(`/api/services?host=${encodeURIComponent(host)}`),
+  units: (host: string) => call(z.array(UnitView), `/api/services?host=${encodeURIComponent(host)}`),
   unitHistory: (host: string, name: string) =>
-    call<{ events: Event[] }>(
+    call(
+      Events,
       `/api/services/${encodeURIComponent(name)}/history?host=${encodeURIComponent(host)}&from=${Date.now() - 7 * 86_400_000}`,
     ),
   unitAction: (host: string, name: string, action: 'start' | 'stop' | 'restart') =>
-    call<CommandResult>(
+    call(
+      CommandResult,
       `/api/services/${encodeURIComponent(name)}/${action}?host=${encodeURIComponent(host)}`,
       {
         method: 'POST',
@@ -79,28 +113,30 @@ export const api = {
     since?: number
     before?: number
   }) =>
-    call<{ events: Event[] }>(
+    call(
+      Events,
       `/api/events?${new URLSearchParams(
         Object.entries(q)
           .filter(([, v]) => v !== undefined)
           .map(([k, v]) => [k, String(v)]),
       )}`,
     ),
-  ollamaStatus: (host: string) => call<OllamaStatus>(`/api/ollama/status?host=${encodeURIComponent(host)}`),
+  ollamaStatus: (host: string) => call(OllamaStatus, `/api/ollama/status?host=${encodeURIComponent(host)}`),
   ollamaInference: (host: string, from: number, to: number) =>
-    call<OllamaInferenceHistory>(
+    call(
+      OllamaInferenceHistory,
       `/api/ollama/inference?${new URLSearchParams({ host, from: String(Math.round(from)), to: String(Math.round(to)), points: '300', limit: '50' })}`,
     ),
-  series: (host: string) => call<{ series: string[] }>(`/api/series?host=${encodeURIComponent(host)}`),
-  alerts: () => call<AlertsResponse>('/api/alerts?limit=200'),
-  alertCount: () => call<{ alerter: string; firing: number }>('/api/alerts/count'),
-  alertRules: () => call<RulesResponse>('/api/alerts/rules'),
+  series: (host: string) => call(Series, `/api/series?host=${encodeURIComponent(host)}`),
+  alerts: () => call(AlertsResponse, '/api/alerts?limit=200'),
+  alertCount: () => call(AlertCount, '/api/alerts/count'),
+  alertRules: () => call(RulesResponse, '/api/alerts/rules'),
   alertAction: (id: string, action: 'ack' | 'unack' | 'unsilence') =>
-    call<CommandResult>(`/api/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST' }),
+    call(CommandResult, `/api/alerts/${encodeURIComponent(id)}/${action}`, { method: 'POST' }),
   silence: (id: string, minutes: number) =>
-    call<CommandResult>(`/api/alerts/${encodeURIComponent(id)}/silence`, json({ minutes })),
+    call(CommandResult, `/api/alerts/${encodeURIComponent(id)}/silence`, json({ minutes })),
   updateRule: (id: string, patch: RulePatch) =>
-    call<CommandResult>(`/api/alerts/rules/${encodeURIComponent(id)}`, { ...json(patch), method: 'PATCH' }),
+    call(CommandResult, `/api/alerts/rules/${encodeURIComponent(id)}`, { ...json(patch), method: 'PATCH' }),
 }
 
 /** Live messages that did not match their contract (shown nowhere; for a debugger's console). */

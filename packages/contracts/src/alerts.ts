@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { EpochMs, envelopeShape, HostId } from './envelope.js'
+import { Event } from './events.js'
 
 /**
  * Alerts: the alerter's state documents, its events and its notifications. The rules file's format is in
@@ -222,8 +223,8 @@ export const AlertsResponse = z.object({
   stale: z.boolean(),
   alerts: z.array(Alert),
   firing: z.number().int().min(0),
-  history: z.array(z.unknown()),
-  failedDeliveries: z.array(z.unknown()),
+  history: z.array(Event),
+  failedDeliveries: z.array(Event),
 })
 export type AlertsResponse = z.infer<typeof AlertsResponse>
 
@@ -236,6 +237,6 @@ export const RulesResponse = z.object({
   rules: z.array(RuleView),
   channels: z.array(ChannelView),
   /** Rule changes and reloads (who, what, when). */
-  audit: z.array(z.unknown()),
+  audit: z.array(Event),
 })
 export type RulesResponse = z.infer<typeof RulesResponse>

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { EpochMs, envelopeShape } from './envelope.js'
+import { Event } from './events.js'
 import type { Sample } from './series.js'
 
 /**
@@ -279,6 +280,6 @@ export const ContainerHistory = z.object({
     z.enum(['cpu', 'memUsed', 'memLimit', 'netRx', 'netTx', 'blkRead', 'blkWrite', 'pids']),
     z.object({ avg: Column, min: Column, max: Column }),
   ),
-  events: z.array(z.unknown()),
+  events: z.array(Event),
 })
 export type ContainerHistory = z.infer<typeof ContainerHistory>

@@ -56,4 +56,61 @@ describe('history reader', () => {
     expect(niceStep(604_800)).toBe(900_000)
     expect(niceStep(3_600)).toBe(5_000)
   })
+
+  it('returns events typed by their contract, newest first, and skips (and counts) a row that is not one', () => {
+    const d = db()
+    const insert = d.prepare(
+      'INSERT INTO events (id, ts, host, source, type, subject, severity, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    const event = (id: string, ts: number) => ({
+      v: 1,
+      ts,
+      host: 'h',
+      source: 'docker-collector',
+      id,
+      type: 'container.die',
+      severity: 'warning',
+      subject: 'web',
+      message: 'web exited with code 1',
+      data: { exitCode: 1 },
+    })
+    insert.run(
+      'event-0001',
+      1000,
+      'h',
+      'docker-collector',
+      'container.die',
+      'web',
+      'warning',
+      JSON.stringify(event('event-0001', 1000)),
+    )
+    insert.run(
+      'event-0002',
+      2000,
+      'h',
+      'docker-collector',
+      'container.die',
+      'web',
+      'warning',
+      '{"not":"an event"}',
+    )
+    insert.run(
+      'event-0003',
+      3000,
+      'h',
+      'docker-collector',
+      'container.die',
+      'web',
+      'warning',
+      JSON.stringify(event('event-0003', 3000)),
+    )
+    const r = new HistoryReader(d)
+    const got = r.events({ host: 'h', type: 'container.*', limit: 10 })
+    expect(got.map((e) => [e.id, e.data.exitCode])).toStrictEqual([
+      ['event-0003', 1],
+      ['event-0001', 1],
+    ])
+    expect(r.skippedEvents).toBe(1)
+    d.close()
+  })
 })

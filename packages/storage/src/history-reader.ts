@@ -1,4 +1,4 @@
-import type { Tier } from '@homelab/contracts'
+import { Event, type Tier } from '@homelab/contracts'
 import type { Statement } from 'better-sqlite3'
 import { decodeChunk } from './codec.js'
 import type { Db } from './schema.js'
@@ -146,7 +146,10 @@ export class HistoryReader {
     return this.lastSeenStmt.get(host)?.t ?? null
   }
 
-  /** Events, newest first. */
+  /** Stored events that no longer match the contract (an older build's), skipped by `events`. */
+  skippedEvents = 0
+
+  /** Events, newest first, each validated against the contract (one that is not is skipped and counted). */
   events(q: {
     host?: string
     subject?: string
@@ -156,7 +159,7 @@ export class HistoryReader {
     /** ts < before */
     before?: number
     limit: number
-  }): unknown[] {
+  }): Event[] {
     const where: string[] = []
     const args: Array<string | number> = []
     if (q.host !== undefined) {
@@ -193,7 +196,11 @@ export class HistoryReader {
     return this.db
       .prepare<Array<string | number>, { payload: string }>(sql)
       .all(...args, q.limit)
-      .map((r) => JSON.parse(r.payload) as unknown)
+      .flatMap((r) => {
+        const e = parseEvent(r.payload)
+        if (!e) this.skippedEvents++
+        return e ? [e] : []
+      })
   }
 
   seriesIdOf(host: string, name: string): number | null {
@@ -337,4 +344,13 @@ const NICE = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 108
 export function niceStep(ms: number): number {
   for (const s of NICE) if (s >= ms) return s
   return Math.ceil(ms / 86_400_000) * 86_400_000
+}
+
+function parseEvent(payload: string): Event | null {
+  try {
+    const r = Event.safeParse(JSON.parse(payload))
+    return r.success ? r.data : null
+  } catch {
+    return null
+  }
 }

@@ -1,4 +1,4 @@
-import type { Alert, AlertsResponse, Event, Role, RulesResponse, RuleView } from '@homelab/contracts'
+import type { Alert, AlertsResponse, Role, RulesResponse, RuleView } from '@homelab/contracts'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { ago } from '../format'
@@ -187,7 +187,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
             <p class="muted small">None.</p>
           ) : (
             <ul class="feed" data-testid="failed-deliveries">
-              {((data?.failedDeliveries ?? []) as Event[]).map((e) => (
+              {(data?.failedDeliveries ?? []).map((e) => (
                 <li key={e.id} class="warning">
                   <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}
                 </li>
@@ -198,7 +198,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
         <div class="card">
           <h3>History</h3>
           <ul class="feed" data-testid="alert-history">
-            {((data?.history ?? []) as Event[]).map((e) => (
+            {(data?.history ?? []).map((e) => (
               <li key={e.id} class={e.type === 'alert.firing' ? e.severity : ''}>
                 <span class={`dot ${e.type === 'alert.firing' ? 'bad' : 'ok'}`} />
                 <span class="muted small">{new Date(e.ts).toLocaleString()}</span> <strong>{e.host}</strong>{' '}
@@ -210,7 +210,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
             <>
               <h3>Rule changes</h3>
               <ul class="feed" data-testid="rule-audit">
-                {(rules.audit as Event[]).map((e) => (
+                {rules.audit.map((e) => (
                   <li key={e.id}>
                     <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}
                   </li>

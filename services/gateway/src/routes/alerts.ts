@@ -126,11 +126,8 @@ export function alertRoutes(deps: GatewayDeps) {
         limit: 200,
       }) ?? []
     )
-      .filter((e) => (e as { source?: string }).source === SERVICE)
-      .filter((e) => {
-        const d = (e as { type: string; data?: { action?: string } }).data
-        return (e as { type: string }).type !== 'command.result' || d?.action === 'update_rule'
-      })
+      .filter((e) => e.source === SERVICE)
+      .filter((e) => e.type !== 'command.result' || e.data.action === 'update_rule')
       .slice(0, 50)
     const body: RulesResponse = {
       alerter: a.state,

@@ -153,9 +153,8 @@ export function ollamaRoutes(deps: GatewayDeps) {
       before: to + 1,
       limit: q.limit,
     })) {
-      const ev = e as { ts: number; host: string; data: unknown }
-      const d = InferenceRecord.safeParse(ev.data)
-      if (d.success) requests.push({ ts: ev.ts, host: ev.host, ...d.data })
+      const d = InferenceRecord.safeParse(e.data)
+      if (d.success) requests.push({ ts: e.ts, host: e.host, ...d.data })
     }
     const body: OllamaInferenceHistory = {
       host,
