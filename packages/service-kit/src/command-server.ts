@@ -70,10 +70,25 @@ export class CommandServer<A extends string = CommandAction> {
 
   constructor(private readonly o: CommandServerOptions<A>) {
     this.actions = o.actions ?? (CommandAction as unknown as z.ZodType<A>)
-    const { conn, topics, host, service } = o
-    conn.subscribe(topics.cmd(host, service), 1)
-    conn.subscribe(topics.filter('set', { host, service }), 1)
-    conn.onMessage((topic, payload, packet) => this.onMessage(topic, payload, packet))
+  }
+
+  /** What `stop` undoes of `start`. */
+  private readonly undo: Array<() => void> = []
+
+  /** Subscribes to the service's command topics and starts answering (before the connection starts). */
+  start(): void {
+    const { conn, topics, host, service } = this.o
+    this.undo.push(
+      conn.subscribe(topics.cmd(host, service), 1),
+      conn.subscribe(topics.filter('set', { host, service }), 1),
+      conn.onMessage((topic, payload, packet) => this.onMessage(topic, payload, packet)),
+    )
+  }
+
+  /** Stops taking commands and waits for those running to finish. */
+  async stop(): Promise<void> {
+    for (const u of this.undo.splice(0)) u()
+    await this.whenIdle()
   }
 
   private invalid(cause: string, message: string): void {

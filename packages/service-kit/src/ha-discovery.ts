@@ -99,6 +99,8 @@ export class HaDiscovery {
   private readonly published = new Map<string, string>()
   private readonly goneSince = new Map<string, number>()
   private birthTimer: NodeJS.Timeout | null = null
+  /** What `stop` undoes of `start`: its subscriptions and its message handler. */
+  private readonly undo: Array<() => void> = []
   private sweepTimer: NodeJS.Timeout | null = null
   private readonly prefix: string
   private lastShape: string | null = null
@@ -124,9 +126,8 @@ export class HaDiscovery {
     const { conn } = this.o
     const status = `${this.prefix}/status`
     const configs = `${this.prefix}/device/+/config`
-    conn.subscribe(status, 1)
-    conn.subscribe(configs, 1)
-    conn.onMessage((topic, payload) => {
+    this.undo.push(conn.subscribe(status, 1), conn.subscribe(configs, 1))
+    const off = conn.onMessage((topic, payload) => {
       if (topic === status) {
         if (payload.toString('utf8').trim() === 'online') this.scheduleBirth()
         return
@@ -142,6 +143,7 @@ export class HaDiscovery {
       if (!this.published.has(id)) this.published.set(id, payload.toString('utf8'))
       if (!this.current.has(id) && !this.goneSince.has(id)) this.goneSince.set(id, Date.now())
     })
+    this.undo.push(off)
     this.sweepTimer = setInterval(
       () => this.sweep(),
       Math.min(60_000, Math.max(250, this.o.settings.HOMELAB_HA_GONE_TTL_MS / 4)),
@@ -150,6 +152,7 @@ export class HaDiscovery {
   }
 
   stop(): void {
+    for (const u of this.undo.splice(0)) u()
     if (this.birthTimer) clearTimeout(this.birthTimer)
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.birthTimer = null

@@ -83,7 +83,7 @@ export class MqttConnection {
   private backoff = 1000
   private status: ServiceStatus
   private readonly conditions = new Conditions()
-  private readonly handlers: Array<(topic: string, payload: Buffer, packet: IPublishPacket) => void> = []
+  private readonly handlers = new Set<(topic: string, payload: Buffer, packet: IPublishPacket) => void>()
   private readonly subscriptions = new Map<string, 0 | 1>()
   private connectedOnce: Promise<void>
   private resolveConnected!: () => void
@@ -323,13 +323,26 @@ export class MqttConnection {
     return false
   }
 
-  onMessage(handler: (topic: string, payload: Buffer, packet: IPublishPacket) => void): void {
-    this.handlers.push(handler)
+  /** Adds a message handler; returns what removes it. */
+  onMessage(handler: (topic: string, payload: Buffer, packet: IPublishPacket) => void): () => void {
+    const h = (topic: string, payload: Buffer, packet: IPublishPacket) => handler(topic, payload, packet)
+    this.handlers.add(h)
+    return () => {
+      this.handlers.delete(h)
+    }
   }
 
-  subscribe(filter: string, qos: 0 | 1 = 1): void {
+  /**
+   * Subscribes now and at every reconnect; returns what undoes it. On a persistent session the broker keeps the
+   * subscription (messages for a stopped service wait for it, as they are meant to): only this connection forgets it.
+   */
+  subscribe(filter: string, qos: 0 | 1 = 1): () => void {
     this.subscriptions.set(filter, qos)
     if (this.client?.connected) this.client.subscribe(filter, { qos })
+    return () => {
+      if (!this.subscriptions.delete(filter)) return
+      if (this.client?.connected && !this.o.persistentSession) this.client.unsubscribe(filter)
+    }
   }
 
   /** Validates `payload` with `schema` and publishes it as JSON. Invalid payloads are counted and not sent. */

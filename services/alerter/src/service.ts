@@ -74,6 +74,7 @@ export class AlerterService {
   readonly counters: Counters
   readonly store: AlertStore
   private readonly evaluator: Evaluator
+  private commands: CommandServer<AlertAction> | null = null
   private readonly notifier: Notifier
   private readonly now: () => number
   private rules: RuleSet
@@ -234,7 +235,7 @@ export class AlerterService {
         this.o.log.once(`msg:${(e as Error).message}`, `could not evaluate a message on ${topic}:`, e)
       }
     })
-    new CommandServer<AlertAction>({
+    this.commands = new CommandServer<AlertAction>({
       conn: this.conn,
       topics,
       host,
@@ -244,6 +245,7 @@ export class AlerterService {
       actions: AlertAction,
       execute: (c) => this.execute(c),
     })
+    this.commands.start()
     this.conn.subscribe(topics.filter('availability'), 1)
     this.conn.subscribe(topics.filter('status'), 0)
     this.conn.subscribe(topics.filter('event'), 1)
@@ -664,6 +666,7 @@ export class AlerterService {
   async stop(): Promise<void> {
     unwatchFile(this.o.settings.rulesFile)
     for (const t of this.timers) clearInterval(t)
+    await this.commands?.stop()
     await this.notifier.stop()
     await this.conn.stop()
     this.store.close()

@@ -85,6 +85,7 @@ export class DockerCollectorService {
   }
 
   start(): void {
+    this.commands.start()
     this.conn.start()
     this.ha?.start()
     this.collector.start()
@@ -92,7 +93,7 @@ export class DockerCollectorService {
 
   async stop(): Promise<void> {
     this.ha?.stop()
-    await this.commands.whenIdle()
+    await this.commands.stop()
     await this.collector.stop()
     await this.conn.stop()
   }

@@ -86,6 +86,7 @@ export class SystemdCollectorService {
   }
 
   start(): void {
+    this.commands.start()
     this.conn.start()
     this.ha?.start()
     this.collector.start()
@@ -93,7 +94,7 @@ export class SystemdCollectorService {
 
   async stop(): Promise<void> {
     this.ha?.stop()
-    await this.commands.whenIdle()
+    await this.commands.stop()
     await this.collector.stop()
     await this.conn.stop()
   }
