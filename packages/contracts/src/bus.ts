@@ -1,7 +1,9 @@
-import type { z } from 'zod'
-import { AlertReading, AlertsReading, RulesReading } from './alerts.js'
+import { z } from 'zod'
+import { AlertEventData, AlertReading, AlertsReading, DeliveryFailedData, RulesReading } from './alerts.js'
+import { CommandAudit } from './commands.js'
 import {
   CONTAINER_EVENT_TYPES,
+  ContainerEventData,
   ContainerReading,
   containerSamples,
   containerSeries,
@@ -10,11 +12,19 @@ import {
   engineSeries,
 } from './docker.js'
 import { Event } from './events.js'
-import { inferenceSamples, OLLAMA_EVENT_TYPES, OllamaReading, ollamaSamples, ollamaSeries } from './ollama.js'
+import {
+  InferenceRecord,
+  inferenceSamples,
+  OLLAMA_EVENT_TYPES,
+  OllamaEventData,
+  OllamaReading,
+  ollamaSamples,
+  ollamaSeries,
+} from './ollama.js'
 import { type Sample, systemSamples, systemSeries } from './series.js'
-import { ServiceStatus } from './status.js'
+import { Availability, ServiceStatus } from './status.js'
 import { HostFacts, SystemReading } from './system.js'
-import { UNIT_EVENT_TYPES, UnitReading, unitSamples, unitSeries } from './systemd.js'
+import { UNIT_EVENT_TYPES, UnitEventData, UnitReading, unitSamples, unitSeries } from './systemd.js'
 import type { ParsedTopic } from './topics.js'
 
 /**
@@ -129,6 +139,40 @@ export const EVENT_TYPES: ReadonlySet<string> = new Set([
   ...OLLAMA_EVENT_TYPES,
   'command.result',
 ])
+
+/**
+ * The bus map for events: each type's `data` schema (extra fields are allowed, fields a consumer reads are checked).
+ * The decoder refuses an event whose data does not match its type, so a consumer never skips one in silence; types
+ * not listed (a third party's) keep the envelope's bounded record.
+ */
+export const EVENT_DATA: Readonly<Record<string, z.ZodType>> = {
+  ...Object.fromEntries(CONTAINER_EVENT_TYPES.map((t) => [t, ContainerEventData])),
+  ...Object.fromEntries(UNIT_EVENT_TYPES.map((t) => [t, UnitEventData])),
+  ...Object.fromEntries(OLLAMA_EVENT_TYPES.map((t) => [t, OllamaEventData])),
+  'ollama.inference': InferenceRecord,
+  'command.result': CommandAudit,
+  'alert.firing': AlertEventData,
+  'alert.resolved': AlertEventData,
+  'alert.delivery_failed': DeliveryFailedData,
+  'alert.rules_loaded': z.object({ file: z.string().max(4096), rules: z.number().int().min(0) }).loose(),
+  'alert.rules_rejected': z.object({ file: z.string().max(4096), errors: z.array(z.string()) }).loose(),
+  'service.availability': z.object({ service: z.string().max(64), availability: Availability }).loose(),
+}
+
+/** The first way an event's data does not match its type's schema, or null. */
+export function eventDataIssue(e: Event): { path: PropertyKey[]; message: string } | null {
+  const schema = Object.hasOwn(EVENT_DATA, e.type) ? EVENT_DATA[e.type] : undefined
+  if (!schema) return null
+  const r = schema.safeParse(e.data)
+  const i = r.success ? undefined : r.error.issues[0]
+  return i ? { path: ['data', ...i.path], message: i.message } : null
+}
+
+/** An event as producers publish it: the envelope, and its data checked against its type (EVENT_DATA). */
+export const BusEvent = Event.superRefine((e, ctx) => {
+  const issue = eventDataIssue(e)
+  if (issue) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message })
+})
 
 /** Splits a series name into its metric and label (`fs.percent{mount=/}` → fs.percent, { mount: "/" }). */
 export function splitSeries(series: string): { metric: string; labels: Record<string, string> } {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import {
+  BusEvent,
   CommandAction,
   type CommandAudit,
   CommandRequest,
   CommandResult,
   CommandTarget,
-  Event,
   type ServiceName,
   type Topics,
 } from '@homelab/contracts'
@@ -235,7 +235,7 @@ export class CommandServer<A extends string = CommandAction> {
       message,
       durationMs: Date.now() - arrived,
     }
-    conn.publishJson(topics.event(host, service, 'command.result'), Event, {
+    conn.publishJson(topics.event(host, service, 'command.result'), BusEvent, {
       v: 1,
       ts: arrived,
       host,

@@ -50,6 +50,28 @@ describe('decode', () => {
     }
   })
 
+  it("refuses an event whose data does not match its type's schema, and keeps a third party's type", () => {
+    const event = (type: string, data: Record<string, unknown>) =>
+      json({
+        v: 1,
+        ts: 1_700_000_000_000,
+        host: 'pi',
+        source: 'docker-collector',
+        id: 'event-0001',
+        type,
+        severity: 'warning',
+        subject: 'web',
+        message: 'web died',
+        data,
+      })
+    const topic = topics.event('pi', 'docker-collector', 'container.die')
+    const bad = decode(opts, topic, event('container.die', { exitCode: 'one' }))
+    expect(bad.ok ? 'accepted' : bad.reason).toMatch(/^schema: data\.exitCode: /)
+    expect(decode(opts, topic, event('container.die', { exitCode: 1, extra: 'kept' })).ok).toBe(true)
+    const other = topics.event('pi', 'docker-collector', 'acme.thing')
+    expect(decode(opts, other, event('acme.thing', { anything: ['goes'] })).ok).toBe(true)
+  })
+
   it('tells a cleared retained reading from a cleared status', () => {
     const reading = decode(
       opts,

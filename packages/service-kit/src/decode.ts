@@ -3,6 +3,7 @@ import {
   classify,
   type Envelope,
   Event,
+  eventDataIssue,
   type ParsedTopic,
   parseReading,
   type ReadingKindName,
@@ -128,6 +129,8 @@ function decodeOnce(o: DecodeOptions, topic: string, payload: Buffer): DecodeRes
   if (t.channel === 'event') {
     const r = Event.safeParse(json)
     if (!r.success) return schemaError(r.error.issues)
+    const issue = eventDataIssue(r.data)
+    if (issue) return schemaError([issue])
     return checkEnvelope(r.data) ?? { ok: true, message: { kind: 'event', topic: t, doc: r.data } }
   }
   if (t.channel === 'status') {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { Event, type ServiceName, type Topics } from '@homelab/contracts'
+import { BusEvent, type Event, type ServiceName, type Topics } from '@homelab/contracts'
 import { Callbacks } from './callbacks.js'
 import type { Counters, Logger } from './log.js'
 import type { MqttConnection } from './mqtt-connection.js'
@@ -195,7 +195,7 @@ export abstract class SourceWatcher {
       message: e.message.slice(0, 2000),
       data: e.data,
     }
-    conn.publishJson(topics.event(host, this.names.service, e.type), Event, event)
+    conn.publishJson(topics.event(host, this.names.service, e.type), BusEvent, event)
     counters.inc('events.published')
     this.onEvent?.(event)
   }

@@ -9,7 +9,8 @@ import {
   AlertNotification,
   AlertReading,
   AlertsReading,
-  Event,
+  BusEvent,
+  type Event,
   RulePatch,
   RulesReading,
   readingSamples,
@@ -435,7 +436,7 @@ export class AlerterService {
     subject: string,
     e: { message: string; data: Record<string, unknown> },
   ): void {
-    this.conn.publishJson(this.o.topics.event(host, 'alerter', type), Event, {
+    this.conn.publishJson(this.o.topics.event(host, 'alerter', type), BusEvent, {
       v: 1,
       ts: this.now(),
       host,

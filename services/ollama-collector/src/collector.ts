@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
-  Event,
+  BusEvent,
+  type Event,
   type GpuState,
   type InferenceRecord,
   type OllamaEventData,
@@ -310,7 +311,7 @@ export class OllamaCollector {
       message: message.slice(0, 2000),
       data: data as Record<string, unknown>,
     }
-    this.d.conn.publishJson(this.d.topics.event(this.d.host, SERVICE, type), Event, e)
+    this.d.conn.publishJson(this.d.topics.event(this.d.host, SERVICE, type), BusEvent, e)
     this.d.counters.inc('events.published')
     this.onEvent?.(e)
   }
