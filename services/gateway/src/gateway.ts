@@ -75,6 +75,7 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { d } = this
+    this.hub.start()
     this.conn.start()
     const webDir = findWebDir(d.config.HOMELAB_WEB_DIR)
     if (!webDir) d.log.warn('web app not built (run `npm run build`); serving the API only')
@@ -122,6 +123,7 @@ export class Gateway {
       ;(s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
       await new Promise<void>((r) => s.close(() => r()))
     }
+    this.hub.stop()
     await this.conn.stop()
     this.db?.close()
   }

@@ -38,8 +38,20 @@ export class LiveHub {
     private readonly counters: Counters,
   ) {
     this.replyClient = `gw-${randomUUID().slice(0, 8)}`
-    conn.subscribe(topics.all(), 0)
-    conn.onMessage((topic, payload, packet) => this.onMessage(topic, payload, packet))
+  }
+
+  private readonly undo: Array<() => void> = []
+
+  /** Follows the whole tree (before the connection starts); `stop` undoes it. */
+  start(): void {
+    this.undo.push(
+      this.conn.subscribe(this.topics.all(), 0),
+      this.conn.onMessage((topic, payload, packet) => this.onMessage(topic, payload, packet)),
+    )
+  }
+
+  stop(): void {
+    for (const u of this.undo.splice(0)) u()
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
