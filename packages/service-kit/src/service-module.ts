@@ -36,8 +36,9 @@ export interface ServiceInstance {
 
 /**
  * One shape for every service: its name, its settings (a zod object read from the environment), and a `create`
- * that builds it from them without doing any I/O — `start` does that. A service's `main.ts` is `runService(module)`;
- * the all-in-one starts a list of modules in order and stops them in reverse.
+ * that builds it from them; `start` connects it and begins its work. (Two still open a file of their own in
+ * `create`: the alerter its SQLite store, the gateway its token file.) A service's `main.ts` is
+ * `runService(module)`; the all-in-one starts a list of modules in order and stops them in reverse.
  */
 export interface ServiceModule<C extends CommonConfig = CommonConfig> {
   name: ServiceName
@@ -48,7 +49,7 @@ export interface ServiceModule<C extends CommonConfig = CommonConfig> {
 /** A module with its settings' type hidden, so modules of different settings can sit in one list. */
 export interface ModuleEntry {
   name: ServiceName
-  /** Reads the module's settings from `env` and builds the service (no I/O yet). */
+  /** Reads the module's settings from `env` and builds the service (not started). */
   build(env: Source, ctx: ServiceContext): ServiceInstance
 }
 
