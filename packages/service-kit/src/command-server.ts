@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   BusEvent,
-  CommandAction,
+  type CommandAction,
   type CommandAudit,
   CommandRequest,
   CommandResult,
@@ -43,8 +43,8 @@ export interface CommandServerOptions<A extends string = CommandAction> {
   log: Logger
   counters: Counters
   execute: CommandExecutor<A>
-  /** The actions this executor takes (default start, stop, restart); anything else is refused before it runs. */
-  actions?: z.ZodType<A>
+  /** The actions this executor takes (CommandAction: start, stop, restart); anything else is refused before it runs. */
+  actions: z.ZodType<A>
 }
 
 const SEVERITY = {
@@ -69,7 +69,7 @@ export class CommandServer<A extends string = CommandAction> {
   private readonly actions: z.ZodType<A>
 
   constructor(private readonly o: CommandServerOptions<A>) {
-    this.actions = o.actions ?? (CommandAction as unknown as z.ZodType<A>)
+    this.actions = o.actions
   }
 
   /** What `stop` undoes of `start`. */

@@ -1,4 +1,4 @@
-import { haIds, type Topics } from '@homelab/contracts'
+import { CommandAction, haIds, type Topics } from '@homelab/contracts'
 import {
   CommandServer,
   Counters,
@@ -61,6 +61,7 @@ export class DockerCollectorService {
       service: 'docker-collector',
       log: o.log,
       counters: this.counters,
+      actions: CommandAction,
       execute: (c) => this.collector.execute(c),
     })
     if (o.control.length > 0) o.log.info(`control allowed for names matching: ${o.control.join(', ')}`)

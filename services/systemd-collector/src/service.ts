@@ -1,4 +1,4 @@
-import { haIds, type Topics } from '@homelab/contracts'
+import { CommandAction, haIds, type Topics } from '@homelab/contracts'
 import {
   CommandServer,
   Counters,
@@ -63,6 +63,7 @@ export class SystemdCollectorService {
       service: 'systemd-collector',
       log: o.log,
       counters: this.counters,
+      actions: CommandAction,
       execute: (c) => this.collector.execute(c),
     })
     if (o.control.length > 0) o.log.info(`control allowed for units matching: ${o.control.join(', ')}`)
