@@ -1,4 +1,4 @@
-import type { ContainerReading, SystemReading } from '@homelab/contracts'
+import type { ContainerReading, SystemReading, UnitReading } from '@homelab/contracts'
 import { HOST } from './stack.js'
 
 /** A valid system reading with values derived from `i`, so tests know exactly what was stored. */
@@ -78,5 +78,29 @@ export function syntheticContainerReading(
       blockWriteRate: 0,
       pids: i,
     },
+  }
+}
+
+/** A valid reading of an active service unit named `name`, with stats. */
+export function syntheticUnitReading(ts: number, name: string, host = HOST): UnitReading {
+  return {
+    v: 1,
+    ts,
+    host,
+    source: 'systemd-collector',
+    unit: {
+      name,
+      description: 'web server',
+      loadState: 'loaded',
+      activeState: 'active',
+      subState: 'running',
+      unitFileState: 'enabled',
+      result: 'success',
+      mainPid: 42,
+      nRestarts: 0,
+      since: 5,
+      control: { allowed: false, reason: 'not in HOMELAB_SYSTEMD_CONTROL' },
+    },
+    stats: { memoryBytes: 1000, cpuPercent: 1.5, tasks: 3 },
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { syntheticContainerReading } from '../../../test/helpers/readings.js'
+import { syntheticContainerReading, syntheticUnitReading } from '../../../test/helpers/readings.js'
 import { containerView } from './docker.js'
-import { type UnitInfo, unitView } from './systemd.js'
+import { unitView } from './systemd.js'
 
 describe('views shared by the gateway and the dashboard', () => {
   it('names a container by id and name, and never shows stats of one that is not running', () => {
@@ -22,20 +22,7 @@ describe('views shared by the gateway and the dashboard', () => {
   })
 
   it('keeps a unit as it is, with where it came from', () => {
-    const unit: UnitInfo = {
-      name: 'nginx.service',
-      description: 'web server',
-      loadState: 'loaded',
-      activeState: 'active',
-      subState: 'running',
-      unitFileState: 'enabled',
-      result: 'success',
-      mainPid: 42,
-      nRestarts: 0,
-      since: 5,
-      control: { allowed: false, reason: 'not in HOMELAB_SYSTEMD_CONTROL' },
-    }
-    const stats = { memoryBytes: 1000, cpuPercent: 1.5, tasks: 3 }
+    const { unit, stats } = syntheticUnitReading(7, 'nginx.service')
     expect(unitView('pi', unit, stats, 7, false)).toStrictEqual({
       host: 'pi',
       ...unit,

@@ -16,7 +16,11 @@ import { Counters } from '@homelab/service-kit'
 import { HistoryReader, openReader, openWriter } from '@homelab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
-import { syntheticContainerReading, syntheticReading } from '../../../test/helpers/readings.js'
+import {
+  syntheticContainerReading,
+  syntheticReading,
+  syntheticUnitReading,
+} from '../../../test/helpers/readings.js'
 import { tempDir, testLog } from '../../../test/helpers/stack.js'
 import { Store } from '../../recorder/src/store.js'
 import { createApp } from './app.js'
@@ -351,27 +355,8 @@ describe('gateway routes on the live stream', () => {
 
   it("lists units as the contract's view, stale while their collector is offline", async () => {
     const { app: a, hub } = app()
-    const unit = {
-      name: 'nginx.service',
-      description: 'web server',
-      loadState: 'loaded',
-      activeState: 'active',
-      subState: 'running',
-      unitFileState: 'enabled',
-      result: 'success',
-      mainPid: 42,
-      nRestarts: 0,
-      since: 5,
-      control: { allowed: false, reason: 'not in HOMELAB_SYSTEMD_CONTROL' },
-    }
-    const doc = {
-      v: 1 as const,
-      ts: Date.now(),
-      host: 'pi',
-      source: 'systemd-collector' as const,
-      unit,
-      stats: { memoryBytes: 1000, cpuPercent: 1.5, tasks: 3 },
-    }
+    const doc = syntheticUnitReading(Date.now(), 'nginx.service', 'pi')
+    const { unit } = doc
     const topic = topics.reading('pi', 'systemd-collector', 'unit', unit.name)
     hub.put(liveReading({ topic, host: 'pi', service: 'systemd-collector' }, 'unit', unit.name, doc))
     const stale = UnitView.array().parse(await (await a.request('/api/services', { headers: bearer })).json())
