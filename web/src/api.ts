@@ -139,16 +139,22 @@ export const api = {
     call(CommandResult, `/api/alerts/rules/${encodeURIComponent(id)}`, { ...json(patch), method: 'PATCH' }),
 }
 
-/** Live messages that did not match their contract (shown nowhere; for a debugger's console). */
+/** Live messages that did not match their contract; the first is reported in the browser's console. */
 export let liveRejected = 0
 
 function parseLive(data: string): LiveMessage | null {
+  let why: string
   try {
     const r = LiveMessage.safeParse(JSON.parse(data))
-    return r.success ? r.data : null
+    if (r.success) return r.data
+    const i = r.error.issues[0]
+    why = `${i?.path.join('.') || '(root)'}: ${i?.message}`
   } catch {
-    return null
+    why = 'not JSON'
   }
+  if (liveRejected++ === 0)
+    console.warn(`a live message does not match its contract (${why}); it is not shown`)
+  return null
 }
 
 /** Opens the live stream; returns a function that closes it. Reconnects by itself (EventSource does). */
@@ -162,7 +168,6 @@ export function openLive(
     // Validated as the server promised it (contracts/live.ts): a message that is not is dropped and counted.
     const m = typeof e.data === 'string' ? parseLive(e.data) : null
     if (m) onMessage(m)
-    else liveRejected++
   })
   es.onopen = () => onState(true)
   es.onerror = () => onState(false)
