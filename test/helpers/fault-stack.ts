@@ -151,10 +151,24 @@ export class FaultStack {
       this.watchLog.push(`${new Date().toISOString().slice(11, 23)} ${what}`)
       if (this.watchLog.length > 30) this.watchLog.shift()
     }
-    w.on('connect', () => note('connected'))
+    // A broker replays retained messages to a new subscription while live ones already flow, so a retained
+    // "offline" from before a restart can arrive after the live "online": the product's MqttConnection drops such
+    // stale retained state, and so does this watcher (per topic, since its last connect).
+    const live = new Set<string>()
+    w.on('connect', () => {
+      live.clear()
+      note('connected')
+    })
     w.on('close', () => note('closed'))
     w.on('error', (e) => note(`error: ${e.message}`))
-    w.on('message', (topic, payload) => {
+    w.on('message', (topic, payload, packet) => {
+      if (!packet.retain) live.add(topic)
+      else if (live.has(topic)) {
+        note(
+          `${topic.split('/').slice(1, 3).join('/')} ${payload.toString().slice(0, 20)} (stale retained, ignored)`,
+        )
+        return
+      }
       if (topic.endsWith('/availability')) {
         this.availability.set(topic, payload.toString())
         note(`${topic.split('/').slice(1, 3).join('/')} ${payload.toString()}`)
