@@ -22,6 +22,7 @@ import type { Credentials } from './credentials.js'
 import { hasLevelStore, migrateLevelStore } from './migrate-leveldb.js'
 import {
   deliverWithoutDedupe,
+  dropStaleRetainedReplays,
   queueAsForwarded,
   skipIdsInFlight,
   tolerateUnqueued,
@@ -340,6 +341,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
     preConnect(client, packet, done) {
       deliverWithoutDedupe(client)
       skipIdsInFlight(client, (id, messageId) => store.hasInFlight(id, messageId))
+      dropStaleRetainedReplays(client, () => o.counters.inc('retained.stale_replays'))
       // A will outside the user's own subtree is refused up front (its user is not known yet: check by name).
       const will = packet.will
       const entry = packet.username ? users.get(packet.username) : undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { queueAsForwarded, skipIdsInFlight } from './persistence-fixes.js'
+import { dropStaleRetainedReplays, queueAsForwarded, skipIdsInFlight } from './persistence-fixes.js'
 
 /** How aedes' QoSPacket takes an id from a client (lib/qos-packet.js). */
 function takeId(client: { _nextId: number }): number {
@@ -44,5 +44,38 @@ describe('persistence fixes', () => {
       { subs: [{ clientId: 'a', rap: false }], retain: false },
       { subs: [{ clientId: 'a' }], retain: false },
     ])
+  })
+
+  it('does not replay a retained message over the live one a client already got on that topic', async () => {
+    const sent: string[] = []
+    type P = { topic: string; payload: string; retain?: boolean; brokerId?: string | null }
+    const client = {
+      deliver0: (p: P, cb: () => void) => {
+        sent.push(`${p.topic}=${p.payload}${p.retain ? ' (retained)' : ''}`)
+        cb()
+      },
+      deliverQoS: (p: P, cb: () => void) => client.deliver0(p, cb),
+    }
+    let dropped = 0
+    dropStaleRetainedReplays(client, () => dropped++)
+    const deliver = (p: P) => new Promise<void>((r) => client.deliverQoS(p, r))
+    const avail = 'homelab/pi/recorder/availability'
+    // Live "online" (published by the restarted recorder) overtakes the replay of the old retained "offline".
+    await deliver({ topic: avail, payload: 'online', retain: false, brokerId: 'b1' })
+    await deliver({ topic: avail, payload: 'offline', retain: true, brokerId: null })
+    // A replay for a topic not yet seen live goes through, and so does a live message with Retain As Published.
+    await deliver({
+      topic: 'homelab/pi/gateway/availability',
+      payload: 'online',
+      retain: true,
+      brokerId: null,
+    })
+    await deliver({ topic: avail, payload: 'offline', retain: true, brokerId: 'b1' })
+    expect(sent).toStrictEqual([
+      `${avail}=online`,
+      'homelab/pi/gateway/availability=online (retained)',
+      `${avail}=offline (retained)`,
+    ])
+    expect(dropped).toBe(1)
   })
 })

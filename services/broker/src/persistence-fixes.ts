@@ -101,3 +101,32 @@ export function skipIdsInFlight(client: object, inFlight: (clientId: string, id:
     },
   })
 }
+
+type Deliver = (packet: { topic: string; retain?: boolean; brokerId?: string | null }, cb: () => void) => void
+
+/**
+ * aedes sends a new subscription's retained messages from the store while live messages already flow to it, so after
+ * a broker restart a client could get a service's live `online` and then the replayed retained `offline` from before
+ * the restart — and keep the stale one (our services drop it themselves; Home Assistant or a script would show the
+ * service unavailable until it next reconnected). A replayed retained message (aedes builds those with `retain` set
+ * and no `brokerId`) for a topic this connection has already received live is not sent: the client holds newer
+ * state. `onDrop` counts them. Live topics are remembered per connection, at most 20,000.
+ */
+export function dropStaleRetainedReplays(client: object, onDrop: () => void): void {
+  const c = client as { deliver0?: Deliver; deliverQoS?: Deliver }
+  const live = new Set<string>()
+  const wrap =
+    (deliver: Deliver): Deliver =>
+    (packet, cb) => {
+      if (packet.retain && packet.brokerId === null) {
+        if (live.has(packet.topic)) {
+          onDrop()
+          setImmediate(cb)
+          return
+        }
+      } else if (live.size < 20_000) live.add(packet.topic)
+      deliver(packet, cb)
+    }
+  if (typeof c.deliver0 === 'function') c.deliver0 = wrap(c.deliver0)
+  if (typeof c.deliverQoS === 'function') c.deliverQoS = wrap(c.deliverQoS)
+}
