@@ -1,4 +1,6 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import {
   ApiError,
   type CommandResult,
@@ -63,7 +65,7 @@ class FakeHub implements LiveView {
   }
 }
 
-function app(history: GatewayDeps['history'] = () => null) {
+function app(history: GatewayDeps['history'] = () => null, webDir: string | null = null) {
   const d = tempDir()
   dirs.push(d)
   const hub = new FakeHub()
@@ -77,7 +79,7 @@ function app(history: GatewayDeps['history'] = () => null) {
     sessionTtlMs: 3_600_000,
     secureCookies: false,
     commandTimeoutMs: 500,
-    webDir: null,
+    webDir,
     mqttConnected: () => true,
     log: testLog('gateway'),
     counters: new Counters(),
@@ -392,5 +394,38 @@ describe('gateway routes on the live stream', () => {
       status: 'degraded',
       reasons: ['recorder on pi: the disk is full'],
     })
+  })
+})
+
+describe('the dashboard files', () => {
+  it('sends the hashed assets gzip-compressed to a browser that accepts it, to keep for good', async () => {
+    const d = tempDir()
+    dirs.push(d)
+    mkdirSync(join(d.path, 'assets'))
+    writeFileSync(
+      join(d.path, 'index.html'),
+      '<!doctype html><script src="/assets/index-abc123.js"></script>',
+    )
+    const js = `export const data = ${JSON.stringify(Array.from({ length: 500 }, (_, i) => `value ${i}`))}\n`
+    writeFileSync(join(d.path, 'assets', 'index-abc123.js'), js)
+    const { app: a } = app(() => null, d.path)
+    const gz = await a.request('/assets/index-abc123.js', {
+      headers: { 'accept-encoding': 'gzip, deflate, br' },
+    })
+    expect(gz.status).toBe(200)
+    expect(gz.headers.get('content-encoding')).toBe('gzip')
+    expect(gz.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    const body = Buffer.from(await gz.arrayBuffer())
+    expect(body.length).toBeLessThan(js.length / 3)
+    expect(gunzipSync(body).toString('utf8')).toBe(js)
+    const plain = await a.request('/assets/index-abc123.js')
+    expect(plain.headers.get('content-encoding')).toBeNull()
+    expect(await plain.text()).toBe(js)
+    // The page itself is not kept: a new build must be picked up at the next load.
+    const page = await a.request('/')
+    expect(page.headers.get('cache-control') ?? '').not.toContain('immutable')
+    expect((await a.request('/assets/missing.js')).headers.get('cache-control') ?? '').not.toContain(
+      'immutable',
+    )
   })
 })

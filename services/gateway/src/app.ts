@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { compress } from 'hono/compress'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Env, GatewayDeps } from './context.js'
 import { ApiFailure } from './errors.js'
@@ -97,7 +98,15 @@ export function createApp(deps: GatewayDeps) {
   const web = deps.webDir
   if (web && existsSync(join(web, 'index.html'))) {
     const index = readFileSync(join(web, 'index.html'), 'utf8')
+    // The built assets' names carry their content hash: a browser keeps them for good and asks again only when a new
+    // build names new ones. Sent gzip-compressed to a browser that accepts it (the app is ~235 KB, ~78 KB gzipped).
+    app.use('/assets/*', compress({ encoding: 'gzip' }), async (c, next) => {
+      await next()
+      if (c.res.status === 200) c.header('Cache-Control', 'public, max-age=31536000, immutable')
+    })
     app.use('/assets/*', serveStatic({ root: web }))
+    // A file the build does not have is a 404, never the page (which would then be kept as that file).
+    app.all('/assets/*', (c) => c.text('no such file', 404))
     app.use('/*', serveStatic({ root: web }))
     // The app routes in the browser: any other path gets index.html.
     app.get('*', (c) => c.html(index))
