@@ -104,13 +104,15 @@ describe('history reader', () => {
       'warning',
       JSON.stringify(event('event-0003', 3000)),
     )
-    const r = new HistoryReader(d)
+    const told: string[] = []
+    const r = new HistoryReader(d, (id) => told.push(id))
     const got = r.events({ host: 'h', type: 'container.*', limit: 10 })
     expect(got.map((e) => [e.id, e.data.exitCode])).toStrictEqual([
       ['event-0003', 1],
       ['event-0001', 1],
     ])
     expect(r.skippedEvents).toBe(1)
+    expect(told).toStrictEqual(['event-0002'])
     d.close()
   })
 })

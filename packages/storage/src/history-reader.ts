@@ -73,7 +73,11 @@ export class HistoryReader {
   private readonly unitsStmt
   private readonly ollamaStmt
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    /** Told of each stored event that no longer matches the contract (it is skipped). */
+    private readonly onSkippedEvent: (id: string, why: string) => void = () => undefined,
+  ) {
     this.seriesId = db.prepare<[string, string], { id: number }>(
       'SELECT id FROM series WHERE host = ? AND name = ?',
     )
@@ -192,14 +196,16 @@ export class HistoryReader {
       where.push('ts < ?')
       args.push(q.before)
     }
-    const sql = `SELECT payload FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, seq DESC LIMIT ?`
+    const sql = `SELECT id, payload FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, seq DESC LIMIT ?`
     return this.db
-      .prepare<Array<string | number>, { payload: string }>(sql)
+      .prepare<Array<string | number>, { id: string; payload: string }>(sql)
       .all(...args, q.limit)
       .flatMap((r) => {
         const e = parseEvent(r.payload)
-        if (!e) this.skippedEvents++
-        return e ? [e] : []
+        if (e) return [e]
+        this.skippedEvents++
+        this.onSkippedEvent(r.id, 'it does not match the event contract')
+        return []
       })
   }
 

@@ -65,7 +65,13 @@ export class Gateway {
     if (!existsSync(this.d.databasePath)) return null
     try {
       this.db = openReader(this.d.databasePath)
-      this.reader = new Reader(this.db)
+      this.reader = new Reader(this.db, (id, why) => {
+        this.d.counters.inc('events.unreadable')
+        this.d.log.once(
+          `event-unreadable:${why}`,
+          `skipping stored event ${id} (and any others like it): ${why}`,
+        )
+      })
     } catch (e) {
       this.d.log.once(`db:${(e as Error).message}`, 'cannot open the database yet:', e)
       return null
