@@ -6,6 +6,7 @@ import {
   type CommandResult,
   ContainerView,
   createTopics,
+  HistoryResponse,
   HostSummary,
   type LiveMessage,
   liveReading,
@@ -427,5 +428,26 @@ describe('the dashboard files', () => {
     expect((await a.request('/assets/missing.js')).headers.get('cache-control') ?? '').not.toContain(
       'immutable',
     )
+  })
+})
+
+describe('history before the first reading', () => {
+  it('answers a known metric that has no data yet with an empty history, and an unknown name with 404', async () => {
+    const d = tempDir()
+    dirs.push(d)
+    const path = join(d.path, 'homelab.db')
+    const db = openWriter(path)
+    const reader = new HistoryReader(openReader(path))
+    const { app: a } = app(() => reader)
+    const ask = (series: string) =>
+      a.request(`/api/history?series=${encodeURIComponent(series)}`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      })
+    const empty = await ask('cpu.usage')
+    expect(empty.status).toBe(200)
+    expect(HistoryResponse.parse(await empty.json()).columns[0]).toStrictEqual([])
+    expect((await ask('fs.percent{mount=/}')).status).toBe(200)
+    expect(ApiError.parse(await (await ask('no.such.series')).json()).error.code).toBe('not_found')
+    db.close()
   })
 })

@@ -1,4 +1,4 @@
-import { HistoryQuery, type HistoryResponse, HostId } from '@homelab/contracts'
+import { HistoryQuery, type HistoryResponse, HostId, METRICS, splitSeries } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { Env, GatewayDeps } from '../context.js'
@@ -14,7 +14,9 @@ export function historyRoutes(deps: GatewayDeps) {
     const { from, to } = timeRange(q)
     const reader = requireHistory(deps)
     const host = q.host ?? deps.host
-    if (reader.seriesIdOf(host, q.series) === null)
+    // A metric the project knows that has no data yet (a fresh install, before the first reading is stored) is an
+    // empty history, not an error: the dashboard asks for it at its first load. Any other name is a 404.
+    if (reader.seriesIdOf(host, q.series) === null && !METRICS.has(splitSeries(q.series).metric))
       throw new ApiFailure(404, 'not_found', `no series "${q.series}" on host "${host}"`)
     const h = reader.query(host, [q.series], from, to, q.points)
     const s = h.series[0]!
