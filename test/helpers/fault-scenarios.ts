@@ -162,7 +162,9 @@ export async function allInOneStops(
     if (finished) break
     const code = await stack.stop(stack.broker, 'SIGTERM')
     if (code !== 0)
-      throw new Error(`npm start exited with ${code} at SIGTERM: ${stack.broker?.output().slice(-2000)}`)
+      throw new Error(
+        `npm start exited with ${code ?? `signal ${stack.broker?.signalCode}`} at SIGTERM: ${stack.broker?.output().slice(-2000)}`,
+      )
     stops++
     await stack.startAllInOne(env)
   }

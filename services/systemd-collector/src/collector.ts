@@ -115,17 +115,25 @@ export class SystemdCollector extends SourceWatcher {
 
   protected async connect(): Promise<{ ended: Promise<string> } | null> {
     const { bus } = this.d
+    let end: (reason: string) => void = () => undefined
     const ended = new Promise<string>((resolve) => {
+      end = resolve
       this.closed = () => resolve('stopped')
-      void bus
-        .connect(
-          (s) => void this.enqueue(() => this.onSignal(s)),
-          (reason) => resolve(reason),
-        )
-        .catch((e) => resolve(`__error__${describeBusError(e, bus.address)}`))
     })
+    // Only a bus that answered its hello is read: a read queued on one still connecting would wait out its call
+    // timeout after the connect failed, and hold up the next attempt and the service's stop by as long.
+    const opened = await Promise.race([
+      bus
+        .connect((s) => void this.enqueue(() => this.onSignal(s)), end)
+        .then(
+          () => null,
+          (e: unknown) => new Error(describeBusError(e, bus.address)),
+        ),
+      ended.then((reason) => new Error(reason)),
+    ])
+    if (opened) throw opened
     const first = await Promise.race([ended, this.enqueue(() => this.resyncAfterConnect())])
-    if (typeof first === 'string') throw new Error(first.replace(/^__error__/, ''))
+    if (typeof first === 'string') throw new Error(first)
     if (!this.connected) throw new Error(this.lastError ?? 'could not read systemd')
     this.resyncTimer = setInterval(() => void this.enqueue(() => this.resync()), this.d.resyncMs)
     return { ended }
