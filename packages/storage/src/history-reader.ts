@@ -1,9 +1,17 @@
 import { Event, type Tier } from '@homelab/contracts'
 import type { Statement } from 'better-sqlite3'
 import { decodeChunk } from './codec.js'
+import {
+  type Aggregate,
+  addSample,
+  bucketOf,
+  prepareRollupReads,
+  type RollupQuery,
+  type RollupRow,
+  type RollupTierName,
+  TIER_MS,
+} from './rollups.js'
 import type { Db } from './schema.js'
-
-export const TIER_MS: Record<Exclude<Tier, 'raw'>, number> = { '1m': 60_000, '1h': 3_600_000 }
 
 export interface SeriesColumns {
   tier: Tier
@@ -17,20 +25,6 @@ interface ServiceStateRow {
   service: string
   availability: 'online' | 'offline'
   since: number
-}
-
-interface RollupArgs {
-  step: number
-  id: number
-  from: number
-  to: number
-}
-
-interface Agg {
-  min: number
-  max: number
-  sum: number
-  count: number
 }
 
 /**
@@ -63,7 +57,7 @@ export class HistoryReader {
   private readonly seriesId
   private readonly chunks
   private readonly staged
-  private readonly rollup: Record<Exclude<Tier, 'raw'>, Statement<[RollupArgs], { bucket: number } & Agg>>
+  private readonly rollup: Record<RollupTierName, Statement<[RollupQuery], RollupRow>>
   private readonly hasRaw
   private readonly latestStmt
   private readonly names
@@ -88,14 +82,7 @@ export class HistoryReader {
       'SELECT ts, value FROM raw_staging WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts',
     )
     // Buckets of `step` ms are aggregated by SQLite; the step is always a multiple of the tier's width.
-    this.rollup = {
-      '1m': db.prepare<[RollupArgs], { bucket: number } & Agg>(
-        'SELECT bucket - (bucket % @step) AS bucket, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count FROM rollup_1m WHERE series_id = @id AND bucket >= @from AND bucket <= @to GROUP BY 1 ORDER BY 1',
-      ),
-      '1h': db.prepare<[RollupArgs], { bucket: number } & Agg>(
-        'SELECT bucket - (bucket % @step) AS bucket, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count FROM rollup_1h WHERE series_id = @id AND bucket >= @from AND bucket <= @to GROUP BY 1 ORDER BY 1',
-      ),
-    }
+    this.rollup = prepareRollupReads(db)
     this.hasRaw = db.prepare<[number, number, number, number, number, number], { x: number }>(
       `SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM raw_staging WHERE series_id = ? AND ts BETWEEN ? AND ?)
           OR EXISTS (SELECT 1 FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?)`,
@@ -219,8 +206,8 @@ export class HistoryReader {
 
   /** The tier that serves [from, to] with buckets of `step` ms. */
   chooseTier(from: number, to: number, step: number, seriesIds: number[]): Tier {
-    if (step >= 3_600_000) return '1h'
-    if (step >= 60_000) return '1m'
+    if (step >= TIER_MS['1h']) return '1h'
+    if (step >= TIER_MS['1m']) return '1m'
     // Raw only where raw data still exists (retention removes it first); else the 1-minute rollups.
     const probeTo = Math.min(to, from + Math.max(step * 10, 600_000))
     if (seriesIds.some((id) => this.hasRaw.get(id, from, probeTo, id, probeTo, from))) return 'raw'
@@ -277,19 +264,24 @@ export class HistoryReader {
     const tier = known.length ? this.chooseTier(from, to, wanted, known) : '1m'
     const tierMs = tier === 'raw' ? 0 : TIER_MS[tier]
     const step = Math.max(tierMs, wanted)
-    const perSeries: Array<Map<number, Agg>> = []
+    const perSeries: Array<Map<number, Aggregate>> = []
     let baseInterval = tierMs
     for (const id of ids) {
-      const buckets = new Map<number, Agg>()
+      const buckets = new Map<number, Aggregate>()
       perSeries.push(buckets)
       if (id === null) continue
       if (tier === 'raw') {
         const { ts, values } = this.readRaw(id, from, to)
         baseInterval = Math.max(baseInterval, medianDelta(ts))
-        for (let i = 0; i < ts.length; i++)
-          add(buckets, Math.floor(ts[i]! / step) * step, values[i]!, values[i]!, values[i]!, 1)
+        for (let i = 0; i < ts.length; i++) {
+          const b = bucketOf(ts[i]!, step)
+          const v = values[i]!
+          const a = buckets.get(b)
+          if (a) addSample(a, v)
+          else buckets.set(b, { min: v, max: v, sum: v, count: 1 })
+        }
       } else {
-        for (const r of this.rollup[tier].all({ step, id, from: Math.floor(from / tierMs) * tierMs, to })) {
+        for (const r of this.rollup[tier].all({ step, id, from: bucketOf(from, tierMs), to })) {
           buckets.set(r.bucket, { min: r.min, max: r.max, sum: r.sum, count: r.count })
         }
       }
@@ -315,17 +307,6 @@ export class HistoryReader {
       return { avg, min, max }
     })
     return { tier, stepMs: step, x, series }
-  }
-}
-
-function add(m: Map<number, Agg>, key: number, min: number, max: number, sum: number, count: number) {
-  const a = m.get(key)
-  if (!a) m.set(key, { min, max, sum, count })
-  else {
-    if (min < a.min) a.min = min
-    if (max > a.max) a.max = max
-    a.sum += sum
-    a.count += count
   }
 }
 

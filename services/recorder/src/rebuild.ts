@@ -1,5 +1,12 @@
 import { Event } from '@homelab/contracts'
-import { type Db, decodeChunk } from '@homelab/storage'
+import {
+  bucketOf,
+  type Db,
+  decodeChunk,
+  prepareRollupUpserts,
+  ROLLUP_TIERS,
+  RollupAccumulator,
+} from '@homelab/storage'
 import { PROJECTION_TABLES, project } from './projections.js'
 import type { Store } from './store.js'
 
@@ -28,57 +35,41 @@ export function rebuildProjections(db: Db, store: Store): { events: number; samp
       }
     }
     const ids = db.prepare<[], { id: number }>('SELECT id FROM series').all()
-    const up = (table: string) =>
-      db.prepare<[number, number, number, number, number, number]>(
-        `INSERT INTO ${table} (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-    const up1m = up('rollup_1m')
-    const up1h = up('rollup_1h')
+    const upsert = prepareRollupUpserts(db)
+    const clear = ROLLUP_TIERS.map((t) =>
+      db.prepare<[number, number]>(`DELETE FROM ${t.table} WHERE series_id = ? AND bucket >= ?`),
+    )
+    const chunks = db.prepare<[number], { data: Buffer }>(
+      'SELECT data FROM raw_chunks WHERE series_id = ? ORDER BY start_ts',
+    )
+    const staged = db.prepare<[number], { ts: number; value: number }>(
+      'SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts',
+    )
     for (const { id } of ids) {
       const ts: number[] = []
       const vs: number[] = []
-      for (const c of db
-        .prepare<[number], { data: Buffer }>(
-          'SELECT data FROM raw_chunks WHERE series_id = ? ORDER BY start_ts',
-        )
-        .iterate(id)) {
+      for (const c of chunks.iterate(id)) {
         const d = decodeChunk(c.data)
         for (let i = 0; i < d.ts.length; i++) {
           ts.push(d.ts[i]!)
           vs.push(d.values[i]!)
         }
       }
-      for (const r of db
-        .prepare<[number], { ts: number; value: number }>(
-          'SELECT ts, value FROM raw_staging WHERE series_id = ? ORDER BY ts',
-        )
-        .iterate(id)) {
+      for (const r of staged.iterate(id)) {
         ts.push(r.ts)
         vs.push(r.value)
       }
       if (ts.length === 0) continue
       samples += ts.length
-      for (const [table, width, stmt] of [
-        ['rollup_1m', 60_000, up1m],
-        ['rollup_1h', 3_600_000, up1h],
-      ] as const) {
-        const first = Math.floor(ts[0]! / width) * width
-        db.prepare(`DELETE FROM ${table} WHERE series_id = ? AND bucket >= ?`).run(id, first)
-        const agg = new Map<number, [number, number, number, number]>()
-        for (let i = 0; i < ts.length; i++) {
-          const b = Math.floor(ts[i]! / width) * width
-          const v = vs[i]!
-          const a = agg.get(b)
-          if (!a) agg.set(b, [v, v, v, 1])
-          else {
-            a[0] = Math.min(a[0], v)
-            a[1] = Math.max(a[1], v)
-            a[2] += v
-            a[3]++
-          }
-        }
-        for (const [b, a] of agg) stmt.run(id, b, a[0], a[1], a[2], a[3])
-      }
+      // From the bucket of the oldest raw sample on, every rollup row is summed again from the raw tier.
+      let oldest = ts[0]!
+      for (const t of ts) if (t < oldest) oldest = t
+      for (let t = 0; t < ROLLUP_TIERS.length; t++) clear[t]!.run(id, bucketOf(oldest, ROLLUP_TIERS[t]!.ms))
+      const sums = new RollupAccumulator((tier, series, r) =>
+        upsert[tier]!.run(series, r.bucket, r.min, r.max, r.sum, r.count),
+      )
+      for (let i = 0; i < ts.length; i++) sums.add(id, ts[i]!, vs[i]!)
+      sums.drain()
     }
   })()
   return { events, samples }

@@ -53,6 +53,13 @@ describe('store', () => {
     db.exec('DELETE FROM rollup_1m; DELETE FROM rollup_1h')
     expect(rebuildProjections(db, store).samples).toBe(4)
     expect(rollups()).toStrictEqual(before)
+    // A late sample of the minute before, staged after the first three were sealed: rebuild starts from its bucket
+    // (it used to start from the first chunk's and stop on the row it had kept).
+    expect(store.addSamples('h', minute - 20_000, [['x', 4]]).stored).toBe(1)
+    const withLate = rollups()
+    expect(withLate.m[0]).toStrictEqual({ bucket: minute - 60_000, min: 4, max: 4, sum: 4, count: 1 })
+    expect(rebuildProjections(db, store).samples).toBe(5)
+    expect(rollups()).toStrictEqual(withLate)
   })
 
   it('writes the same rollups when a batch adds them up in memory, on top of rows already stored, and none if it throws', () => {

@@ -1,5 +1,14 @@
 import type { Event, Sample } from '@homelab/contracts'
-import { type Db, decodeChunk, encodeChunk } from '@homelab/storage'
+import {
+  bucketOf,
+  type Db,
+  decodeChunk,
+  encodeChunk,
+  prepareRollupUpserts,
+  ROLLUP_TIERS,
+  RollupAccumulator,
+  type RollupUpsert,
+} from '@homelab/storage'
 
 export interface StoreOptions {
   /** Seal a series' staged samples into a chunk once it has this many… */
@@ -34,38 +43,6 @@ export interface SampleBatchResult {
  * (a QoS 1 redelivery after a crash, which the broker may send after newer messages, or a retained message on
  * resubscribe) is stored only if no sample with that timestamp is staged or sealed. Events are unique by id.
  */
-interface RollupAcc {
-  tier: 0 | 1
-  id: number
-  bucket: number
-  min: number
-  max: number
-  sum: number
-  count: number
-}
-
-/** Adds a sample to its series' running rollup row (keyed by series and tier); a row of another bucket is written first. */
-function accumulate(
-  into: Map<number, RollupAcc>,
-  tier: 0 | 1,
-  id: number,
-  bucket: number,
-  v: number,
-  flush: (r: RollupAcc) => void,
-): void {
-  const key = id * 2 + tier
-  const r = into.get(key)
-  if (r && r.bucket === bucket) {
-    if (v < r.min) r.min = v
-    if (v > r.max) r.max = v
-    r.sum += v
-    r.count++
-    return
-  }
-  if (r) flush(r)
-  into.set(key, { tier, id, bucket, min: v, max: v, sum: v, count: 1 })
-}
-
 export class Store {
   private readonly seriesIds = new Map<string, number>()
   private readonly seriesPerHost = new Map<string, number>()
@@ -79,10 +56,8 @@ export class Store {
   /** Set when the in-memory indexes could not be rebuilt after a rollback; the next write rebuilds them first. */
   private stale = false
   /** Rollup rows being added up during withRollupsDeferred. */
-  private rollups: Map<number, RollupAcc> | null = null
-  private readonly writeRollup = (r: RollupAcc): void => {
-    ;(r.tier === 0 ? this.st.up1m : this.st.up1h).run(r.id, r.bucket, r.min, r.max, r.sum, r.count)
-  }
+  private rollups: RollupAccumulator | null = null
+  private readonly upsertRollup: RollupUpsert[]
   private readonly st
 
   constructor(
@@ -92,6 +67,7 @@ export class Store {
     this.chunkSamples = o.chunkSamples ?? 720
     this.chunkMaxAgeMs = o.chunkMaxAgeMs ?? 2 * 3_600_000
     this.maxSeriesPerHost = o.maxSeriesPerHost ?? 10_000
+    this.upsertRollup = prepareRollupUpserts(db)
     this.st = {
       findSeries: db.prepare<[string, string], { id: number }>(
         'SELECT id FROM series WHERE host = ? AND name = ?',
@@ -101,16 +77,6 @@ export class Store {
       ),
       stage: db.prepare<[number, number, number]>(
         'INSERT OR IGNORE INTO raw_staging (series_id, ts, value) VALUES (?, ?, ?)',
-      ),
-      up1m: db.prepare<[number, number, number, number, number, number]>(
-        `INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (series_id, bucket) DO UPDATE SET min = min(min, excluded.min), max = max(max, excluded.max),
-           sum = sum + excluded.sum, count = count + excluded.count`,
-      ),
-      up1h: db.prepare<[number, number, number, number, number, number]>(
-        `INSERT INTO rollup_1h (series_id, bucket, min, max, sum, count) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (series_id, bucket) DO UPDATE SET min = min(min, excluded.min), max = max(max, excluded.max),
-           sum = sum + excluded.sum, count = count + excluded.count`,
       ),
       chunkAt: db.prepare<[number, number, number], { data: Buffer }>(
         'SELECT data FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?',
@@ -237,8 +203,6 @@ export class Store {
     let stored = 0
     let duplicates = 0
     let refused = 0
-    const m = Math.floor(ts / 60_000) * 60_000
-    const h = Math.floor(ts / 3_600_000) * 3_600_000
     for (const [name, value] of samples) {
       if (!Number.isFinite(value)) continue
       const id = this.seriesId(host, name)
@@ -258,13 +222,10 @@ export class Store {
         duplicates++
         continue
       }
-      if (this.rollups) {
-        accumulate(this.rollups, 0, id, m, value, this.writeRollup)
-        accumulate(this.rollups, 1, id, h, value, this.writeRollup)
-      } else {
-        this.st.up1m.run(id, m, value, value, value, 1)
-        this.st.up1h.run(id, h, value, value, value, 1)
-      }
+      if (this.rollups) this.rollups.add(id, ts, value)
+      else
+        for (let t = 0; t < ROLLUP_TIERS.length; t++)
+          this.upsertRollup[t]!.run(id, bucketOf(ts, ROLLUP_TIERS[t]!.ms), value, value, value, 1)
       const s = this.staged.get(id)
       if (s) {
         s.count++
@@ -286,10 +247,13 @@ export class Store {
    */
   withRollupsDeferred<T>(fn: () => T): T {
     if (this.rollups) return fn()
-    this.rollups = new Map()
+    const rollups = new RollupAccumulator((tier, id, r) =>
+      this.upsertRollup[tier]!.run(id, r.bucket, r.min, r.max, r.sum, r.count),
+    )
+    this.rollups = rollups
     try {
       const out = fn()
-      for (const r of this.rollups.values()) this.writeRollup(r)
+      rollups.drain()
       return out
     } finally {
       this.rollups = null
