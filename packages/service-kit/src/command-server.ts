@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto'
 import {
-  BusEvent,
   type CommandAction,
   type CommandAudit,
   CommandRequest,
@@ -235,20 +233,12 @@ export class CommandServer<A extends string = CommandAction> {
       message,
       durationMs: Date.now() - arrived,
     }
-    conn.publishJson(topics.event(host, service, 'command.result'), BusEvent, {
-      v: 1,
-      ts: arrived,
-      host,
-      source: service,
-      id: randomUUID(),
+    conn.publishEvent({
       type: 'command.result',
+      ts: arrived,
       severity: SEVERITY[out.outcome],
-      subject: (out.subject ?? c.target).slice(0, 256),
-      message:
-        `${c.action} ${out.subject ?? c.target} by ${c.requestedBy}: ${out.outcome}${message ? ` — ${message}` : ''}`.slice(
-          0,
-          2000,
-        ),
+      subject: out.subject ?? c.target,
+      message: `${c.action} ${out.subject ?? c.target} by ${c.requestedBy}: ${out.outcome}${message ? ` — ${message}` : ''}`,
       data,
     })
   }

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import {
+  BusEvent,
+  type Event,
   type ServiceName,
   type ServiceStatus,
   ServiceStatus as ServiceStatusSchema,
@@ -48,6 +51,22 @@ export interface MqttConnectionOptions {
    */
   maxPublishBytes?: number
   version: string
+}
+
+/** An event as a service raises it; `publishEvent` adds the envelope. */
+export interface EventDraft {
+  type: string
+  severity: Event['severity']
+  /** The entity it concerns (cut to 256 characters). */
+  subject: string
+  /** Cut to 2,000 characters. */
+  message: string
+  /** Checked against the type's schema in the bus map (EVENT_DATA). */
+  data: Record<string, unknown>
+  /** Defaults: a random UUID, now, the connection's host (the alerter raises alerts of other hosts). */
+  id?: string
+  ts?: number
+  host?: string
 }
 
 export interface BatchItem {
@@ -362,6 +381,30 @@ export class MqttConnection {
       return false
     }
     return this.publish(topic, JSON.stringify(parsed.data), { qos: 1, ...opts })
+  }
+
+  /**
+   * Publishes an event under this service's subtree (QoS 1, not retained): the connection adds the envelope (a
+   * random id, now, this host, this service), bounds the text, and checks the data against its type (BusEvent).
+   * Returns the event as published, or null when it was refused (counted as publish.invalid).
+   */
+  publishEvent(d: EventDraft): Event | null {
+    const host = d.host ?? this.o.host
+    const event: Event = {
+      v: 1,
+      ts: Math.floor(d.ts ?? Date.now()),
+      host,
+      source: this.o.service,
+      id: d.id ?? randomUUID(),
+      type: d.type,
+      severity: d.severity,
+      subject: d.subject.slice(0, 256),
+      message: d.message.slice(0, 2000),
+      data: d.data,
+    }
+    if (!this.publishJson(this.o.topics.event(host, this.o.service, d.type), BusEvent, event)) return null
+    this.o.counters.inc('events.published')
+    return event
   }
 
   /** Publishes (or buffers while offline); false when the payload was refused as oversized. */

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
-import { BusEvent, type Event, type ServiceName, type Topics } from '@homelab/contracts'
+import type { Event, ServiceName, Topics } from '@homelab/contracts'
 import { Callbacks } from './callbacks.js'
 import type { Counters, Logger } from './log.js'
-import type { MqttConnection } from './mqtt-connection.js'
+import type { EventDraft, MqttConnection } from './mqtt-connection.js'
 import { delayToNextTick, RetryDelay } from './timing.js'
 
 const MAX_BACKOFF_MS = 30_000
@@ -179,25 +178,9 @@ export abstract class SourceWatcher {
   }
 
   /** Publishes an event under the service's subtree (QoS 1, not retained). */
-  protected emitEvent(
-    e: Pick<Event, 'type' | 'subject' | 'severity' | 'message' | 'data'> & { id?: string; ts?: number },
-  ): void {
-    const { host, topics, conn, counters } = this.w
-    const event: Event = {
-      v: 1,
-      ts: Math.floor(e.ts ?? Date.now()),
-      host,
-      source: this.names.service,
-      id: e.id ?? randomUUID(),
-      type: e.type,
-      severity: e.severity,
-      subject: e.subject,
-      message: e.message.slice(0, 2000),
-      data: e.data,
-    }
-    conn.publishJson(topics.event(host, this.names.service, e.type), BusEvent, event)
-    counters.inc('events.published')
-    this.onEvent?.(event)
+  protected emitEvent(e: EventDraft): void {
+    const event = this.w.conn.publishEvent(e)
+    if (event) this.onEvent?.(event)
   }
 
   /** Removes an entity's retained reading (it is gone or was renamed). */

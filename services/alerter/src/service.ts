@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -9,7 +8,6 @@ import {
   AlertNotification,
   AlertReading,
   AlertsReading,
-  BusEvent,
   type Event,
   RulePatch,
   RulesReading,
@@ -436,17 +434,14 @@ export class AlerterService {
     subject: string,
     e: { message: string; data: Record<string, unknown> },
   ): void {
-    this.conn.publishJson(this.o.topics.event(host, 'alerter', type), BusEvent, {
-      v: 1,
-      ts: this.now(),
+    this.conn.publishEvent({
       host,
-      source: 'alerter',
-      id: randomUUID(),
       type,
       severity,
-      subject: subject.slice(0, 256),
-      message: e.message.slice(0, 2000),
+      subject,
+      message: e.message,
       data: e.data,
+      ts: this.now(),
     })
   }
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import {
-  BusEvent,
   type Event,
   type GpuState,
   type InferenceRecord,
@@ -299,21 +298,8 @@ export class OllamaCollector {
     id: string = randomUUID(),
     ts: number = Date.now(),
   ): void {
-    const e: Event = {
-      v: 1,
-      ts,
-      host: this.d.host,
-      source: SERVICE,
-      id,
-      type,
-      severity,
-      subject: subject.slice(0, 256),
-      message: message.slice(0, 2000),
-      data: data as Record<string, unknown>,
-    }
-    this.d.conn.publishJson(this.d.topics.event(this.d.host, SERVICE, type), BusEvent, e)
-    this.d.counters.inc('events.published')
-    this.onEvent?.(e)
+    const e = this.d.conn.publishEvent({ type, subject, severity, message, data, id, ts })
+    if (e) this.onEvent?.(e)
   }
 }
 
