@@ -1,0 +1,88 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createLogger } from '@homelab/service-kit'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { DEFAULT_RULES } from './rules.js'
+import { RulesFileStore } from './rules-file.js'
+import { AlertStore } from './store.js'
+
+describe('RulesFileStore', () => {
+  let dir: string
+  let store: AlertStore
+  let lines: string[]
+  const rulesFile = (file = join(dir, 'alert-rules.json')) =>
+    new RulesFileStore({
+      file,
+      extraChannels: {},
+      memory: store,
+      log: createLogger('test', (l) => lines.push(l)),
+      now: () => 1000,
+    })
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rules-file-'))
+    store = new AlertStore(join(dir, 'alerter.db'))
+    lines = []
+  })
+  afterEach(() => {
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('writes the defaults on a fresh install and touches nothing before loadInitial', () => {
+    const f = rulesFile()
+    expect(existsSync(f.path)).toBe(false)
+    expect(() => f.rules).toThrow(/not loaded/)
+    const set = f.loadInitial()
+    expect(set.rules.map((r) => r.id)).toEqual(DEFAULT_RULES.rules.map((r) => r.id))
+    expect(JSON.parse(readFileSync(f.path, 'utf8'))).toEqual(DEFAULT_RULES)
+    expect(f.rejected).toBeNull()
+    expect(f.read()).toEqual({ kind: 'unchanged' })
+  })
+
+  it('starts on the last valid rules when the file was broken while it was down, and says why', () => {
+    const first = rulesFile()
+    writeFileSync(first.path, JSON.stringify({ ...DEFAULT_RULES, rules: DEFAULT_RULES.rules.slice(0, 2) }))
+    expect(first.loadInitial().rules).toHaveLength(2)
+    writeFileSync(first.path, '{"rules": [ {"id": "x", "type": "threshold"} ]}')
+    const again = rulesFile()
+    expect(again.loadInitial().rules).toHaveLength(2)
+    expect(again.rejected?.errors[0]).toMatch(/rule "x"/)
+    expect(lines.some((l) => l.includes('not valid; using the last good rules'))).toBe(true)
+    // Editing from the UI is refused while the file is broken: the edit would be lost on the owner's fix.
+    expect(again.edit('cpu-high', { value: 50 })).toMatchObject({ ok: false, outcome: 'refused' })
+  })
+
+  it('reads a changed file as valid (not in force until accepted) or invalid (remembered), once per change', () => {
+    const f = rulesFile()
+    f.loadInitial()
+    writeFileSync(f.path, 'not json')
+    const bad = f.read()
+    expect(bad.kind).toBe('invalid')
+    expect(f.rejected).not.toBeNull()
+    expect(f.read()).toEqual({ kind: 'unchanged' })
+    writeFileSync(f.path, JSON.stringify({ ...DEFAULT_RULES, rules: DEFAULT_RULES.rules.slice(0, 1) }))
+    const good = f.read()
+    if (good.kind !== 'valid') throw new Error(`expected valid rules, got ${good.kind}`)
+    expect(f.rules.rules).toHaveLength(DEFAULT_RULES.rules.length)
+    f.accept(good)
+    expect(f.rules.rules).toHaveLength(1)
+    expect(f.rejected).toBeNull()
+  })
+
+  it('edits one threshold rule in place, keeps the rest of the file, and refuses what does not apply', () => {
+    const f = rulesFile()
+    f.loadInitial()
+    const r = f.edit('cpu-high', { value: 85, forMs: 180_000, enabled: false })
+    expect(r).toEqual({ ok: true, changes: 'value 90 → 85, for "5m" → "3m", enabled null → false' })
+    const onDisk = JSON.parse(readFileSync(f.path, 'utf8'))
+    expect(onDisk.rules[0]).toMatchObject({ id: 'cpu-high', value: 85, for: '3m', enabled: false })
+    expect(onDisk.rules.slice(1)).toEqual(DEFAULT_RULES.rules.slice(1))
+    expect(f.edit('unit-failed', { value: 3 })).toMatchObject({ ok: false, outcome: 'refused' })
+    expect(f.edit('nope', { enabled: true })).toMatchObject({ ok: false, outcome: 'not_found' })
+    // A change that leaves the rules invalid is refused and not written.
+    const before = readFileSync(f.path, 'utf8')
+    expect(f.edit('cpu-high', { resolveValue: 99 })).toMatchObject({ ok: false, outcome: 'refused' })
+    expect(readFileSync(f.path, 'utf8')).toBe(before)
+  })
+})

@@ -1,0 +1,257 @@
+import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
+import type { RulePatch } from '@homelab/contracts'
+import type { Logger } from '@homelab/service-kit'
+import { z } from 'zod'
+import {
+  type Channel,
+  DEFAULT_RULES,
+  DEFAULTS_ADDED_LATER,
+  formatDuration,
+  parseRules,
+  type RuleSet,
+  RulesError,
+} from './rules.js'
+
+/** What the rules file needs to remember between runs (the alerter's store). */
+export interface RulesMemory {
+  getMeta(key: string): string | null
+  setMeta(key: string, value: string): void
+}
+
+export interface RulesFileDeps {
+  file: string
+  extraChannels: Record<string, Channel>
+  memory: RulesMemory
+  log: Logger
+  now: () => number
+}
+
+/** What a re-read of the file found. */
+export type RulesRead =
+  | { kind: 'unchanged' }
+  | { kind: 'valid'; set: RuleSet; text: string }
+  | { kind: 'invalid'; errors: string[] }
+
+/** A rule as the file holds it: what an edit may change is read from it, everything else is kept as it is. */
+const FileRule = z
+  .object({
+    id: z.unknown(),
+    type: z.unknown().optional(),
+    for: z.unknown().optional(),
+    resolve: z.record(z.string(), z.unknown()).optional(),
+  })
+  .catchall(z.unknown())
+const FileRules = z.object({ rules: z.array(FileRule) }).catchall(z.unknown())
+
+/**
+ * The rules file on disk, and the rules in force from it: written with the defaults on a fresh install, topped up
+ * with defaults added in later versions, re-read when it changes (a broken file is rejected and the rules in force
+ * stay), edited in place by an operator's threshold change. The last rules that were valid are remembered, so a
+ * file broken while the alerter was down does not start it without rules.
+ */
+export class RulesFileStore {
+  private set: RuleSet | null = null
+  private lastText: string | null = null
+  /** When the rules in force were loaded. */
+  loadedAt = 0
+  /** Why the file was last rejected, while the rules in force are older than it. */
+  rejected: { at: number; errors: string[] } | null = null
+
+  constructor(private readonly d: RulesFileDeps) {}
+
+  get path(): string {
+    return this.d.file
+  }
+
+  /** The rules in force (after `loadInitial`). */
+  get rules(): RuleSet {
+    if (!this.set) throw new Error('the rules file was not loaded')
+    return this.set
+  }
+
+  /** The rules at start: the file; if it is broken, the last rules that were valid (else the defaults), loudly. */
+  loadInitial(): RuleSet {
+    const { file, extraChannels, memory, log } = this.d
+    if (!existsSync(file)) {
+      try {
+        writeFileSync(file, `${JSON.stringify(DEFAULT_RULES, null, 2)}\n`, { mode: 0o600 })
+        memory.setMeta('defaults-offered', JSON.stringify(DEFAULTS_ADDED_LATER))
+        log.info(`wrote the default alert rules to ${file}; edit it to change them`)
+      } catch (e) {
+        log.warn(`could not write the default rules to ${file}:`, e)
+      }
+    } else this.offerNewDefaults()
+    this.loadedAt = this.d.now()
+    try {
+      const text = readFileSync(file, 'utf8')
+      const { set } = parseRules(text, extraChannels)
+      this.lastText = text
+      memory.setMeta('good-rules', text)
+      this.set = set
+    } catch (e) {
+      const errors = e instanceof RulesError ? e.errors : [`cannot read ${file}: ${(e as Error).message}`]
+      this.rejected = { at: this.d.now(), errors }
+      log.error(`the rules in ${file} are not valid; using the last good rules:\n  ${errors.join('\n  ')}`)
+      this.set = this.lastGood()
+    }
+    return this.set
+  }
+
+  /** Re-reads the file: unchanged since the last read, valid (not yet in force: `accept`), or invalid (remembered). */
+  read(): RulesRead {
+    const { file, extraChannels } = this.d
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (e) {
+      text = `\0${(e as Error).message}`
+    }
+    if (text === this.lastText) return { kind: 'unchanged' }
+    this.lastText = text
+    try {
+      if (text.startsWith('\0')) throw new RulesError([`cannot read ${file}: ${text.slice(1)}`])
+      return { kind: 'valid', set: parseRules(text, extraChannels).set, text }
+    } catch (e) {
+      const errors = e instanceof RulesError ? e.errors : [(e as Error).message]
+      this.rejected = { at: this.d.now(), errors }
+      return { kind: 'invalid', errors }
+    }
+  }
+
+  /** Puts rules just read in force (inside the caller's transaction: the evaluator takes them in the same one). */
+  accept(r: { set: RuleSet; text: string }): void {
+    this.d.memory.setMeta('good-rules', r.text)
+    this.set = r.set
+    this.rejected = null
+    this.loadedAt = this.d.now()
+  }
+
+  /**
+   * Applies an operator's change to one rule in the file, after checking the whole file still reads as rules.
+   * Returns what changed (for the audit), or why nothing was written.
+   */
+  edit(
+    id: string,
+    p: RulePatch,
+  ):
+    | { ok: true; changes: string }
+    | { ok: false; outcome: 'refused' | 'failed' | 'not_found'; message: string } {
+    const { file, extraChannels } = this.d
+    if (this.rejected)
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: `the rules file is invalid (${this.rejected.errors[0]}); fix it before editing from the UI`,
+      }
+    let raw: z.infer<typeof FileRules>
+    try {
+      raw = FileRules.parse(JSON.parse(readFileSync(file, 'utf8')))
+    } catch (e) {
+      return { ok: false, outcome: 'failed', message: `cannot read ${file}: ${(e as Error).message}` }
+    }
+    const rule = raw.rules.find((r) => r.id === id)
+    if (!rule) return { ok: false, outcome: 'not_found', message: `no rule "${id}"` }
+    const thresholdOnly =
+      p.value !== undefined ||
+      p.resolveValue !== undefined ||
+      p.forMs !== undefined ||
+      p.resolveForMs !== undefined
+    if (thresholdOnly && rule.type !== 'threshold')
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: `rule "${id}" is not a threshold rule; only enabled and severity can change`,
+      }
+    const before = structuredClone(rule)
+    const resolve = { ...(rule.resolve ?? {}) }
+    if (p.value !== undefined) rule.value = p.value
+    if (p.forMs !== undefined) rule.for = formatDuration(p.forMs)
+    if (p.resolveValue !== undefined) resolve.value = p.resolveValue
+    if (p.resolveForMs !== undefined) resolve.for = formatDuration(p.resolveForMs)
+    if (p.resolveValue !== undefined || p.resolveForMs !== undefined) rule.resolve = resolve
+    if (p.enabled !== undefined) rule.enabled = p.enabled
+    if (p.severity !== undefined) rule.severity = p.severity
+    try {
+      parseRules(raw, extraChannels)
+    } catch (e) {
+      return { ok: false, outcome: 'refused', message: (e as Error).message }
+    }
+    const show = (r: z.infer<typeof FileRule>, k: string): unknown =>
+      k === 'resolveValue'
+        ? r.resolve?.value
+        : k === 'resolveForMs'
+          ? r.resolve?.for
+          : k === 'forMs'
+            ? r.for
+            : r[k]
+    const changes = Object.keys(p)
+      .map(
+        (k) =>
+          `${k.replace(/Ms$/, '')} ${JSON.stringify(show(before, k) ?? null)} → ${JSON.stringify(show(rule, k))}`,
+      )
+      .join(', ')
+    this.write(raw)
+    return { ok: true, changes }
+  }
+
+  /** Calls `onChange` when the file changes (polled each second: it also works on bind mounts). */
+  watch(onChange: () => void): void {
+    watchFile(this.d.file, { interval: 1000 }, onChange)
+  }
+
+  unwatch(): void {
+    unwatchFile(this.d.file)
+  }
+
+  private lastGood(): RuleSet {
+    const good = this.d.memory.getMeta('good-rules')
+    try {
+      if (good) return parseRules(good, this.d.extraChannels).set
+    } catch {
+      // The last good rules no longer read (a metric this version dropped): the defaults, then.
+    }
+    return parseRules(DEFAULT_RULES, this.d.extraChannels).set
+  }
+
+  /**
+   * Default rules added in a later version reach a rules file written by an earlier one: each is appended once (a
+   * rule the owner deletes afterwards stays deleted). A file that does not read as rules is left alone.
+   */
+  private offerNewDefaults(): void {
+    const { file, memory, log } = this.d
+    let offered: string[] = []
+    try {
+      offered = z.array(z.string()).parse(JSON.parse(memory.getMeta('defaults-offered') ?? '[]'))
+    } catch {
+      offered = []
+    }
+    const missing = DEFAULTS_ADDED_LATER.filter((id) => !offered.includes(id))
+    if (missing.length === 0) return
+    // Only an upgrade gets them (this alerter ran with the file before); a file of one's own on a fresh install
+    // is taken as it is.
+    if (memory.getMeta('good-rules') === null) {
+      memory.setMeta('defaults-offered', JSON.stringify(DEFAULTS_ADDED_LATER))
+      return
+    }
+    try {
+      const raw = FileRules.parse(JSON.parse(readFileSync(file, 'utf8')))
+      const have = new Set(raw.rules.map((r) => r.id))
+      const add = DEFAULT_RULES.rules.filter((r) => missing.some((m) => m === r.id) && !have.has(r.id))
+      if (add.length > 0) {
+        raw.rules.push(...add)
+        this.write(raw)
+        log.info(`added the new default rules ${add.map((r) => r.id).join(', ')} to ${file}`)
+      }
+      memory.setMeta('defaults-offered', JSON.stringify([...offered, ...missing]))
+    } catch {
+      // Not readable as rules: the file's own checks report it at load.
+    }
+  }
+
+  /** Replaces the file atomically (a reader never sees half of it). */
+  private write(raw: unknown): void {
+    const tmp = `${this.d.file}.tmp`
+    writeFileSync(tmp, `${JSON.stringify(raw, null, 2)}\n`, { mode: 0o600 })
+    renameSync(tmp, this.d.file)
+  }
+}
