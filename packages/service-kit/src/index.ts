@@ -1,4 +1,5 @@
 export * from './callbacks.js'
+export * from './collector-service.js'
 export * from './command-server.js'
 export * from './concurrency.js'
 export * from './conditions.js'
