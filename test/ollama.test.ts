@@ -12,7 +12,7 @@ import {
 import { OllamaCollectorService } from '@homelab/ollama-collector'
 import { databasePath } from '@homelab/recorder'
 import { Counters, createLogger } from '@homelab/service-kit'
-import { HistoryReader, openReader } from '@homelab/storage'
+import { HistoryReader, openReader, ProjectionReader } from '@homelab/storage'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -240,9 +240,11 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     await waitFor(() => events.slice(from).find((e) => e.type === 'ollama.model_removed'), 5000, 'removed')
 
     // The recorder's projection agrees with the server.
-    const reader = new HistoryReader(openReader(databasePath(dir.path)))
+    const db = openReader(databasePath(dir.path))
+    const reader = new HistoryReader(db)
+    const projections = new ProjectionReader(db)
     const row = await waitFor(() => {
-      const r = reader.ollama(HOST)
+      const r = projections.ollama(HOST)
       return r && JSON.parse(r.installed).length === 2 && JSON.parse(r.loaded).length === 0 ? r : null
     })
     expect(row.up).toBe(1)

@@ -20,52 +20,20 @@ export interface SeriesColumns {
   columns: [number[], Array<number | null>, Array<number | null>, Array<number | null>]
 }
 
-interface ServiceStateRow {
-  host: string
-  service: string
-  availability: 'online' | 'offline'
-  since: number
-}
-
 /**
- * Reads history for the gateway, from a read-only connection. It picks the finest tier that answers the range with
- * a bounded amount of work (raw when a point would stand for under a minute, then 1-minute, then 1-hour rollups),
- * aggregates into buckets aligned to multiples of the step (so several series line up), keeps min and max per
- * bucket, and marks gaps with null instead of drawing a line across them.
+ * Reads history for the gateway, from a read-only connection: the time series and the event log (the facts; the
+ * projections are ProjectionReader's). It picks the finest tier that answers the range with a bounded amount of
+ * work (raw when a point would stand for under a minute, then 1-minute, then 1-hour rollups), aggregates into
+ * buckets aligned to multiples of the step (so several series line up), keeps min and max per bucket, and marks gaps
+ * with null instead of drawing a line across them.
  */
-export interface ContainerRow {
-  host: string
-  name: string
-  updatedAt: number
-  info: string
-}
-
-export type UnitRow = ContainerRow
-
-/** The Ollama projection of one host; `installed` and `loaded` are JSON arrays of the contracts' model types. */
-export interface OllamaRow {
-  host: string
-  up: number
-  version: string | null
-  reason: string | null
-  installed: string
-  loaded: string
-  updatedAt: number
-}
-
 export class HistoryReader {
   private readonly seriesId
   private readonly chunks
   private readonly staged
   private readonly rollup: Record<RollupTierName, Statement<[RollupQuery], RollupRow>>
   private readonly hasRaw
-  private readonly latestStmt
   private readonly names
-  private readonly services
-  private readonly lastSeenStmt
-  private readonly containersStmt
-  private readonly unitsStmt
-  private readonly ollamaStmt
 
   constructor(
     private readonly db: Db,
@@ -87,54 +55,13 @@ export class HistoryReader {
       `SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM raw_staging WHERE series_id = ? AND ts BETWEEN ? AND ?)
           OR EXISTS (SELECT 1 FROM raw_chunks WHERE series_id = ? AND start_ts <= ? AND end_ts >= ?)`,
     )
-    this.latestStmt = db.prepare<[string], { ts: number; payload: string }>(
-      'SELECT ts, payload FROM latest WHERE topic = ?',
-    )
     this.names = db.prepare<[{ host: string; prefix: string }], { name: string }>(
       'SELECT name FROM series WHERE host = @host AND substr(name, 1, length(@prefix)) = @prefix ORDER BY name',
-    )
-    this.services = db.prepare<[], ServiceStateRow>(
-      'SELECT host, service, availability, since FROM service_state ORDER BY host, service',
-    )
-    this.unitsStmt = db.prepare<[{ host: string | null }], UnitRow>(
-      'SELECT host, name, updated_at AS updatedAt, info FROM units WHERE @host IS NULL OR host = @host ORDER BY host, name',
-    )
-    this.ollamaStmt = db.prepare<[string], OllamaRow>(
-      'SELECT host, up, version, reason, installed, loaded, updated_at AS updatedAt FROM ollama WHERE host = ?',
-    )
-    this.containersStmt = db.prepare<[{ host: string | null }], ContainerRow>(
-      'SELECT host, name, updated_at AS updatedAt, info FROM containers WHERE @host IS NULL OR host = @host ORDER BY host, name',
-    )
-    this.lastSeenStmt = db.prepare<[string], { t: number | null }>(
-      'SELECT max(ts) AS t FROM latest WHERE host = ?',
     )
   }
 
   seriesNames(host: string, prefix = ''): string[] {
     return this.names.all({ host, prefix }).map((r) => r.name)
-  }
-
-  serviceStates(): ServiceStateRow[] {
-    return this.services.all()
-  }
-
-  /** The unit projection: last known state of each monitored unit (info is UnitInfo JSON). */
-  units(host: string | null): UnitRow[] {
-    return this.unitsStmt.all({ host })
-  }
-
-  /** The Ollama projection of a host: last known server state and models. */
-  ollama(host: string): OllamaRow | null {
-    return this.ollamaStmt.get(host) ?? null
-  }
-
-  /** The container projection: last known state of each container (info is ContainerInfo JSON). */
-  containers(host: string | null): ContainerRow[] {
-    return this.containersStmt.all({ host })
-  }
-
-  lastSeen(host: string): number | null {
-    return this.lastSeenStmt.get(host)?.t ?? null
   }
 
   /** Stored events that no longer match the contract (an older build's), skipped by `events`. */
@@ -198,10 +125,6 @@ export class HistoryReader {
 
   seriesIdOf(host: string, name: string): number | null {
     return this.seriesId.get(host, name)?.id ?? null
-  }
-
-  latest(topic: string): { ts: number; payload: string } | null {
-    return this.latestStmt.get(topic) ?? null
   }
 
   /** The tier that serves [from, to] with buckets of `step` ms. */

@@ -1,4 +1,5 @@
 export * from './codec.js'
 export * from './history-reader.js'
+export * from './projection-reader.js'
 export * from './rollups.js'
 export * from './schema.js'

@@ -66,7 +66,11 @@ class FakeHub implements LiveView {
   }
 }
 
-function app(history: GatewayDeps['history'] = () => null, webDir: string | null = null) {
+function app(
+  history: GatewayDeps['history'] = () => null,
+  webDir: string | null = null,
+  projections: GatewayDeps['projections'] = () => null,
+) {
   const d = tempDir()
   dirs.push(d)
   const hub = new FakeHub()
@@ -75,6 +79,7 @@ function app(history: GatewayDeps['history'] = () => null, webDir: string | null
     limiter: new LoginLimiter(),
     hub,
     history,
+    projections,
     topics,
     host: 'pi',
     sessionTtlMs: 3_600_000,

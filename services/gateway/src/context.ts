@@ -1,6 +1,6 @@
 import type { CommandRequest, CommandResult, LiveMessage, ServiceName, Topics } from '@homelab/contracts'
 import type { Counters, Logger } from '@homelab/service-kit'
-import type { HistoryReader } from '@homelab/storage'
+import type { HistoryReader, ProjectionReader } from '@homelab/storage'
 import type { Auth, LoginLimiter, Principal } from './auth.js'
 
 /** What the routes use of the live stream (LiveHub; an in-memory one in route tests). */
@@ -23,6 +23,8 @@ export interface GatewayDeps {
   hub: LiveView
   /** The history reader, or null while the recorder's database does not exist yet. */
   history: () => HistoryReader | null
+  /** The projections (containers, units, services, Ollama, latest documents), or null as `history`. */
+  projections: () => ProjectionReader | null
   topics: Topics
   /** The host the gateway runs on: the default `host` of every query. */
   host: string

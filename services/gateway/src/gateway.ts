@@ -10,7 +10,7 @@ import {
   StartError,
   serviceConnection,
 } from '@homelab/service-kit'
-import { type Db, type HistoryReader, openReader, HistoryReader as Reader } from '@homelab/storage'
+import { type Db, HistoryReader, openReader, ProjectionReader } from '@homelab/storage'
 import { type ServerType, serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { Auth, LoginLimiter } from './auth.js'
@@ -46,7 +46,7 @@ export class Gateway {
   readonly auth: Auth
   private server: ServerType | null = null
   private db: Db | null = null
-  private reader: HistoryReader | null = null
+  private readers: { history: HistoryReader; projections: ProjectionReader } | null = null
   port = 0
 
   constructor(private readonly d: GatewayServiceDeps) {
@@ -59,25 +59,31 @@ export class Gateway {
     this.hub = new LiveHub(this.conn, d.topics, d.log, d.counters)
   }
 
-  /** The read-only history reader, opened once the recorder's database exists. */
-  private history = (): HistoryReader | null => {
-    if (this.reader) return this.reader
+  /** The read-only readers, opened once the recorder's database exists. */
+  private open(): { history: HistoryReader; projections: ProjectionReader } | null {
+    if (this.readers) return this.readers
     if (!existsSync(this.d.databasePath)) return null
     try {
-      this.db = openReader(this.d.databasePath)
-      this.reader = new Reader(this.db, (id, why) => {
-        this.d.counters.inc('events.unreadable')
-        this.d.log.once(
-          `event-unreadable:${why}`,
-          `skipping stored event ${id} (and any others like it): ${why}`,
-        )
-      })
+      const db = openReader(this.d.databasePath)
+      this.db = db
+      this.readers = {
+        history: new HistoryReader(db, (id, why) => {
+          this.d.counters.inc('events.unreadable')
+          this.d.log.once(
+            `event-unreadable:${why}`,
+            `skipping stored event ${id} (and any others like it): ${why}`,
+          )
+        }),
+        projections: new ProjectionReader(db),
+      }
     } catch (e) {
       this.d.log.once(`db:${(e as Error).message}`, 'cannot open the database yet:', e)
       return null
     }
-    return this.reader
+    return this.readers
   }
+  private history = (): HistoryReader | null => this.open()?.history ?? null
+  private projections = (): ProjectionReader | null => this.open()?.projections ?? null
 
   async start(): Promise<void> {
     const { d } = this
@@ -90,6 +96,7 @@ export class Gateway {
       limiter: new LoginLimiter(),
       hub: this.hub,
       history: this.history,
+      projections: this.projections,
       topics: d.topics,
       host: d.host,
       sessionTtlMs: d.config.HOMELAB_SESSION_HOURS * 3_600_000,
@@ -126,7 +133,7 @@ export class Gateway {
     this.server = null
     if (s) {
       // SSE streams stay open until closed: end them so close() returns.
-      ;(s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      if ('closeAllConnections' in s) s.closeAllConnections()
       await new Promise<void>((r) => s.close(() => r()))
     }
     this.hub.stop()

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { HistoryReader, openWriter } from '@homelab/storage'
+import { HistoryReader, openWriter, ProjectionReader } from '@homelab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import { tempDir } from '../../../test/helpers/stack.js'
 import { project } from './projections.js'
@@ -16,7 +16,13 @@ function open(chunkSamples = 4) {
   dirs.push(d)
   const path = join(d.path, 'h.db')
   const db = openWriter(path)
-  return { db, path, store: new Store(db, { chunkSamples }), reader: new HistoryReader(db) }
+  return {
+    db,
+    path,
+    store: new Store(db, { chunkSamples }),
+    reader: new HistoryReader(db),
+    projections: new ProjectionReader(db),
+  }
 }
 
 const series = (r: HistoryReader) => r.readRaw(r.seriesIdOf('h', 'x')!, 0, 1e13)
@@ -149,7 +155,7 @@ describe('container projection', () => {
   })
 
   it('keeps the current state per container from its events, follows renames and removals, and rebuilds the same', () => {
-    const { db, store, reader } = open()
+    const { db, store, projections } = open()
     const events = [
       ev(1, 'container.sync', 'web', { container: info('web', 'running') }),
       ev(2, 'container.sync', 'db', { container: info('db', 'running', 'c'.repeat(64)) }),
@@ -162,19 +168,19 @@ describe('container projection', () => {
       store.addEvent(e)
       project(store, e)
     }
-    const rows = () => reader.containers('h').map((r) => [r.name, JSON.parse(r.info).state, r.updatedAt])
+    const rows = () => projections.containers('h').map((r) => [r.name, JSON.parse(r.info).state, r.updatedAt])
     expect(rows()).toStrictEqual([['web2', 'exited', 1004]])
     // An older event delivered late does not roll the state back.
     project(store, ev(0, 'container.start', 'web2', { container: info('web2', 'running') }))
     expect(rows()).toStrictEqual([['web2', 'exited', 1004]])
     expect(rebuildProjections(db, store).events).toBe(events.length)
     expect(rows()).toStrictEqual([['web2', 'exited', 1004]])
-    expect(reader.containers(null)).toHaveLength(1)
-    expect(reader.containers('other')).toHaveLength(0)
+    expect(projections.containers(null)).toHaveLength(1)
+    expect(projections.containers('other')).toHaveLength(0)
   })
 
   it('keeps the Ollama server state and models from its events and rebuilds the same', () => {
-    const { db, store, reader } = open()
+    const { db, store, projections } = open()
     const model = (name: string) => ({
       name,
       digest: 'd',
@@ -213,7 +219,7 @@ describe('container projection', () => {
       project(store, e)
     }
     const state = () => {
-      const r = reader.ollama('h')!
+      const r = projections.ollama('h')!
       return {
         up: r.up,
         version: r.version,
@@ -247,6 +253,6 @@ describe('container projection', () => {
       installed: ['b/c:7b'],
       loaded: ['b/c:7b'],
     })
-    expect(reader.ollama('other')).toBeNull()
+    expect(projections.ollama('other')).toBeNull()
   })
 })

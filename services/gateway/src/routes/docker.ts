@@ -31,7 +31,7 @@ export function dockerRoutes(deps: GatewayDeps) {
     const views = new Map<string, ContainerView>()
     for (const { container: info, stats, ts } of readings)
       views.set(info.name, containerView(host, info, stats, ts, !online))
-    for (const row of deps.history()?.containers(host) ?? []) {
+    for (const row of deps.projections()?.containers(host) ?? []) {
       if (views.has(row.name)) continue
       const info = ContainerInfo.safeParse(JSON.parse(row.info))
       if (info.success) views.set(row.name, containerView(host, info.data, null, row.updatedAt, true))

@@ -40,7 +40,7 @@ export function hostRoutes(deps: GatewayDeps) {
       }
       return h
     }
-    const reader = deps.history()
+    const reader = deps.projections()
     for (const s of reader?.serviceStates() ?? []) {
       get(s.host).services.push({
         service: s.service,

@@ -41,7 +41,7 @@ export function latestSystemReading(deps: GatewayDeps, host: string): SystemRead
   const topic = deps.topics.reading(host, 'sys-collector', 'system')
   const live = deps.hub.latestOn(topic)
   if (live?.channel === 'reading' && live.kind === 'system' && live.payload) return live.payload
-  const row = deps.history()?.latest(topic)
+  const row = deps.projections()?.latest(topic)
   if (!row) return null
   const parsed = SystemReading.safeParse(JSON.parse(row.payload))
   return parsed.success ? parsed.data : null

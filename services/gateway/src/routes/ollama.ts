@@ -56,7 +56,7 @@ export function ollamaRoutes(deps: GatewayDeps) {
     const { online, readings } = liveReadings(deps, host, SERVICE, 'ollama', OllamaReading)
     const live = readings[0] ?? null
     if (live) return { reading: live, collector, reason: live.reason, stale: !online }
-    const row = deps.history()?.ollama(host) ?? null
+    const row = deps.projections()?.ollama(host) ?? null
     if (!row)
       return { reading: null, collector, reason: status.success ? status.data.reason : null, stale: true }
     const installed = z.array(OllamaModel).safeParse(JSON.parse(row.installed))

@@ -29,7 +29,7 @@ export function serviceRoutes(deps: GatewayDeps) {
     const { online, readings } = liveReadings(deps, host, SERVICE, 'unit', UnitReading)
     const views = new Map<string, UnitView>()
     for (const r of readings) views.set(r.unit.name, unitView(host, r.unit, r.stats, r.ts, !online))
-    for (const row of deps.history()?.units(host) ?? []) {
+    for (const row of deps.projections()?.units(host) ?? []) {
       if (views.has(row.name)) continue
       const info = UnitInfo.safeParse(JSON.parse(row.info))
       if (info.success) views.set(row.name, unitView(host, info.data, null, row.updatedAt, true))
