@@ -49,12 +49,34 @@ export interface ServiceModule<C extends CommonConfig = CommonConfig> {
 /** A module with its settings' type hidden, so modules of different settings can sit in one list. */
 export interface ModuleEntry {
   name: ServiceName
-  /** Reads the module's settings from `env` and builds the service (not started). */
-  build(env: Source, ctx: ServiceContext): ServiceInstance
+  /** Reads the module's settings from `env` and builds the service in its context (not started). */
+  build(env: Source): ServiceInstance
 }
 
 export function entry<C extends CommonConfig>(m: ServiceModule<C>): ModuleEntry {
-  return { name: m.name, build: (env, ctx) => m.create(loadConfig(m.config, env), ctx) }
+  return {
+    name: m.name,
+    build: (env) => {
+      const config = loadConfig(m.config, env)
+      return m.create(config, serviceContext(config, m.name))
+    },
+  }
+}
+
+/**
+ * The context a service runs in, from its settings alone: its host id, its topics, its login to the broker
+ * (HOMELAB_MQTT_USERNAME/PASSWORD, or its own user's password from HOMELAB_MQTT_USERS_FILE), its log and counters.
+ * The same whether it runs alone or in the all-in-one.
+ */
+export function serviceContext(config: CommonConfig, name: ServiceName): ServiceContext {
+  const { url, username, password, host, topics } = brokerIdentity(config, name)
+  return {
+    host,
+    topics,
+    mqtt: { url, username, password },
+    log: createLogger(name),
+    counters: new Counters(),
+  }
 }
 
 /** A service's `main.ts`: reads its settings, runs it until SIGINT/SIGTERM, keeps its health file fresh. */
@@ -62,14 +84,7 @@ export async function runService<C extends CommonConfig>(m: ServiceModule<C>): P
   const log = createLogger(m.name)
   await runUntilSignal(log, async () => {
     const config = loadConfig(m.config)
-    const { url, username, password, host, topics } = brokerIdentity(config, m.name)
-    const service = m.create(config, {
-      host,
-      topics,
-      mqtt: { url, username, password },
-      log,
-      counters: new Counters(),
-    })
+    const service = m.create(config, serviceContext(config, m.name))
     await service.start()
     const stopHealth = startHealthFile(config.HOMELAB_HEALTH_FILE, () => service.health())
     for (const line of service.started?.() ?? []) log.info(line)

@@ -2,19 +2,16 @@ import { resolve } from 'node:path'
 import { alerter } from '@homelab/alerter'
 import type { RunningBroker } from '@homelab/broker'
 import { ensureCredentials, startBrokerFromConfig, usersFilePath } from '@homelab/broker'
-import { createTopics } from '@homelab/contracts'
 import { dockerCollector } from '@homelab/docker-collector'
 import { gateway } from '@homelab/gateway'
 import { ollamaCollector } from '@homelab/ollama-collector'
 import { databasePath, recorder } from '@homelab/recorder'
 import {
-  Counters,
   createLogger,
   entry,
   loadConfig,
   type ModuleEntry,
   resolveHostId,
-  resolvePassword,
   runUntilSignal,
   type ServiceInstance,
   shareDecoding,
@@ -50,7 +47,6 @@ await runUntilSignal(log, async () => {
   // Every setting of every service is checked before anything starts.
   const c = loadConfig(AllInOneConfig)
   const host = resolveHostId(c)
-  const topics = createTopics(c.HOMELAB_BASE_TOPIC)
   // Our own broker: each service logs in as its own user (passwords generated once, kept in the data folder).
   const credentials = c.HOMELAB_MQTT_URL
     ? null
@@ -61,23 +57,18 @@ await runUntilSignal(log, async () => {
     broker = await startBrokerFromConfig(c, credentials ?? {}, createLogger('broker'))
     url = `mqtt://127.0.0.1:${broker.port}`
   } else log.info(`using the broker at ${url}`)
-  const env = { ...process.env, HOMELAB_MQTT_URL: url }
+  // Each service reads its own settings and login as it does in its own container: with our broker, its own user's
+  // password from the users file; with another, the one login this machine was given.
+  const env: NodeJS.ProcessEnv = { ...process.env, HOMELAB_MQTT_URL: url }
+  if (credentials) {
+    env.HOMELAB_MQTT_USERS_FILE = usersFilePath(resolve(c.HOMELAB_DATA_DIR))
+    delete env.HOMELAB_MQTT_USERNAME
+    delete env.HOMELAB_MQTT_PASSWORD
+    delete env.HOMELAB_MQTT_PASSWORD_FILE
+  }
   const build = (m: ModuleEntry): { name: string; instance: ServiceInstance } => ({
     name: m.name,
-    instance: m.build(env, {
-      host,
-      topics,
-      // Another broker: the one login this machine was given.
-      mqtt: credentials
-        ? { url, username: m.name, password: credentials[m.name] }
-        : {
-            url,
-            username: c.HOMELAB_MQTT_USERNAME ?? m.name,
-            password: resolvePassword(c, c.HOMELAB_MQTT_USERNAME ?? m.name),
-          },
-      log: createLogger(m.name),
-      counters: new Counters(),
-    }),
+    instance: m.build(env),
   })
   let services: Array<{ name: string; instance: ServiceInstance }>
   let stopServices: () => Promise<void>
