@@ -1,4 +1,5 @@
 import { type FaultStack, type PublisherConfig, tally } from './fault-stack.js'
+import { outputDrained } from './process.js'
 import { waitFor } from './stack.js'
 
 export type Tally = ReturnType<typeof tally> & { kills: number; integrity: string }
@@ -161,10 +162,13 @@ export async function allInOneStops(
     await sleep(between(2000, 3000))
     if (finished) break
     const code = await stack.stop(stack.broker, 'SIGTERM')
-    if (code !== 0)
+    if (code !== 0) {
+      // An abort or fatal error prints its reason last: read all of it before reporting.
+      if (stack.broker) await outputDrained(stack.broker)
       throw new Error(
         `npm start exited with ${code ?? `signal ${stack.broker?.signalCode}`} at SIGTERM: ${stack.broker?.output().slice(-2000)}`,
       )
+    }
     stops++
     await stack.startAllInOne(env)
   }

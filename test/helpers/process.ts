@@ -40,3 +40,15 @@ export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((r) => child.once('exit', (code) => r(code)))
 }
+
+/** Resolves once the child's output streams are drained too ('exit' can come before its last output), or after `ms`. */
+export function outputDrained(child: ChildProcess, ms = 2000): Promise<void> {
+  if (child.stdout?.closed !== false && child.stderr?.closed !== false) return Promise.resolve()
+  return new Promise((r) => {
+    const timer = setTimeout(r, ms)
+    child.once('close', () => {
+      clearTimeout(timer)
+      r()
+    })
+  })
+}
