@@ -12,7 +12,7 @@ export function queueNotifications(
   t: Transition,
   a: Alert,
   d: { store: AlertStore; notifier: Pick<Notifier, 'accepts'>; channels: readonly string[]; now: number },
-): number {
+): void {
   const { store, notifier, now } = d
   const text = describe(a, t.state, t.reason)
   // Checked once: every channel's delivery carries this same message.
@@ -27,7 +27,6 @@ export function queueNotifications(
     ts: t.ts,
   })
   const silenced = a.silencedUntil !== null && a.silencedUntil > now
-  let queued = 0
   for (const channel of d.channels) {
     if (!notifier.accepts(channel, a.severity)) continue
     let status: 'pending' | 'silenced' = silenced ? 'silenced' : 'pending'
@@ -48,7 +47,5 @@ export function queueNotifications(
       nextAt: now,
       now,
     })
-    if (status === 'pending') queued++
   }
-  return queued
 }

@@ -4,6 +4,7 @@ import {
   type Db,
   decodeChunk,
   encodeChunk,
+  type OllamaRow,
   prepareRollupUpserts,
   ROLLUP_TIERS,
   RollupAccumulator,
@@ -19,14 +20,8 @@ export interface StoreOptions {
   maxSeriesPerHost?: number
 }
 
-export interface OllamaProjection {
-  up: number
-  version: string | null
-  reason: string | null
-  installed: string
-  loaded: string
-  updatedAt: number
-}
+/** A host's Ollama projection as the recorder writes it: the row the gateway's ProjectionReader reads, by host. */
+export type OllamaProjection = Omit<OllamaRow, 'host'>
 
 export interface SampleBatchResult {
   stored: number

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { createTopics } from '@homelab/contracts'
 import { Counters, createLogger, MqttConnection } from '@homelab/service-kit'
 import { afterEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../../../test/helpers/stack.js'
 import { SystemdBus } from './bus.js'
 import { SystemdCollector } from './collector.js'
 
@@ -43,14 +44,6 @@ function collector(address: string): { c: SystemdCollector; counters: Counters; 
   return { c, counters, conn }
 }
 
-const until = async (ok: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > end) throw new Error('timed out')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
 describe('SystemdCollector without a usable bus', () => {
   const cleanups: Array<() => Promise<void> | void> = []
   afterEach(async () => {
@@ -64,7 +57,7 @@ describe('SystemdCollector without a usable bus', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
     const { c, counters, conn } = collector(`unix:path=${join(dir, 'no-such-socket')}`)
     c.start()
-    await until(() => counters.get('bus.errors') >= 1)
+    await waitFor(() => counters.get('bus.errors') >= 1, 5000, 'a failed connect')
     expect(c.isConnected).toBe(false)
     expect(c.unavailableReason).toMatch(/no system bus/)
     await c.stop()
@@ -92,7 +85,7 @@ describe('SystemdCollector without a usable bus', () => {
     )
     const { c, conn } = collector(`unix:path=${path}`)
     c.start()
-    await until(() => sockets.length === 1)
+    await waitFor(() => sockets.length === 1, 5000, 'the connection to the mute bus')
     expect(c.isConnected).toBe(false)
     await c.stop()
     await conn.stop()
