@@ -178,8 +178,8 @@ beforeAll(async () => {
   await gw.start()
   cleanups.push(() => gw.stop())
   base = `http://127.0.0.1:${gw.port}`
-  viewer = gw.auth.createToken('tv', 'viewer').token
-  operator = gw.auth.createToken('ops', 'operator').token
+  viewer = gw.auth.accounts.createToken(null, 'tv', 'viewer').token
+  operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
 
   for (const h of ['drive-a', 'drive-b', 'drive-c', 'drive-x', 'drive-ui']) {
     const c = await agentClient(b, dir, h)

@@ -86,8 +86,8 @@ describeWith(
     )
     await gw.start()
     base = `http://127.0.0.1:${gw.port}`
-    operator = gw.auth.createToken('ops', 'operator').token
-    viewer = gw.auth.createToken('watch', 'viewer').token
+    operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
+    viewer = gw.auth.accounts.createToken(null, 'watch', 'viewer').token
     watcher = await connectClient(url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       const t = topics.parse(topic)

@@ -92,7 +92,7 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     await gw.start()
     cleanups.push(() => gw.stop())
     base = `http://127.0.0.1:${gw.port}`
-    token = gw.auth.createToken('viewer', 'viewer').token
+    token = gw.auth.accounts.createToken(null, 'viewer', 'viewer').token
     watcher = await connectClient(b.url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       mqttPayloads.push(payload.toString('utf8'))
@@ -583,7 +583,7 @@ describeWith(
     await gw.start()
     cleanups.push(() => gw.stop())
     base = `http://127.0.0.1:${gw.port}`
-    token = gw.auth.createToken('viewer', 'viewer').token
+    token = gw.auth.accounts.createToken(null, 'viewer', 'viewer').token
     const svc = new OllamaCollectorService({
       url: b.url,
       username: SVC,

@@ -53,8 +53,8 @@ beforeAll(async () => {
   await gw.start()
   cleanups.push(() => gw.stop())
   base = `http://127.0.0.1:${gw.port}`
-  viewer = gw.auth.createToken('tv', 'viewer').token
-  operator = gw.auth.createToken('ops', 'operator').token
+  viewer = gw.auth.accounts.createToken(null, 'tv', 'viewer').token
+  operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
   const sys = await startSysCollector(url, 'sys-collector', creds['sys-collector'], 1000)
   cleanups.push(() => sys.stop())
 })

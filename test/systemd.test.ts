@@ -70,7 +70,7 @@ describeWith(
     )
     await gw.start()
     base = `http://127.0.0.1:${gw.port}`
-    operator = gw.auth.createToken('ops', 'operator').token
+    operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
     watcher = await connectClient(stack.url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       if (topics.parse(topic)?.channel === 'event')

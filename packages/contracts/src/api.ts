@@ -94,13 +94,6 @@ export const SystemHistoryQuery = z
   })
   .strict()
 
-export const Role = z.enum(['viewer', 'operator', 'admin'])
-export type Role = z.infer<typeof Role>
-
-export const LoginRequest = z.object({ token: z.string().min(16).max(256) }).strict()
-export const Me = z.object({ name: z.string(), role: Role })
-export type Me = z.infer<typeof Me>
-
 export const HostSummary = z.object({
   host: HostId,
   lastSeen: EpochMs.nullable(),

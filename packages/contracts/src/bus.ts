@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ACCESS_EVENT_TYPES, AccessAudit } from './accounts.js'
 import { AlertEventData, AlertReading, AlertsReading, DeliveryFailedData, RulesReading } from './alerts.js'
 import { CommandAudit } from './commands.js'
 import {
@@ -151,6 +152,7 @@ export const EVENT_DATA: Readonly<Record<string, z.ZodType>> = {
   ...Object.fromEntries(OLLAMA_EVENT_TYPES.map((t) => [t, OllamaEventData])),
   'ollama.inference': InferenceRecord,
   'command.result': CommandAudit,
+  ...Object.fromEntries(ACCESS_EVENT_TYPES.map((t) => [t, AccessAudit])),
   'alert.firing': AlertEventData,
   'alert.resolved': AlertEventData,
   'alert.delivery_failed': DeliveryFailedData,

@@ -1,3 +1,4 @@
+export * from './accounts.js'
 export * from './alerts.js'
 export * from './api.js'
 export * from './bus.js'

@@ -8,14 +8,11 @@ import {
   createTopics,
   HistoryResponse,
   HostSummary,
-  type LiveMessage,
   liveReading,
-  type ServiceName,
   SystemMetrics,
   SystemMetricsHistory,
   UnitView,
 } from '@homelab/contracts'
-import { Counters } from '@homelab/service-kit'
 import { HistoryReader, openReader, openWriter } from '@homelab/storage'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
@@ -24,95 +21,41 @@ import {
   syntheticReading,
   syntheticUnitReading,
 } from '../../../test/helpers/readings.js'
-import { tempDir, testLog } from '../../../test/helpers/stack.js'
+import { tempDir } from '../../../test/helpers/stack.js'
 import { Store } from '../../recorder/src/store.js'
-import { createApp } from './app.js'
-import { Auth, LoginLimiter } from './auth.js'
-import type { GatewayDeps, LiveView } from './context.js'
+import type { GatewayDeps } from './context.js'
+import { ADMIN, loginAs, PASSWORD, testApp } from './route-test-kit.js'
 
 const dirs: Array<{ remove: () => void }> = []
 afterEach(() => {
   for (const d of dirs.splice(0)) d.remove()
 })
 
-const ADMIN = 'admin-token-for-route-tests-0000'
 const topics = createTopics('homelab')
-
-/** The live stream as the routes see it: what the test put there, and the commands they would relay. */
-class FakeHub implements LiveView {
-  readonly latest = new Map<string, LiveMessage>()
-  readonly commands: unknown[] = []
-  /** What the executor answers (null: it does not answer in time). */
-  answer: CommandResult | null = null
-  put(m: LiveMessage): void {
-    this.latest.set(m.topic, m)
-  }
-  online(host: string, service: ServiceName): void {
-    const topic = topics.availability(host, service)
-    this.put({ topic, host, service, channel: 'availability', payload: 'online' })
-  }
-  latestOn(topic: string) {
-    return this.latest.get(topic)
-  }
-  snapshot(filter: (m: LiveMessage) => boolean = () => true) {
-    return [...this.latest.values()].filter(filter)
-  }
-  subscribe() {
-    return () => undefined
-  }
-  async command(host: string, service: string, req: unknown) {
-    this.commands.push({ host, service, req })
-    return this.answer
-  }
-}
 
 function app(
   history: GatewayDeps['history'] = () => null,
   webDir: string | null = null,
   projections: GatewayDeps['projections'] = () => null,
 ) {
-  const d = tempDir()
-  dirs.push(d)
-  const hub = new FakeHub()
-  const deps: GatewayDeps = {
-    auth: new Auth(d.path, ADMIN, { ttlMs: 3_600_000, idleMs: 600_000 }),
-    limiter: new LoginLimiter(),
-    hub,
-    history,
-    projections,
-    topics,
-    host: 'pi',
-    sessionTtlMs: 3_600_000,
-    secureCookies: false,
-    commandTimeoutMs: 500,
-    webDir,
-    mqttConnected: () => true,
-    log: testLog('gateway'),
-    counters: new Counters(),
-  }
-  return { app: createApp(deps), deps, hub }
+  const t = testApp({ history, webDir, projections })
+  dirs.push(t.dir)
+  return t
 }
 
 async function json<S extends z.ZodType>(res: Response, schema: S): Promise<z.infer<S>> {
   return schema.parse(await res.json())
 }
 
-async function login(a: ReturnType<typeof createApp>): Promise<string> {
-  const res = await a.request('/api/auth/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: 'http://pi:8080', host: 'pi:8080' },
-    body: JSON.stringify({ token: ADMIN }),
-  })
-  expect(res.status).toBe(200)
-  const cookie = /homelab_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1]
-  if (!cookie) throw new Error('no session cookie')
-  return `homelab_session=${cookie}`
+async function login(t: ReturnType<typeof app>): Promise<string> {
+  return (await loginAs(t, 'olivia', 'operator')).cookie
 }
 
 describe('gateway HTTP edges', () => {
   it('refuses cookie writes from another origin, a null or malformed Origin, or none at all, with 403', async () => {
-    const { app: a } = app()
-    const cookie = await login(a)
+    const t = app()
+    const a = t.app
+    const cookie = await login(t)
     const write = (origin: string | null) =>
       a.request('/api/hosts/pi/services/docker-collector/commands', {
         method: 'POST',
@@ -153,8 +96,9 @@ describe('gateway HTTP edges', () => {
   })
 
   it('revokes the session at logout: the same cookie is a 401 at once', async () => {
-    const { app: a } = app()
-    const cookie = await login(a)
+    const t = app()
+    const a = t.app
+    const cookie = await login(t)
     const me = () => a.request('/api/auth/me', { headers: { cookie } })
     expect((await me()).status).toBe(200)
     const out = await a.request('/api/auth/logout', {
@@ -166,8 +110,9 @@ describe('gateway HTTP edges', () => {
   })
 
   it('a new login is a new session, and the one it replaces ends', async () => {
-    const { app: a } = app()
-    const first = await login(a)
+    const t = app()
+    const a = t.app
+    const first = await login(t)
     const res = await a.request('/api/auth/login', {
       method: 'POST',
       headers: {
@@ -176,7 +121,7 @@ describe('gateway HTTP edges', () => {
         origin: 'http://pi:8080',
         host: 'pi:8080',
       },
-      body: JSON.stringify({ token: ADMIN }),
+      body: JSON.stringify({ username: 'olivia', password: PASSWORD }),
     })
     const second = `homelab_session=${/homelab_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1]}`
     expect(second).not.toBe(first)
@@ -354,7 +299,7 @@ describe('gateway routes on the live stream', () => {
     expect(hub.commands[0]).toMatchObject({
       host: 'pi',
       service: 'docker-collector',
-      req: { action: 'restart', target: 'web', requestedBy: 'admin' },
+      req: { action: 'restart', target: 'web', requestedBy: 'break-glass admin' },
     })
     // A container that is not there is a 404 before anything is relayed.
     expect((await a.request('/api/docker/containers/nope/restart', post)).status).toBe(404)

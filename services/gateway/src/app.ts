@@ -9,7 +9,7 @@ import type { Env, GatewayDeps } from './context.js'
 import { ApiFailure } from './errors.js'
 import { requireLogin } from './middleware.js'
 import { alertRoutes } from './routes/alerts.js'
-import { authRoutes, tokenRoutes } from './routes/auth.js'
+import { authRoutes } from './routes/auth.js'
 import { dockerRoutes } from './routes/docker.js'
 import { historyRoutes } from './routes/history.js'
 import { hostRoutes } from './routes/hosts.js'
@@ -17,12 +17,23 @@ import { liveRoutes } from './routes/live.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { ollamaRoutes } from './routes/ollama.js'
 import { serviceRoutes } from './routes/services.js'
+import { tokenRoutes, userRoutes } from './routes/users.js'
 
-/** The gateway's HTTP app. main.ts serves it; tests call `app.request()` or serve it on a loopback port. */
+/** index.html with a `<base>` naming the path the app is served under: its assets and API calls are relative. */
+export function withBase(html: string, basePath: string): string {
+  const href = `${basePath}/`.replace(/[&"<>]/g, '')
+  return html.replace(/<head>/i, `<head>\n    <base href="${href}" />`)
+}
+
+/**
+ * The gateway's HTTP app. main.ts serves it; tests call `app.request()` or serve it on a loopback port. Everything is
+ * under `deps.basePath` ('' or `/monitor`).
+ */
 export function createApp(deps: GatewayDeps) {
-  const app = new Hono<Env>()
+  const root = new Hono<Env>()
+  const base = deps.basePath
 
-  app.onError((err, c) => {
+  root.onError((err, c) => {
     if (err instanceof ApiFailure) {
       deps.counters.inc(`http.${err.status}`)
       return c.json(
@@ -35,10 +46,11 @@ export function createApp(deps: GatewayDeps) {
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500)
   })
 
-  app.use('*', async (c, next) => {
+  root.use('*', async (c, next) => {
     await next()
     // API answers (some carry a new token) are never kept by a browser or a proxy.
-    if (c.req.path.startsWith('/api/') || c.req.path === '/healthz') c.header('Cache-Control', 'no-store')
+    const path = c.req.path.slice(base.length)
+    if (path.startsWith('/api/') || path === '/healthz') c.header('Cache-Control', 'no-store')
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'same-origin')
     if ((c.res.headers.get('content-type') ?? '').includes('text/html')) {
@@ -48,6 +60,12 @@ export function createApp(deps: GatewayDeps) {
       )
     }
   })
+
+  if (base) {
+    root.get('/', (c) => c.redirect(`${base}/`))
+    root.get(base, (c) => c.redirect(`${base}/`))
+  }
+  const app = base ? root.basePath(base) : root
 
   // 503 when the gateway itself cannot work (no broker); degraded, with the reasons, when a service of the monitor
   // says it is (a full disk, a damaged database): the gateway is fine, so a container healthcheck passes.
@@ -79,6 +97,7 @@ export function createApp(deps: GatewayDeps) {
     }),
   )
   app.route('/api/auth', authRoutes(deps))
+  app.route('/api/users', userRoutes(deps))
   app.route('/api/tokens', tokenRoutes(deps))
   const api = new Hono<Env>()
   api.use('*', requireLogin(deps))
@@ -97,21 +116,25 @@ export function createApp(deps: GatewayDeps) {
 
   const web = deps.webDir
   if (web && existsSync(join(web, 'index.html'))) {
-    const index = readFileSync(join(web, 'index.html'), 'utf8')
+    const index = withBase(readFileSync(join(web, 'index.html'), 'utf8'), base)
+    const rewriteRequestPath = (p: string) => p.slice(base.length)
     // The built assets' names carry their content hash: a browser keeps them for good and asks again only when a new
     // build names new ones. Sent gzip-compressed to a browser that accepts it (the app is ~235 KB, ~78 KB gzipped).
     app.use('/assets/*', compress({ encoding: 'gzip' }), async (c, next) => {
       await next()
       if (c.res.status === 200) c.header('Cache-Control', 'public, max-age=31536000, immutable')
     })
-    app.use('/assets/*', serveStatic({ root: web }))
+    app.use('/assets/*', serveStatic({ root: web, rewriteRequestPath }))
     // A file the build does not have is a 404, never the page (which would then be kept as that file).
     app.all('/assets/*', (c) => c.text('no such file', 404))
-    app.use('/*', serveStatic({ root: web }))
+    // The page itself always carries its <base>; other files at the top of the build are served as they are.
+    app.get('/', (c) => c.html(index))
+    app.get('/index.html', (c) => c.html(index))
+    app.use('/*', serveStatic({ root: web, rewriteRequestPath }))
     // The app routes in the browser: any other path gets index.html.
     app.get('*', (c) => c.html(index))
   } else {
     app.get('/', (c) => c.text('The web app is not built: run `npm run build`.', 503))
   }
-  return app
+  return root
 }

@@ -1,33 +1,25 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { type Role, Role as RoleSchema } from '@homelab/contracts'
-import { openDb } from '@homelab/storage'
+import { type AuthMethod, type Role, Role as RoleSchema, roleAtLeast } from '@homelab/contracts'
+import { type Db, openDb } from '@homelab/storage'
 import { z } from 'zod'
+import { Accounts, type User } from './accounts.js'
+import { dummyHash, verifyPassword } from './passwords.js'
 import { GATEWAY_MIGRATIONS, type SessionOptions, Sessions } from './sessions.js'
 
-const TokenEntry = z.object({
-  id: z.string().regex(/^[a-z0-9]{8,32}$/),
-  name: z.string().min(1).max(64),
-  role: RoleSchema,
-  hash: z.string().regex(/^[0-9a-f]{64}$/),
-  createdAt: z.number().int(),
-})
-type TokenEntry = z.infer<typeof TokenEntry>
-const TokensFile = z.object({ tokens: z.array(TokenEntry) })
-
+/** Who a request acts for. `account`: the user it acts as (tokens act for their owner); null for break-glass. */
 export interface Principal {
   id: string
   name: string
   role: Role
+  via: AuthMethod
+  account: string | null
 }
 
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
 export function hasRole(p: Principal, needed: Role): boolean {
-  return RANK[p.role] >= RANK[needed]
+  return roleAtLeast(p.role, needed)
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
 
 function writeSecret(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
@@ -40,23 +32,49 @@ export function adminTokenPath(dataDir: string): string {
   return join(dataDir, 'secrets', 'admin-token')
 }
 
+export function gatewayDbPath(dataDir: string): string {
+  return join(dataDir, 'gateway', 'gateway.db')
+}
+
+const BREAK_GLASS: Principal = {
+  id: 'break-glass',
+  name: 'break-glass admin',
+  role: 'admin',
+  via: 'break-glass',
+  account: null,
+}
+
+const LegacyTokens = z.object({
+  tokens: z.array(
+    z.object({
+      id: z.string().regex(/^[a-z0-9]{8,32}$/),
+      name: z.string().min(1).max(64),
+      role: RoleSchema,
+      hash: z.string().regex(/^[0-9a-f]{64}$/),
+      createdAt: z.number().int(),
+    }),
+  ),
+})
+
 /**
- * API tokens and login sessions. Tokens are random, stored only as SHA-256 hashes in <data>/secrets/tokens.json
- * (0600) — except the admin token, which is HOMELAB_ADMIN_TOKEN or generated once into <data>/secrets/admin-token.
- * Sessions are server-side (see sessions.ts): logging out revokes one, deleting a token revokes its sessions.
+ * Who is who: accounts with passwords, their API tokens, login sessions, and the break-glass admin token
+ * (HOMELAB_ADMIN_TOKEN, or generated once into <data>/secrets/admin-token, 0600) — the way in when no account can
+ * log in. While no account exists, a one-time setup code (in memory, new at each start) lets the first admin be
+ * created from the browser.
  */
 export class Auth {
-  private tokens: TokenEntry[] = []
-  private tokensMtime = -1
-  private readonly tokensPath: string
-  private readonly admin: { hash: Buffer }
+  private readonly adminHash: Buffer
   /** Where the generated admin token is, or null when it came from the environment. */
   readonly generatedAdminTokenPath: string | null
+  readonly db: Db
   readonly sessions: Sessions
+  readonly accounts: Accounts
+  private setupCode: string | null = null
 
   constructor(dataDir: string, adminToken: string | undefined, sessions: SessionOptions) {
-    this.tokensPath = join(dataDir, 'secrets', 'tokens.json')
-    this.sessions = new Sessions(openDb(join(dataDir, 'gateway', 'gateway.db'), GATEWAY_MIGRATIONS), sessions)
+    this.db = openDb(gatewayDbPath(dataDir), GATEWAY_MIGRATIONS)
+    this.sessions = new Sessions(this.db, sessions)
+    this.accounts = new Accounts(this.db)
     let token = adminToken
     this.generatedAdminTokenPath = null
     if (!token) {
@@ -65,90 +83,92 @@ export class Auth {
       token = readFileSync(p, 'utf8').trim()
       this.generatedAdminTokenPath = p
     }
-    this.admin = { hash: createHash('sha256').update(token).digest() }
+    this.adminHash = createHash('sha256').update(token).digest()
+    this.importLegacyTokens(join(dataDir, 'secrets', 'tokens.json'))
+    if (this.accounts.count() === 0) this.setupCode = randomBytes(18).toString('base64url')
   }
 
-  private load(): TokenEntry[] {
-    let mtime = 0
-    try {
-      mtime = statSync(this.tokensPath).mtimeMs
-    } catch {
-      this.tokens = []
-      return this.tokens
-    }
-    if (mtime !== this.tokensMtime) {
-      const parsed = TokensFile.safeParse(JSON.parse(readFileSync(this.tokensPath, 'utf8')))
-      this.tokens = parsed.success ? parsed.data.tokens : []
-      this.tokensMtime = mtime
-    }
-    return this.tokens
+  /** API tokens from before accounts lived in tokens.json; they keep working, moved into the database once. */
+  private importLegacyTokens(path: string): void {
+    if (!existsSync(path)) return
+    const parsed = LegacyTokens.safeParse(JSON.parse(readFileSync(path, 'utf8')))
+    if (parsed.success) this.accounts.importLegacy(parsed.data.tokens)
+    renameSync(path, `${path}.imported`)
   }
 
-  /** The principal a bearer token stands for, or null. */
-  verifyToken(token: string): Principal | null {
-    const h = createHash('sha256').update(token).digest()
-    if (h.length === this.admin.hash.length && timingSafeEqual(h, this.admin.hash))
-      return { id: 'admin', name: 'admin', role: 'admin' }
-    const hex = h.toString('hex')
-    const t = this.load().find((e) => timingSafeEqual(Buffer.from(e.hash), Buffer.from(hex)))
-    return t ? { id: t.id, name: t.name, role: t.role } : null
+  close(): void {
+    this.db.close()
   }
 
-  private principalById(id: string): Principal | null {
-    if (id === 'admin') return { id: 'admin', name: 'admin', role: 'admin' }
-    const t = this.load().find((e) => e.id === id)
-    return t ? { id: t.id, name: t.name, role: t.role } : null
+  /** The one-time code for creating the first admin, while no account exists. */
+  pendingSetupCode(): string | null {
+    if (this.setupCode !== null && this.accounts.count() > 0) this.setupCode = null
+    return this.setupCode
   }
 
-  /** A new session for the principal; the value goes in the cookie. */
+  /** Uses the setup code (once): creates the first admin. Null when the code is wrong or used. */
+  async setup(code: string, username: string, password: string): Promise<Principal | null> {
+    const expected = this.pendingSetupCode()
+    if (expected === null || !sameSecret(code, expected)) return null
+    this.setupCode = null
+    const u = await this.accounts.add(username, 'admin', password)
+    return accountPrincipal(u, 'password')
+  }
+
+  /** The principal a bearer token stands for (the break-glass token or an API token), or null. */
+  verifyBearer(secret: string): Principal | null {
+    const h = createHash('sha256').update(secret).digest()
+    if (timingSafeEqual(h, this.adminHash)) return BREAK_GLASS
+    const t = this.accounts.verifyToken(secret)
+    if (!t) return null
+    return { id: `token:${t.id}`, name: t.owner ?? t.name, role: t.role, via: 'token', account: t.owner }
+  }
+
+  /**
+   * Checks a user name and password. A user who does not exist, a single sign-on account and a wrong password all
+   * answer null after the same scrypt work, so neither the answer nor its time tells which.
+   */
+  async verifyPassword(username: string, password: string): Promise<Principal | null> {
+    const u = this.accounts.get(username)
+    const hash = u?.password ?? (await dummyHash())
+    const ok = await verifyPassword(password, hash)
+    if (!ok || !u || u.password === null) return null
+    return accountPrincipal(u, 'password')
+  }
+
+  /** A new session for the principal (its id and how it logged in are stored); the value goes in the cookie. */
   issueSession(p: Principal, now = Date.now()): string {
-    return this.sessions.create(p.id, now)
+    if (p.account !== null && p.via !== 'token') this.accounts.loggedIn(p.account, now)
+    return this.sessions.create(p.id, p.via, now)
   }
 
-  /** The principal of a live session (its token, if not the admin, must still exist). */
+  /** The principal of a live session, as its account is now (a changed role counts at once; a removed one is out). */
   verifySession(cookie: string, now = Date.now()): Principal | null {
-    const id = this.sessions.verify(cookie, now)
-    return id === null ? null : this.principalById(id)
+    const s = this.sessions.verify(cookie, now)
+    if (!s) return null
+    if (s.principal === BREAK_GLASS.id) return BREAK_GLASS
+    if (!s.principal.startsWith('user:')) return null
+    const u = this.accounts.get(s.principal.slice(5))
+    return u ? accountPrincipal(u, s.via === 'oidc' ? 'oidc' : 'password') : null
   }
 
-  createToken(name: string, role: Role): { id: string; token: string } {
-    const tokens = this.load()
-    const id = randomBytes(6).toString('hex')
-    const token = `hl_${randomBytes(24).toString('base64url')}`
-    const entry: TokenEntry = { id, name, role, hash: sha256(token), createdAt: Date.now() }
-    writeSecret(this.tokensPath, `${JSON.stringify({ tokens: [...tokens, entry] }, null, 2)}\n`)
-    this.tokensMtime = -1
-    return { id, token }
+  /** Ends every session of an account (log out everywhere; a removed account; a password reset). */
+  endSessionsOf(account: string): number {
+    return this.sessions.revokeAll(`user:${this.accounts.get(account)?.name ?? account}`)
   }
 
-  listTokens(): Array<Omit<TokenEntry, 'hash'>> {
-    return this.load().map(({ hash: _h, ...rest }) => rest)
-  }
-
-  deleteToken(id: string): boolean {
-    const tokens = this.load()
-    const left = tokens.filter((t) => t.id !== id)
-    if (left.length === tokens.length) return false
-    writeSecret(this.tokensPath, `${JSON.stringify({ tokens: left }, null, 2)}\n`)
-    this.tokensMtime = -1
-    this.sessions.revokeAll(id)
-    return true
+  sessionCount(u: User): number {
+    return this.sessions.count(`user:${u.name}`)
   }
 }
 
-/** Counts failed logins per client address and refuses more than `limit` a minute. */
-export class LoginLimiter {
-  private readonly fails = new Map<string, number[]>()
-  constructor(private readonly limit = 10) {}
-  blocked(addr: string, now = Date.now()): boolean {
-    const list = (this.fails.get(addr) ?? []).filter((t) => now - t < 60_000)
-    this.fails.set(addr, list)
-    return list.length >= this.limit
-  }
-  fail(addr: string, now = Date.now()): void {
-    const list = this.fails.get(addr) ?? []
-    list.push(now)
-    this.fails.set(addr, list)
-    if (this.fails.size > 10_000) this.fails.clear()
-  }
+export function accountPrincipal(u: User, via: AuthMethod): Principal {
+  return { id: `user:${u.name}`, name: u.name, role: u.role, via, account: u.name }
+}
+
+/** Constant-time comparison of two secrets of any length (compares their hashes). */
+export function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest()
+  const hb = createHash('sha256').update(b).digest()
+  return timingSafeEqual(ha, hb)
 }

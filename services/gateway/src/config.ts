@@ -1,5 +1,17 @@
 import { commonShape, port } from '@homelab/service-kit'
 import { z } from 'zod'
+import { parseCidrs } from './client-address.js'
+
+const groupList = z
+  .string()
+  .max(4096)
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
+  )
 
 export const GatewayConfig = z.object({
   ...commonShape,
@@ -28,6 +40,56 @@ export const GatewayConfig = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /**
+   * Reverse proxies whose `X-Forwarded-For`/`Forwarded`, `X-Forwarded-Host`/`-Proto` and auth header are believed
+   * (CIDRs or addresses, comma separated). From any other peer those headers count for nothing.
+   */
+  HOMELAB_TRUSTED_PROXIES: z
+    .string()
+    .max(4096)
+    .default('')
+    .superRefine((v, ctx) => {
+      try {
+        parseCidrs(v)
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message })
+      }
+    }),
+  /** Forward auth: the header a trusted proxy names the logged-in user in (e.g. `Remote-User`); off when unset. */
+  HOMELAB_AUTH_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name')
+    .optional(),
+  /** Forward auth: the header with the user's groups, comma or space separated (e.g. `Remote-Groups`). */
+  HOMELAB_AUTH_GROUPS_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/, 'must be a header name')
+    .optional(),
+  /** Single sign-on users in one of these groups are admins (comma separated). */
+  HOMELAB_AUTH_ADMIN_GROUPS: groupList,
+  /** … operators. */
+  HOMELAB_AUTH_OPERATOR_GROUPS: groupList,
+  /** … viewers. */
+  HOMELAB_AUTH_VIEWER_GROUPS: groupList,
+  /** The role of a single sign-on user in none of those groups: `viewer`, or `none` to refuse them. */
+  HOMELAB_AUTH_DEFAULT_ROLE: z.enum(['viewer', 'none']).default('viewer'),
+  /** Serve everything under this path (`/monitor`), for a reverse proxy that passes the path as it is. */
+  HOMELAB_BASE_PATH: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._~-]+)*\/?$/, 'must be a path such as /monitor')
+    .default('')
+    .transform((v) => v.replace(/\/+$/, '')),
+  /** The address people open the dashboard at (`https://home.example/monitor`): the OIDC redirect and links. */
+  HOMELAB_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** OIDC: the issuer URL (its /.well-known/openid-configuration is read at start). Off when unset. */
+  HOMELAB_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  HOMELAB_OIDC_CLIENT_ID: z.string().min(1).max(256).optional(),
+  HOMELAB_OIDC_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
+  /** A file holding the client secret (Docker secrets). */
+  HOMELAB_OIDC_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  /** The ID token / userinfo claim with the user's groups. */
+  HOMELAB_OIDC_GROUPS_CLAIM: z.string().min(1).max(128).default('groups'),
+  HOMELAB_OIDC_SCOPES: z.string().max(512).default('openid profile email groups'),
 })
 export type GatewayConfig = z.infer<typeof GatewayConfig>
 

@@ -1,7 +1,18 @@
-import type { CommandRequest, CommandResult, LiveMessage, ServiceName, Topics } from '@homelab/contracts'
-import type { Counters, Logger } from '@homelab/service-kit'
+import type {
+  AccessAudit,
+  CommandRequest,
+  CommandResult,
+  LiveMessage,
+  ServiceName,
+  Topics,
+} from '@homelab/contracts'
+import type { Counters, EventDraft, Logger } from '@homelab/service-kit'
 import type { HistoryReader, ProjectionReader } from '@homelab/storage'
-import type { Auth, LoginLimiter, Principal } from './auth.js'
+import type { z } from 'zod'
+import type { Auth, Principal } from './auth.js'
+import type { TrustedProxies } from './client-address.js'
+import type { RoleMapping } from './sso.js'
+import type { LoginThrottle } from './throttle.js'
 
 /** What the routes use of the live stream (LiveHub; an in-memory one in route tests). */
 export interface LiveView {
@@ -19,7 +30,18 @@ export interface LiveView {
 /** Everything the routes need, passed to createApp (tests build it with real parts on temp folders and ports). */
 export interface GatewayDeps {
   auth: Auth
-  limiter: LoginLimiter
+  throttle: LoginThrottle
+  proxies: TrustedProxies
+  /** Forward auth from a trusted proxy: the user header, the groups header, and groups → roles. */
+  forwardAuth: { userHeader: string; groupsHeader: string | undefined; roles: RoleMapping } | null
+  /** Whether OIDC single sign-on is configured (the login page offers it). */
+  oidcEnabled: boolean
+  /** The path everything is served under ('' or `/monitor`). */
+  basePath: string
+  /** HOMELAB_PUBLIC_URL's origin, also accepted as a write's Origin (a proxy that rewrites Host). */
+  publicOrigin: string | null
+  /** Raises an access event (a login, a failed login, an account or token change) on the bus. */
+  audit: (e: Omit<EventDraft, 'data'> & { data: AccessEventData }) => void
   hub: LiveView
   /** The history reader, or null while the recorder's database does not exist yet. */
   history: () => HistoryReader | null
@@ -37,4 +59,10 @@ export interface GatewayDeps {
   counters: Counters
 }
 
-export type Env = { Variables: { principal: Principal } }
+export type AccessEventData = z.infer<typeof AccessAudit>
+
+/** What the Node server passes each request (the route tests pass the same shape to `app.request`). */
+export interface NodeBindings {
+  incoming?: { socket: { remoteAddress?: string | undefined } }
+}
+export type Env = { Variables: { principal: Principal; client: string }; Bindings: NodeBindings }

@@ -13,9 +13,12 @@ import {
 import { type Db, HistoryReader, openReader, ProjectionReader } from '@homelab/storage'
 import { type ServerType, serve } from '@hono/node-server'
 import { createApp } from './app.js'
-import { Auth, LoginLimiter } from './auth.js'
+import { Auth } from './auth.js'
+import { parseCidrs, TrustedProxies } from './client-address.js'
 import { type GatewayConfig, sessionOptions } from './config.js'
 import { LiveHub } from './live-hub.js'
+import { RoleMapping } from './sso.js'
+import { LoginThrottle } from './throttle.js'
 
 export interface GatewayServiceDeps {
   config: GatewayConfig
@@ -91,9 +94,25 @@ export class Gateway {
     this.conn.start()
     const webDir = findWebDir(d.config.HOMELAB_WEB_DIR)
     if (!webDir) d.log.warn('web app not built (run `npm run build`); serving the API only')
+    const c = d.config
     const app = createApp({
       auth: this.auth,
-      limiter: new LoginLimiter(),
+      throttle: new LoginThrottle(),
+      proxies: new TrustedProxies(c.HOMELAB_TRUSTED_PROXIES ? parseCidrs(c.HOMELAB_TRUSTED_PROXIES) : null),
+      forwardAuth: c.HOMELAB_AUTH_HEADER
+        ? {
+            userHeader: c.HOMELAB_AUTH_HEADER,
+            groupsHeader: c.HOMELAB_AUTH_GROUPS_HEADER,
+            roles: RoleMapping.from(c),
+          }
+        : null,
+      oidcEnabled: false,
+      basePath: c.HOMELAB_BASE_PATH,
+      publicOrigin: c.HOMELAB_PUBLIC_URL ? new URL(c.HOMELAB_PUBLIC_URL).origin : null,
+      audit: (e) => {
+        d.log[e.severity === 'warning' ? 'warn' : 'info'](e.message)
+        this.conn.publishEvent(e)
+      },
       hub: this.hub,
       history: this.history,
       projections: this.projections,
@@ -139,5 +158,6 @@ export class Gateway {
     this.hub.stop()
     await this.conn.stop()
     this.db?.close()
+    this.auth.close()
   }
 }

@@ -1,32 +1,101 @@
 import type { Role } from '@homelab/contracts'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { hasRole } from './auth.js'
+import { AccountConflict } from './accounts.js'
+import { accountPrincipal, hasRole, type Principal } from './auth.js'
 import type { Env, GatewayDeps } from './context.js'
 import { ApiFailure } from './errors.js'
+import { splitGroups } from './sso.js'
 
 export const SESSION_COOKIE = 'homelab_session'
 
-/** Requires a login: a bearer token (scripts) or the session cookie (browser). */
+/** The socket's peer address ('unknown' when there is no socket: a request made in-process). */
+export function peerOf(c: Context<Env>): string {
+  return c.env?.incoming?.socket.remoteAddress ?? 'unknown'
+}
+
+/** The client's address: the peer, or what a trusted proxy says the client's address is. */
+export function clientOf(deps: GatewayDeps, c: Context<Env>): string {
+  return deps.proxies.client(peerOf(c), {
+    forwardedFor: c.req.header('x-forwarded-for'),
+    forwarded: c.req.header('forwarded'),
+  })
+}
+
+/**
+ * The user a trusted proxy vouches for (forward auth: Authelia, Authentik, oauth2-proxy…), or null. The header from
+ * a peer that is not a trusted proxy is ignored and counted: anyone can send `Remote-User: admin`.
+ */
+function proxyUser(deps: GatewayDeps, c: Context<Env>): Principal | null {
+  const fa = deps.forwardAuth
+  if (!fa) return null
+  const name = c.req.header(fa.userHeader)?.trim()
+  if (!name) return null
+  if (!deps.proxies.trusts(peerOf(c))) {
+    deps.counters.inc('auth.untrusted_header')
+    deps.log.once(
+      `untrusted-header:${peerOf(c)}`,
+      `ignoring ${fa.userHeader} from ${peerOf(c)}: it is not in HOMELAB_TRUSTED_PROXIES`,
+    )
+    return null
+  }
+  const role = fa.roles.roleOf(splitGroups(fa.groupsHeader ? c.req.header(fa.groupsHeader) : undefined))
+  if (role === null)
+    throw new ApiFailure(403, 'forbidden', `${name} is in none of the groups given a role here`)
+  try {
+    const u = deps.auth.accounts.upsertExternal(name.slice(0, 64), role)
+    return accountPrincipal(u, 'proxy')
+  } catch (e) {
+    if (e instanceof AccountConflict)
+      throw new ApiFailure(409, 'conflict', `${e.message}: the proxy's user cannot take it over`)
+    throw e
+  }
+}
+
+/** Who the browser is, by a trusted proxy's header or the session cookie; null when neither says. */
+export function browserPrincipal(deps: GatewayDeps, c: Context<Env>): Principal | null {
+  let p: Principal | null = null
+  try {
+    p = proxyUser(deps, c)
+  } catch (e) {
+    if (!(e instanceof ApiFailure)) throw e
+  }
+  if (p) return p
+  const cookie = getCookie(c, SESSION_COOKIE)
+  return cookie ? deps.auth.verifySession(cookie) : null
+}
+
+/**
+ * Requires a login: a bearer token (scripts), a trusted proxy's user header (forward auth), or the session cookie
+ * (browser). Writes by cookie or proxy header — what a browser sends by itself — must come from this origin.
+ */
 export function requireLogin(deps: GatewayDeps): MiddlewareHandler<Env> {
   return async (c, next) => {
     const header = c.req.header('authorization')
-    let principal = null
+    let principal: Principal | null = null
     if (header?.startsWith('Bearer ')) {
-      principal = deps.auth.verifyToken(header.slice(7).trim())
-      if (!principal) throw new ApiFailure(401, 'unauthorized', 'the bearer token is not valid')
+      principal = deps.auth.verifyBearer(header.slice(7).trim())
+      if (!principal) {
+        deps.counters.inc('auth.bad_token')
+        throw new ApiFailure(
+          401,
+          'unauthorized',
+          'the bearer token is not valid (revoked, or its owner is gone)',
+        )
+      }
     } else {
-      const cookie = getCookie(c, SESSION_COOKIE)
-      principal = cookie ? deps.auth.verifySession(cookie) : null
+      principal = proxyUser(deps, c)
+      if (!principal) {
+        const cookie = getCookie(c, SESSION_COOKIE)
+        principal = cookie ? deps.auth.verifySession(cookie) : null
+      }
       if (!principal)
         throw new ApiFailure(
           401,
           'unauthorized',
           'log in first (POST /api/auth/login) or send a bearer token',
         )
-      // Cookie-authenticated writes must come from this origin (SameSite=Strict already stops cross-site cookies;
-      // this also refuses same-site pages on other ports and old browsers).
-      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') requireSameOrigin(c, true)
+      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') requireSameOrigin(deps, c, true)
     }
     c.set('principal', principal)
     await next()
@@ -36,9 +105,10 @@ export function requireLogin(deps: GatewayDeps): MiddlewareHandler<Env> {
 /**
  * Refuses a request whose `Origin` is not this server's (403): one that names another site, `null` (a sandboxed
  * page, a data: URL) or something that is not an origin. With `required`, a request without `Origin` is refused too
- * — every browser sends it on a POST, PUT or DELETE, so only a forged request lacks it.
+ * — every browser sends it on a POST, PUT or DELETE, so only a forged request lacks it. This server is the Host the
+ * request names (the `X-Forwarded-Host` of a trusted proxy), or HOMELAB_PUBLIC_URL's origin.
  */
-export function requireSameOrigin(c: Parameters<MiddlewareHandler>[0], required = false): void {
+export function requireSameOrigin(deps: GatewayDeps, c: Context<Env>, required = false): void {
   const origin = c.req.header('origin')
   if (origin === undefined) {
     if (required)
@@ -49,15 +119,22 @@ export function requireSameOrigin(c: Parameters<MiddlewareHandler>[0], required 
       )
     return
   }
-  let host: string | null = null
+  let u: URL | null = null
   try {
-    const u = new URL(origin)
-    host = u.protocol === 'http:' || u.protocol === 'https:' ? u.host : null
+    u = new URL(origin)
   } catch {
-    host = null
+    u = null
   }
-  if (host === null || host !== c.req.header('host'))
-    throw new ApiFailure(403, 'forbidden', 'cross-origin request refused')
+  if (u && (u.protocol === 'http:' || u.protocol === 'https:')) {
+    if (deps.publicOrigin !== null && u.origin === deps.publicOrigin) return
+    const forwarded = deps.proxies.trusts(peerOf(c))
+      ? c.req.header('x-forwarded-host')?.split(',')[0]?.trim()
+      : undefined
+    const host = forwarded ?? c.req.header('host')
+    if (host !== undefined && u.host === host) return
+  }
+  deps.counters.inc('http.cross_origin')
+  throw new ApiFailure(403, 'forbidden', 'cross-origin request refused')
 }
 
 export function requireRole(role: Role): MiddlewareHandler<Env> {
@@ -69,7 +146,7 @@ export function requireRole(role: Role): MiddlewareHandler<Env> {
 }
 
 /** Reads a JSON body, answering 415/400 when it is not JSON. */
-export async function jsonBody(c: Parameters<MiddlewareHandler>[0]): Promise<unknown> {
+export async function jsonBody(c: Context<Env>): Promise<unknown> {
   if (!(c.req.header('content-type') ?? '').includes('application/json')) {
     throw new ApiFailure(415, 'unsupported_media_type', 'send the body as application/json')
   }

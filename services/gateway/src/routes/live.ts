@@ -16,6 +16,8 @@ export function liveRoutes(deps: GatewayDeps) {
   app.get('/live', (c) => {
     const q = parseInput(LiveQuery, c.req.query(), 'query')
     const wanted = (m: LiveMessage) => q.host === undefined || m.host === q.host
+    // nginx buffers a proxied answer unless told not to; the live stream must reach the browser as it is written.
+    c.header('X-Accel-Buffering', 'no')
     return streamSSE(c, async (stream) => {
       const queue: LiveMessage[] = deps.hub.snapshot(wanted)
       let wake: (() => void) | null = null
