@@ -7,6 +7,7 @@ import { startGateway, startRecorder, startSysCollector, startTestBroker, tempDi
 
 const exe = chromiumPath()
 const ADMIN = 'admin-token-for-browser-tests-0001'
+const PASSWORD = 'a password for the browser tests'
 const cleanups: Array<() => Promise<void> | void> = []
 
 describeWith(
@@ -38,6 +39,7 @@ describeWith(
     )
     await gw.start()
     cleanups.push(() => gw.stop())
+    await gw.auth.accounts.add('owner', 'admin', PASSWORD)
     base = `http://127.0.0.1:${gw.port}`
     const sys = await startSysCollector(b.url, 'sys-collector', b.credentials['sys-collector'], 1000)
     cleanups.push(() => sys.stop())
@@ -54,11 +56,12 @@ describeWith(
     page.on('console', (m) => m.type() === 'error' && errors.push(`${m.text()} (${m.location().url})`))
     page.on('pageerror', (e) => errors.push(String(e)))
     await page.goto(base)
-    await page.fill('#token', 'wrong-token-but-long-enough')
+    await page.fill('#username', 'owner')
+    await page.fill('#password', 'not the password')
     await page.click('button[type=submit]')
-    await expect.poll(() => page.textContent('[role=alert]')).toContain('not valid')
+    await expect.poll(() => page.textContent('[role=alert]')).toContain('wrong user name or password')
     errors.length = 0 // the refused login is an expected 401
-    await page.fill('#token', ADMIN)
+    await page.fill('#password', PASSWORD)
     await page.click('button[type=submit]')
     await page.waitForSelector('[data-testid=tile-cpu-value]', { timeout: 20_000 })
     return page

@@ -3,6 +3,9 @@ import { defineConfig } from 'vite'
 
 export default defineConfig({
   plugins: [preact()],
+  // Assets are named relative to the page's <base> (the gateway writes it: HOMELAB_BASE_PATH), so one build serves
+  // at / and under a prefix.
+  base: './',
   // The workspace packages are used from their TypeScript source (the browser validates the live stream with the
   // contract schemas).
   resolve: { conditions: ['source', 'module', 'browser', 'development|production'] },

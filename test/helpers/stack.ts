@@ -161,6 +161,8 @@ export async function startGateway(
   adminToken: string,
   webDir?: string,
   commandTimeoutMs = 1500,
+  /** More gateway settings (base path, trusted proxies, OIDC …), as environment variables. */
+  extra: Record<string, string> = {},
 ): Promise<Gateway> {
   const g = new Gateway({
     config: GatewayConfig.parse({
@@ -171,6 +173,7 @@ export async function startGateway(
       HOMELAB_ADMIN_TOKEN: adminToken,
       HOMELAB_COMMAND_TIMEOUT_MS: String(commandTimeoutMs),
       ...(webDir ? { HOMELAB_WEB_DIR: webDir } : {}),
+      ...extra,
     }),
     topics: createTopics('homelab'),
     host: HOST,

@@ -4,6 +4,7 @@ import {
   CommandResult,
   ContainerHistory,
   ContainerView,
+  CreatedToken,
   Event,
   HistoryResponse,
   HostSummary,
@@ -11,11 +12,17 @@ import {
   Me,
   OllamaInferenceHistory,
   OllamaStatus,
+  type Role,
   type RulePatch,
   RulesResponse,
+  SessionInfo,
+  TokensResponse,
   UnitView,
+  UsersResponse,
+  UserView,
 } from '@homelab/contracts'
 import { z } from 'zod'
+import { url } from './base'
 
 export class HttpError extends Error {
   constructor(
@@ -33,7 +40,7 @@ export class HttpError extends Error {
  * field, never a value of the wrong shape handed to a page.
  */
 async function call<S extends z.ZodType>(schema: S, path: string, init?: RequestInit): Promise<z.infer<S>> {
-  const res = await fetch(path, { credentials: 'same-origin', ...init })
+  const res = await fetch(url(path), { credentials: 'same-origin', ...init })
   const body: unknown = await res.json().catch(() => null)
   if (!res.ok) {
     const e = ApiError.safeParse(body)
@@ -55,7 +62,6 @@ async function call<S extends z.ZodType>(schema: S, path: string, init?: Request
   return r.data
 }
 
-const Session = z.object({ user: Me.nullable() })
 const Hosts = z.object({ self: z.string(), hosts: z.array(HostSummary) })
 const Events = z.object({ events: z.array(Event) })
 const Series = z.object({ series: z.array(z.string()) })
@@ -69,9 +75,25 @@ const json = (body: unknown): RequestInit => ({
 })
 
 export const api = {
-  session: () => call(Session, '/api/auth/session'),
-  login: (token: string) => call(Me, '/api/auth/login', json({ token })),
+  session: () => call(SessionInfo, '/api/auth/session'),
+  login: (username: string, password: string) => call(Me, '/api/auth/login', json({ username, password })),
+  loginWithToken: (token: string) => call(Me, '/api/auth/login', json({ token })),
+  setup: (code: string, username: string, password: string) =>
+    call(Me, '/api/auth/setup', json({ code, username, password })),
   logout: () => call(Anything, '/api/auth/logout', json({})),
+  logoutAll: () => call(Anything, '/api/auth/logout-all', json({})),
+  changePassword: (current: string, password: string) =>
+    call(Anything, '/api/auth/password', json({ current, password })),
+  users: () => call(UsersResponse, '/api/users'),
+  addUser: (name: string, role: Role, password: string) =>
+    call(UserView, '/api/users', json({ name, role, password })),
+  updateUser: (name: string, patch: { role?: Role; password?: string }) =>
+    call(UserView, `/api/users/${encodeURIComponent(name)}`, { ...json(patch), method: 'PATCH' }),
+  removeUser: (name: string) =>
+    call(Anything, `/api/users/${encodeURIComponent(name)}`, { method: 'DELETE' }),
+  tokens: () => call(TokensResponse, '/api/tokens'),
+  createToken: (name: string, role: Role) => call(CreatedToken, '/api/tokens', json({ name, role })),
+  revokeToken: (id: string) => call(Anything, `/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   hosts: () => call(Hosts, '/api/hosts'),
   history: (host: string, series: string, from: number, to: number, points: number) =>
     call(
@@ -163,7 +185,7 @@ export function openLive(
   onMessage: (m: LiveMessage) => void,
   onState: (open: boolean) => void,
 ): () => void {
-  const es = new EventSource(`/api/live?host=${encodeURIComponent(host)}`)
+  const es = new EventSource(url(`/api/live?host=${encodeURIComponent(host)}`))
   es.addEventListener('message', (e) => {
     // Validated as the server promised it (contracts/live.ts): a message that is not is dropped and counted.
     const m = typeof e.data === 'string' ? parseLive(e.data) : null

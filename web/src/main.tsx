@@ -1,21 +1,25 @@
 import './zod-config'
-import type { HostSummary, Me } from '@homelab/contracts'
+import type { HostSummary, Me, SessionInfo } from '@homelab/contracts'
 import { render } from 'preact'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from './api'
+import { appPath, url } from './base'
+import { Account, Users } from './pages/account'
 import { Ai } from './pages/ai'
 import { Alerts } from './pages/alerts'
 import { Containers } from './pages/containers'
 import { History } from './pages/history'
-import { Login } from './pages/login'
+import { Login, Setup } from './pages/login'
 import { Overview } from './pages/overview'
 import { Services } from './pages/services'
 import './styles.css'
 
-type Page = 'overview' | 'history' | 'containers' | 'services' | 'ai' | 'alerts'
+type Page = 'overview' | 'history' | 'containers' | 'services' | 'ai' | 'alerts' | 'account' | 'users'
 
 function pageFromPath(): Page {
-  const p = location.pathname
+  const p = appPath()
+  if (p.startsWith('/account')) return 'account'
+  if (p.startsWith('/users')) return 'users'
   if (p.startsWith('/services')) return 'services'
   if (p.startsWith('/ai')) return 'ai'
   if (p.startsWith('/alerts')) return 'alerts'
@@ -24,7 +28,7 @@ function pageFromPath(): Page {
 
 /** `/containers/<name>` opens a container's detail. */
 function containerFromPath(): string | null {
-  const m = /^\/containers\/([^/]+)$/.exec(location.pathname)
+  const m = /^\/containers\/([^/]+)$/.exec(appPath())
   return m?.[1] ? decodeURIComponent(m[1]) : null
 }
 
@@ -35,6 +39,8 @@ const PATHS: Record<Page, string> = {
   services: '/services',
   ai: '/ai',
   alerts: '/alerts',
+  account: '/account',
+  users: '/users',
 }
 
 function applyTheme(t: string) {
@@ -43,6 +49,7 @@ function applyTheme(t: string) {
 
 function App() {
   const [me, setMe] = useState<Me | null | 'unknown'>('unknown')
+  const [session, setSession] = useState<SessionInfo | null>(null)
   const [page, setPage] = useState<Page>(pageFromPath())
   const [container, setContainer] = useState<string | null>(containerFromPath())
   const [hosts, setHosts] = useState<HostSummary[]>([])
@@ -53,7 +60,10 @@ function App() {
   useEffect(() => applyTheme(theme), [theme])
   const check = useCallback(() => {
     api.session().then(
-      (s) => setMe(s.user),
+      (s) => {
+        setSession(s)
+        setMe(s.user)
+      },
       () => setMe(null),
     )
   }, [])
@@ -94,15 +104,16 @@ function App() {
   }, [me])
 
   if (me === 'unknown') return null
-  if (me === null) return <Login onLogin={check} />
+  if (me === null && appPath() === '/setup') return <Setup onDone={check} />
+  if (me === null) return <Login session={session} onLogin={check} />
 
   const go = (p: Page) => {
-    history.pushState(null, '', PATHS[p])
+    history.pushState(null, '', url(PATHS[p]))
     setPage(p)
     setContainer(null)
   }
   const openContainer = (name: string | null) => {
-    history.pushState(null, '', name ? `/containers/${encodeURIComponent(name)}` : '/containers')
+    history.pushState(null, '', url(name ? `/containers/${encodeURIComponent(name)}` : '/containers'))
     setContainer(name)
   }
   const cycleTheme = () => {
@@ -117,7 +128,7 @@ function App() {
         <strong>Homelab</strong>
         <nav>
           <a
-            href="/"
+            href={url('/')}
             aria-current={page === 'overview' ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
@@ -127,7 +138,7 @@ function App() {
             Overview
           </a>
           <a
-            href="/history"
+            href={url('/history')}
             aria-current={page === 'history' ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
@@ -137,7 +148,7 @@ function App() {
             History
           </a>
           <a
-            href="/containers"
+            href={url('/containers')}
             aria-current={page === 'containers' ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
@@ -147,7 +158,7 @@ function App() {
             Containers
           </a>
           <a
-            href="/services"
+            href={url('/services')}
             aria-current={page === 'services' ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
@@ -157,7 +168,7 @@ function App() {
             Services
           </a>
           <a
-            href="/ai"
+            href={url('/ai')}
             aria-current={page === 'ai' ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
@@ -167,7 +178,7 @@ function App() {
             AI
           </a>
           <a
-            href="/alerts"
+            href={url('/alerts')}
             aria-current={page === 'alerts' ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
@@ -198,9 +209,31 @@ function App() {
         <button type="button" class="ghost" onClick={cycleTheme} title="theme">
           {theme === 'auto' ? '◐' : theme === 'dark' ? '☾' : '☀'}
         </button>
-        <span class="muted small">
+        {me.role === 'admin' && (
+          <a
+            href={url('/users')}
+            class="small"
+            aria-current={page === 'users' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('users')
+            }}
+          >
+            Users
+          </a>
+        )}
+        <a
+          href={url('/account')}
+          class="muted small"
+          data-testid="account-link"
+          aria-current={page === 'account' ? 'page' : undefined}
+          onClick={(e) => {
+            e.preventDefault()
+            go('account')
+          }}
+        >
           {me.name} ({me.role})
-        </span>
+        </a>
         <button type="button" class="ghost" onClick={() => api.logout().finally(() => setMe(null))}>
           Log out
         </button>
@@ -210,6 +243,8 @@ function App() {
       {host && page === 'services' && <Services host={host} role={me.role} />}
       {host && page === 'ai' && <Ai host={host} />}
       {page === 'alerts' && <Alerts role={me.role} onCount={setFiring} />}
+      {page === 'account' && <Account me={me} onLoggedOut={() => setMe(null)} />}
+      {page === 'users' && me.role === 'admin' && <Users me={me} />}
       {host && page === 'containers' && (
         <Containers host={host} role={me.role} name={container} open={openContainer} />
       )}

@@ -11,6 +11,7 @@ import type { HistoryReader, ProjectionReader } from '@homelab/storage'
 import type { z } from 'zod'
 import type { Auth, Principal } from './auth.js'
 import type { TrustedProxies } from './client-address.js'
+import type { OidcLogin } from './oidc.js'
 import type { RoleMapping } from './sso.js'
 import type { LoginThrottle } from './throttle.js'
 
@@ -34,8 +35,8 @@ export interface GatewayDeps {
   proxies: TrustedProxies
   /** Forward auth from a trusted proxy: the user header, the groups header, and groups → roles. */
   forwardAuth: { userHeader: string; groupsHeader: string | undefined; roles: RoleMapping } | null
-  /** Whether OIDC single sign-on is configured (the login page offers it). */
-  oidcEnabled: boolean
+  /** OIDC single sign-on, when configured (the login page offers it). */
+  oidc: OidcLogin | null
   /** The path everything is served under ('' or `/monitor`). */
   basePath: string
   /** HOMELAB_PUBLIC_URL's origin, also accepted as a write's Origin (a proxy that rewrites Host). */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,7 @@ import { Auth } from './auth.js'
 import { parseCidrs, TrustedProxies } from './client-address.js'
 import { type GatewayConfig, sessionOptions } from './config.js'
 import { LiveHub } from './live-hub.js'
+import { OidcLogin } from './oidc.js'
 import { RoleMapping } from './sso.js'
 import { LoginThrottle } from './throttle.js'
 
@@ -43,6 +44,27 @@ export function findWebDir(configured: string | undefined): string | null {
   return null
 }
 
+/** OIDC single sign-on from the settings, or null when HOMELAB_OIDC_ISSUER is unset. */
+function oidcLogin(c: GatewayConfig, log: Logger): OidcLogin | null {
+  if (!c.HOMELAB_OIDC_ISSUER) return null
+  const secret = c.HOMELAB_OIDC_CLIENT_SECRET_FILE
+    ? readFileSync(c.HOMELAB_OIDC_CLIENT_SECRET_FILE, 'utf8').trim()
+    : c.HOMELAB_OIDC_CLIENT_SECRET
+  return new OidcLogin(
+    {
+      issuer: new URL(c.HOMELAB_OIDC_ISSUER),
+      // The config requires both with an issuer.
+      clientId: c.HOMELAB_OIDC_CLIENT_ID ?? '',
+      clientSecret: secret,
+      redirectUri: `${(c.HOMELAB_PUBLIC_URL ?? '').replace(/\/+$/, '')}/api/auth/oidc/callback`,
+      scopes: c.HOMELAB_OIDC_SCOPES,
+      groupsClaim: c.HOMELAB_OIDC_GROUPS_CLAIM,
+      roles: RoleMapping.from(c),
+    },
+    log,
+  )
+}
+
 export class Gateway {
   readonly conn: MqttConnection
   readonly hub: LiveHub
@@ -52,7 +74,10 @@ export class Gateway {
   private readers: { history: HistoryReader; projections: ProjectionReader } | null = null
   port = 0
 
+  private readonly oidc: OidcLogin | null
+
   constructor(private readonly d: GatewayServiceDeps) {
+    this.oidc = oidcLogin(d.config, d.log)
     this.auth = new Auth(d.config.HOMELAB_DATA_DIR, d.config.HOMELAB_ADMIN_TOKEN, sessionOptions(d.config))
     this.conn = serviceConnection({ ...d, url: d.config.HOMELAB_MQTT_URL }, 'gateway', d.counters, {
       // A suffix per process (the broker's `.suffix` form): two gateway processes on one host never take each other's
@@ -90,6 +115,12 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { d } = this
+    if (this.oidc) {
+      // Not fatal: the provider may start after us; the first login tries again and says why it cannot.
+      await this.oidc
+        .discover()
+        .catch((e: Error) => d.log.warn(`OIDC: ${e.message} (trying again at the next login)`))
+    }
     this.hub.start()
     this.conn.start()
     const webDir = findWebDir(d.config.HOMELAB_WEB_DIR)
@@ -106,7 +137,7 @@ export class Gateway {
             roles: RoleMapping.from(c),
           }
         : null,
-      oidcEnabled: false,
+      oidc: this.oidc,
       basePath: c.HOMELAB_BASE_PATH,
       publicOrigin: c.HOMELAB_PUBLIC_URL ? new URL(c.HOMELAB_PUBLIC_URL).origin : null,
       audit: (e) => {

@@ -6,6 +6,7 @@ import { createApp } from './app.js'
 import { Auth } from './auth.js'
 import { parseCidrs, TrustedProxies } from './client-address.js'
 import type { AccessEventData, GatewayDeps, LiveView, NodeBindings } from './context.js'
+import type { OidcLogin } from './oidc.js'
 import { RoleMapping } from './sso.js'
 import { LoginThrottle } from './throttle.js'
 
@@ -50,6 +51,7 @@ export interface TestAppOptions {
   forwardAuth?: { userHeader: string; groupsHeader?: string; admin?: string[]; operator?: string[] }
   basePath?: string
   throttle?: LoginThrottle
+  oidc?: OidcLogin
 }
 
 export function testApp(o: TestAppOptions = {}) {
@@ -70,7 +72,7 @@ export function testApp(o: TestAppOptions = {}) {
           ),
         }
       : null,
-    oidcEnabled: false,
+    oidc: o.oidc ?? null,
     basePath: o.basePath ?? '',
     publicOrigin: null,
     audit: (e) => audits.push({ type: e.type, data: e.data }),

@@ -10,6 +10,7 @@ import {
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { api, HttpError, openLive } from '../api'
+import { url } from '../base'
 import { historyOptions, type Marker, markersPlugin } from '../charts'
 import { Chart } from '../components/chart'
 import { ago, bytes, pct, rate } from '../format'
@@ -414,7 +415,7 @@ function ContainerList({
                   >
                     <td>
                       <a
-                        href={`/containers/${encodeURIComponent(v.containerName)}`}
+                        href={url(`/containers/${encodeURIComponent(v.containerName)}`)}
                         onClick={(e) => {
                           e.preventDefault()
                           open(v.containerName)

@@ -1,7 +1,8 @@
 import { LoginRequest, type Me, PasswordChange, type SessionInfo, SetupRequest } from '@homelab/contracts'
 import { type Context, Hono } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import type { Principal } from '../auth.js'
+import { AccountConflict } from '../accounts.js'
+import { accountPrincipal, type Principal } from '../auth.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import {
@@ -13,6 +14,13 @@ import {
   requireSameOrigin,
   SESSION_COOKIE,
 } from '../middleware.js'
+import { OidcRefusal } from '../oidc.js'
+
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch,
+  )
 
 const me = (p: Principal): Me => ({ name: p.name, role: p.role, via: p.via })
 
@@ -160,10 +168,78 @@ export function authRoutes(deps: GatewayDeps) {
     const info: SessionInfo = {
       user: p ? me(p) : null,
       setup: deps.auth.pendingSetupCode() !== null,
-      oidc: deps.oidcEnabled,
+      oidc: deps.oidc !== null,
     }
     return c.json(info)
   })
+
+  // OIDC: off to the provider, with a one-time state this browser must bring back (SameSite=Lax: the provider's
+  // redirect back is a cross-site navigation, which a Strict cookie would not come with).
+  const OIDC_COOKIE = 'homelab_oidc'
+  const oidcCookiePath = `${deps.basePath}/api/auth/oidc`
+  app.get('/oidc/login', async (c) => {
+    if (!deps.oidc)
+      throw new ApiFailure(404, 'not_found', 'single sign-on is not configured (HOMELAB_OIDC_ISSUER)')
+    let started: { url: string; state: string }
+    try {
+      started = await deps.oidc.begin()
+    } catch (e) {
+      if (e instanceof OidcRefusal) return refusedPage(c, e.message, 502)
+      throw e
+    }
+    setCookie(c, OIDC_COOKIE, started.state, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      secure: deps.secureCookies || overHttps(deps, c),
+      path: oidcCookiePath,
+      maxAge: 600,
+    })
+    return c.redirect(started.url, 302)
+  })
+  app.get('/oidc/callback', async (c) => {
+    if (!deps.oidc)
+      throw new ApiFailure(404, 'not_found', 'single sign-on is not configured (HOMELAB_OIDC_ISSUER)')
+    const client = clientOf(deps, c)
+    const state = getCookie(c, OIDC_COOKIE)
+    deleteCookie(c, OIDC_COOKIE, { path: oidcCookiePath })
+    try {
+      const who = await deps.oidc.finish(new URL(c.req.url).search, state)
+      let u: ReturnType<typeof deps.auth.accounts.upsertExternal>
+      try {
+        u = deps.auth.accounts.upsertExternal(who.name, who.role)
+      } catch (e) {
+        if (e instanceof AccountConflict)
+          throw new OidcRefusal(
+            `${e.message}: single sign-on cannot take it over (an admin can rename or remove it)`,
+          )
+        throw e
+      }
+      const p = accountPrincipal(u, 'oidc')
+      startSession(deps, c, p)
+      deps.counters.inc('auth.logins')
+      audit('auth.login', p.name, `${p.name} logged in with single sign-on from ${client}`, {
+        address: client,
+        via: 'oidc',
+        role: p.role,
+      })
+      return c.redirect(`${deps.basePath}/`, 302)
+    } catch (e) {
+      if (!(e instanceof OidcRefusal)) throw e
+      deps.counters.inc('auth.failed')
+      audit('auth.login_failed', '(single sign-on)', `single sign-on refused from ${client}: ${e.message}`, {
+        address: client,
+        via: 'oidc',
+        reason: e.message,
+      })
+      return refusedPage(c, e.message, 400)
+    }
+  })
+
+  const refusedPage = (c: Context<Env>, message: string, status: 400 | 502) =>
+    c.html(
+      `<!doctype html><meta charset="utf-8"><title>Login refused</title><main style="font:16px system-ui;margin:3em auto;max-width:40em"><h1>Single sign-on did not log you in</h1><p data-testid="sso-error">${escapeHtml(message)}</p><p><a href="${escapeHtml(deps.basePath)}/">Back to the login page</a></p></main>`,
+      status,
+    )
 
   app.get('/me', requireLogin(deps), (c) => c.json(me(c.get('principal'))))
 
