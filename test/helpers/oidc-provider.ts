@@ -11,7 +11,7 @@ export interface TestIssuer {
 
 /**
  * A real OpenID Connect provider (oidc-provider, OpenID-certified) on a loopback port, with one confidential client
- * for the gateway. Its built-in development login page accepts any login name with any password; the account's
+ * for the gateway (and one for another application). Its built-in development login page accepts any login name with any password; the account's
  * groups claim is `homelab-admins` for names starting with "admin", `homelab-ops` for "ops", else `family`.
  */
 export async function startIssuer(redirectUri: string): Promise<TestIssuer> {
@@ -29,9 +29,22 @@ export async function startIssuer(redirectUri: string): Promise<TestIssuer> {
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
       },
+      // Another application at the same provider: a code issued to it must not log anyone in to the gateway.
+      {
+        client_id: 'other-app',
+        client_secret: 'the-other-apps-secret-000000000000',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
     ],
     async findAccount(_ctx, id) {
-      const groups = id.startsWith('admin') ? ['homelab-admins'] : id.startsWith('ops') ? ['homelab-ops'] : ['family']
+      const groups = id.startsWith('admin')
+        ? ['homelab-admins']
+        : id.startsWith('ops')
+          ? ['homelab-ops']
+          : ['family']
       return {
         accountId: id,
         claims: async () => ({ sub: id, preferred_username: id, groups }),

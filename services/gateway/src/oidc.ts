@@ -28,6 +28,17 @@ const PENDING_MS = 10 * 60_000
 const MAX_PENDING = 1_000
 const Claims = z.record(z.string(), z.unknown())
 
+/** An openid-client error in words: its message and what caused it (the check that failed, the claim it saw). */
+function describe(e: unknown): string {
+  if (!(e instanceof Error)) return String(e)
+  const cause = e.cause instanceof Error ? e.cause.message : ''
+  const detail = z
+    .object({ error_description: z.string().optional(), error: z.string().optional() })
+    .safeParse(e.cause)
+  const extra = cause || (detail.success ? (detail.data.error_description ?? detail.data.error ?? '') : '')
+  return (extra && !e.message.includes(extra) ? `${e.message} (${extra})` : e.message).slice(0, 400)
+}
+
 const isLoopback = (u: URL) => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname)
 
 /**
@@ -138,7 +149,7 @@ export class OidcLogin {
       }
     } catch (e) {
       if (e instanceof OidcRefusal) throw e
-      throw new OidcRefusal(`the provider's answer did not pass the checks: ${(e as Error).message}`)
+      throw new OidcRefusal(`the provider's answer did not pass the checks: ${describe(e)}`)
     }
     const rawName = [claims.preferred_username, claims.email, claims.sub].find((v) => typeof v === 'string')
     const name = UserName.safeParse(rawName)
