@@ -1,6 +1,9 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { ApiError, Me, SessionInfo, TokenView, UsersResponse } from '@homelab/contracts'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
+import { tempDir } from '../../../test/helpers/stack.js'
 import {
   ADMIN,
   fromPeer,
@@ -390,5 +393,22 @@ describe('base path', () => {
     expect((await t.app.request('/monitor/api/auth/me', { headers: { cookie: session } })).status).toBe(200)
     expect((await t.app.request('/api/auth/me', { headers: { cookie: session } })).status).toBe(404)
     expect((await t.app.request('/monitor')).headers.get('location')).toBe('/monitor/')
+  })
+
+  it('writes the base path into the page wherever it is served, the prefix itself too', async () => {
+    const web = tempDir()
+    mkdirSync(join(web.path, 'assets'))
+    writeFileSync(
+      join(web.path, 'index.html'),
+      '<!doctype html><html><head><title>x</title></head><body></body></html>',
+    )
+    const t = app({ basePath: '/monitor', webDir: web.path })
+    for (const path of ['/monitor/', '/monitor/index.html', '/monitor/history', '/monitor/containers/web']) {
+      const res = await t.app.request(path)
+      expect(res.status, path).toBe(200)
+      expect(await res.text(), path).toContain('<base href="/monitor/" />')
+    }
+    expect((await t.app.request('/')).headers.get('location')).toBe('/monitor/')
+    web.remove()
   })
 })

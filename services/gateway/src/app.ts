@@ -130,6 +130,8 @@ export function createApp(deps: GatewayDeps) {
     // The page itself always carries its <base>; other files at the top of the build are served as they are.
     app.get('/', (c) => c.html(index))
     app.get('/index.html', (c) => c.html(index))
+    // Under a base path, `/` above is `/monitor`, which redirects to `/monitor/` (relative URLs need the slash).
+    if (base) root.get(`${base}/`, (c) => c.html(index))
     app.use('/*', serveStatic({ root: web, rewriteRequestPath }))
     // The app routes in the browser: any other path gets index.html.
     app.get('*', (c) => c.html(index))
