@@ -1,7 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { CommandResult, LiveMessage, Role, ServiceName } from '@homelab/contracts'
 import { createTopics } from '@homelab/contracts'
-import { Counters } from '@homelab/service-kit'
-import { tempDir, testLog } from '../../../test/helpers/stack.js'
+import { Counters, createLogger } from '@homelab/service-kit'
 import { createApp } from './app.js'
 import { Auth } from './auth.js'
 import { parseCidrs, TrustedProxies } from './client-address.js'
@@ -55,7 +57,8 @@ export interface TestAppOptions {
 }
 
 export function testApp(o: TestAppOptions = {}) {
-  const dir = tempDir()
+  const path = mkdtempSync(join(tmpdir(), 'hl-gw-'))
+  const dir = { path, remove: () => rmSync(path, { recursive: true, force: true }) }
   const hub = new FakeHub()
   const audits: Array<{ type: string; data: AccessEventData }> = []
   const deps: GatewayDeps = {
@@ -86,7 +89,7 @@ export function testApp(o: TestAppOptions = {}) {
     commandTimeoutMs: 500,
     webDir: o.webDir ?? null,
     mqttConnected: () => true,
-    log: testLog('gateway'),
+    log: createLogger('gateway', process.env.DEBUG ? undefined : () => undefined),
     counters: new Counters(),
   }
   const app = createApp(deps)
