@@ -36,7 +36,7 @@ if (process.argv.includes('--if-stale')) {
   )
   const oldestOut = Math.min(...outputs.map((o) => (existsSync(o) ? statSync(o).mtimeMs : 0)))
   if (oldestOut > src) process.exit(0)
-  console.log('building (sources changed since the last build)…')
+  console.error('building (sources changed since the last build)…')
 }
 
 // npm dependencies are bundled with the code: one file per service holds only the modules it uses, parsed once,
@@ -114,4 +114,4 @@ execFileSync(
     stdio: 'inherit',
   },
 )
-console.log('built services/*/dist and web/dist')
+console.error('built services/*/dist and web/dist')

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { dockerAvailable, removeTestContainers } from './helpers/docker.js'
 import { describeWith, which } from './helpers/infra.js'
 import { freePort } from './helpers/net.js'
-import { sh } from './helpers/process.js'
+import { ROOT, sh } from './helpers/process.js'
 import { tempDir, waitFor } from './helpers/stack.js'
 import { ensureSystemdImage, startSystemd } from './helpers/systemd.js'
 
@@ -72,12 +73,47 @@ describeWith(
       120_000,
       'every service healthy',
     )
+  // The first admin, as the README says for compose: `npm run user` inside the gateway's container (the password piped
+  // in); created once, then each login is with it.
+  const OWNER_PASSWORD = 'the compose owner password'
   const login = async () => {
-    const token = compose('exec', '-T', 'gateway', 'cat', '/data/secrets/admin-token').trim()
+    const users = compose(
+      'exec',
+      '-T',
+      'gateway',
+      'node',
+      '/app/scripts/run-service.mjs',
+      'gateway',
+      'user',
+      'list',
+    )
+    if (!users.includes('owner')) {
+      const r = spawnSync(
+        'docker-compose',
+        [
+          '-p',
+          PROJECT,
+          '-f',
+          'compose.yaml',
+          'exec',
+          '-T',
+          'gateway',
+          'node',
+          '/app/scripts/run-service.mjs',
+          'gateway',
+          'user',
+          'add',
+          'owner',
+          'admin',
+        ],
+        { cwd: ROOT, env: { ...process.env, ...env }, input: `${OWNER_PASSWORD}\n`, encoding: 'utf8' },
+      )
+      expect(r.status, r.stderr).toBe(0)
+    }
     const r = await fetch(`${base}/api/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token }),
+      body: JSON.stringify({ username: 'owner', password: OWNER_PASSWORD }),
     })
     expect(r.status).toBe(200)
     cookie = r.headers.get('set-cookie')!.split(';')[0]!

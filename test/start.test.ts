@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { HistoryResponse, OllamaStatus, SystemMetrics } from '@homelab/contracts'
@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { freePort } from './helpers/net.js'
 import { exited, ROOT } from './helpers/process.js'
 import { tempDir, waitFor } from './helpers/stack.js'
+
+const PASSWORD = 'the owner of this homelab'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterAll(async () => {
@@ -80,13 +82,23 @@ describe('npm start', () => {
     )
     expect(app.output()).toContain(join(dir.path, 'secrets', 'admin-token'))
 
+    // First start: a one-time setup link for the first admin; it works once, then logins use the password.
     const base = `http://127.0.0.1:${port}`
-    const login = async () => {
-      const token = readFileSync(join(dir.path, 'secrets', 'admin-token'), 'utf8').trim()
+    const link = /create the first admin at (\S+)/.exec(app.output())?.[1] ?? ''
+    expect(link).toMatch(new RegExp(`^http://localhost:${port}/setup#[A-Za-z0-9_-]{20,}$`))
+    const setup = () =>
+      fetch(`${base}/api/auth/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: base },
+        body: JSON.stringify({ code: link.split('#')[1], username: 'owner', password: PASSWORD }),
+      })
+    expect((await setup()).status).toBe(201)
+    expect((await setup()).status).toBe(409)
+    const login = async (username = 'owner', password = PASSWORD) => {
       const res = await fetch(`${base}/api/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token }),
+        body: JSON.stringify({ username, password }),
       })
       expect(res.status).toBe(200)
       return res.headers.get('set-cookie')!.split(';')[0]!
@@ -127,6 +139,19 @@ describe('npm start', () => {
       15_000,
       'three samples',
     )
+
+    // `npm run user` adds an account while the monitor runs (the password piped in); it can log in at once.
+    const added = spawnSync('npm', ['run', '--silent', 'user', '--', 'add', 'vic', 'viewer'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      input: 'vic has a good password\n',
+      encoding: 'utf8',
+    })
+    expect(added.status, added.stderr).toBe(0)
+    expect(added.stdout).toContain('added vic (viewer)')
+    const vic = await login('vic', 'vic has a good password')
+    const me = await fetch(`${base}/api/auth/me`, { headers: { cookie: vic } })
+    expect(await me.json()).toStrictEqual({ name: 'vic', role: 'viewer', via: 'password' })
 
     await ctrlC(app)
 
