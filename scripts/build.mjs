@@ -54,6 +54,9 @@ const EXTERNAL = [
   'cpu-features',
   'supports-color',
   'x11',
+  // OIDC single sign-on's client (with jose): loaded by the gateway only when HOMELAB_OIDC_ISSUER is set, so it stays
+  // out of the bundle every gateway and all-in-one parses at start
+  'openid-client',
 ]
 // Code paths the product refuses by configuration, replaced by a stub that says so if it is ever reached:
 // dockerode's image-build sessions (gRPC and protobuf, ~10 MB) and docker-modem's ssh:// transport (ssh2).
