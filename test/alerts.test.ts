@@ -18,6 +18,7 @@ import { buildWeb, launchChromium } from './helpers/browser.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
 import { syntheticReading } from './helpers/readings.js'
 import {
+  accountWithToken,
   agentClient,
   connectClient,
   HOST,
@@ -26,6 +27,7 @@ import {
   startRecorder,
   startSysCollector,
   startTestBroker,
+  TEST_PASSWORD,
   tempDir,
   waitFor,
 } from './helpers/stack.js'
@@ -178,8 +180,8 @@ beforeAll(async () => {
   await gw.start()
   cleanups.push(() => gw.stop())
   base = `http://127.0.0.1:${gw.port}`
-  viewer = gw.auth.accounts.createToken(null, 'tv', 'viewer').token
-  operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
+  viewer = await accountWithToken(gw, 'tv', 'viewer')
+  operator = await accountWithToken(gw, 'ops', 'operator')
 
   for (const h of ['drive-a', 'drive-b', 'drive-c', 'drive-x', 'drive-ui']) {
     const c = await agentClient(b, dir, h)
@@ -489,7 +491,8 @@ describeWith(
     page.on('pageerror', (e) => errors.push(String(e)))
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
     await page.goto(`${base}/alerts`)
-    await page.fill('#token', operator)
+    await page.fill('#username', 'ops')
+    await page.fill('#password', TEST_PASSWORD)
     await page.click('button[type=submit]')
 
     // The badge counts what fires now.

@@ -20,12 +20,14 @@ import {
 } from './helpers/docker.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
+  accountWithToken,
   connectClient,
   HOST,
   startAlerter,
   startGateway,
   startRecorder,
   startTestBroker,
+  TEST_PASSWORD,
   tempDir,
   testLog,
   waitFor,
@@ -86,8 +88,8 @@ describeWith(
     )
     await gw.start()
     base = `http://127.0.0.1:${gw.port}`
-    operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
-    viewer = gw.auth.accounts.createToken(null, 'watch', 'viewer').token
+    operator = await accountWithToken(gw, 'ops', 'operator')
+    viewer = await accountWithToken(gw, 'watch', 'viewer')
     watcher = await connectClient(url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       const t = topics.parse(topic)
@@ -408,7 +410,9 @@ describeWith(
         page.on('pageerror', (e) => errors.push(String(e)))
         page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
         // Log in through the API (the login form has its own suite); the session cookie is the page's.
-        const login = await page.request.post(`${base}/api/auth/login`, { data: { token: operator } })
+        const login = await page.request.post(`${base}/api/auth/login`, {
+          data: { username: 'ops', password: TEST_PASSWORD },
+        })
         expect(login.status()).toBe(200)
         await page.goto(`${base}/containers`)
         const busy = page.locator(`[data-testid="row-${P}-busy"]`)

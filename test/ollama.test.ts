@@ -20,12 +20,14 @@ import { buildWeb, launchChromium } from './helpers/browser.js'
 import { FakeOllama, fakeModel } from './helpers/fake-ollama.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
+  accountWithToken,
   connectClient,
   HOST,
   startAlerter,
   startGateway,
   startRecorder,
   startTestBroker,
+  TEST_PASSWORD,
   tempDir,
   waitFor,
 } from './helpers/stack.js'
@@ -92,7 +94,7 @@ describe('ollama-collector against a stand-in Ollama, with the measuring proxy',
     await gw.start()
     cleanups.push(() => gw.stop())
     base = `http://127.0.0.1:${gw.port}`
-    token = gw.auth.accounts.createToken(null, 'viewer', 'viewer').token
+    token = await accountWithToken(gw, 'viewer', 'viewer')
     watcher = await connectClient(b.url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       mqttPayloads.push(payload.toString('utf8'))
@@ -583,7 +585,7 @@ describeWith(
     await gw.start()
     cleanups.push(() => gw.stop())
     base = `http://127.0.0.1:${gw.port}`
-    token = gw.auth.accounts.createToken(null, 'viewer', 'viewer').token
+    token = await accountWithToken(gw, 'viewer', 'viewer')
     const svc = new OllamaCollectorService({
       url: b.url,
       username: SVC,
@@ -621,7 +623,13 @@ describeWith(
     const browser = await launchChromium()
     cleanups.push(() => browser.close())
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
-    expect((await page.request.post(`${base}/api/auth/login`, { data: { token } })).status()).toBe(200)
+    expect(
+      (
+        await page.request.post(`${base}/api/auth/login`, {
+          data: { username: 'viewer', password: TEST_PASSWORD },
+        })
+      ).status(),
+    ).toBe(200)
     await page.goto(`${base}/ai`)
     await page.waitForSelector('[data-testid=ollama-state]:has-text("Ollama up")')
     expect(await page.textContent('[data-testid=model-count]')).toBe('2 installed · 2 loaded')

@@ -4,12 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { syntheticReading } from './helpers/readings.js'
 import {
+  accountWithToken,
   connectClient,
   HOST,
   startGateway,
   startRecorder,
   startSysCollector,
   startTestBroker,
+  TEST_PASSWORD,
   tempDir,
   waitFor,
 } from './helpers/stack.js'
@@ -53,8 +55,8 @@ beforeAll(async () => {
   await gw.start()
   cleanups.push(() => gw.stop())
   base = `http://127.0.0.1:${gw.port}`
-  viewer = gw.auth.accounts.createToken(null, 'tv', 'viewer').token
-  operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
+  viewer = await accountWithToken(gw, 'tv', 'viewer')
+  operator = await accountWithToken(gw, 'ops', 'operator')
   const sys = await startSysCollector(url, 'sys-collector', creds['sys-collector'], 1000)
   cleanups.push(() => sys.stop())
 })
@@ -187,24 +189,30 @@ describe('gateway access and input checks', () => {
     expect(health.status).toBe(200)
   })
 
-  it('logs in with a token and uses an HttpOnly, SameSite session cookie', async () => {
+  it('logs in with a password and uses an HttpOnly, SameSite session cookie; an API token opens no session', async () => {
     const bad = await fetch(`${base}/api/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token: 'wrong-token-wrong-token' }),
     })
     expect(bad.status).toBe(401)
-    const res = await fetch(`${base}/api/auth/login`, {
+    const tokenLogin = await fetch(`${base}/api/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token: viewer }),
+    })
+    expect(tokenLogin.status).toBe(401)
+    const res = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'tv', password: TEST_PASSWORD }),
     })
     expect(res.status).toBe(200)
     const cookie = res.headers.get('set-cookie')!
     expect(cookie).toMatch(/HttpOnly/)
     expect(cookie).toMatch(/SameSite=Strict/)
     const me = await fetch(`${base}/api/auth/me`, { headers: { cookie: cookie.split(';')[0]! } })
-    expect(await me.json()).toStrictEqual({ name: 'tv', role: 'viewer' })
+    expect(await me.json()).toStrictEqual({ name: 'tv', role: 'viewer', via: 'password' })
   })
 
   it('answers 403 to a viewer on operator actions, and 503/504 to an operator when no executor answers', async () => {

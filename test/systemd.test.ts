@@ -9,12 +9,14 @@ import { buildWeb, launchChromium } from './helpers/browser.js'
 import { dockerAvailable, removeTestContainers } from './helpers/docker.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
 import {
+  accountWithToken,
   connectClient,
   HOST,
   startAlerter,
   startGateway,
   startRecorder,
   startTestBroker,
+  TEST_PASSWORD,
   tempDir,
   testLog,
   waitFor,
@@ -70,7 +72,7 @@ describeWith(
     )
     await gw.start()
     base = `http://127.0.0.1:${gw.port}`
-    operator = gw.auth.accounts.createToken(null, 'ops', 'operator').token
+    operator = await accountWithToken(gw, 'ops', 'operator')
     watcher = await connectClient(stack.url, 'homeassistant', 'ha-password-123')
     watcher.on('message', (topic, payload) => {
       if (topics.parse(topic)?.channel === 'event')
@@ -289,7 +291,11 @@ describeWith(
         const errors: string[] = []
         page.on('pageerror', (e) => errors.push(String(e)))
         expect(
-          (await page.request.post(`${base}/api/auth/login`, { data: { token: operator } })).status(),
+          (
+            await page.request.post(`${base}/api/auth/login`, {
+              data: { username: 'ops', password: TEST_PASSWORD },
+            })
+          ).status(),
         ).toBe(200)
         await page.goto(`${base}/services`)
         const web = page.locator('[data-testid="unit-hl-web.service"]')

@@ -12,7 +12,7 @@ import {
   startBroker,
   usersFilePath,
 } from '@homelab/broker'
-import { createTopics } from '@homelab/contracts'
+import { createTopics, type Role } from '@homelab/contracts'
 import { Gateway, GatewayConfig } from '@homelab/gateway'
 import { databasePath, Recorder, RecorderConfig } from '@homelab/recorder'
 import { Counters, createLogger, type Logger, shareDecoding } from '@homelab/service-kit'
@@ -151,6 +151,15 @@ export function startRecorder(
   })
   r.start()
   return r
+}
+
+/** The password of the accounts the suites log in with. */
+export const TEST_PASSWORD = 'a password for the test suites'
+
+/** An account for a suite (password TEST_PASSWORD), and an API token of its own for the suite's scripts. */
+export async function accountWithToken(gw: Gateway, name: string, role: Role): Promise<string> {
+  await gw.auth.accounts.add(name, role, TEST_PASSWORD)
+  return gw.auth.accounts.createToken(name, `${name}'s script`, role).token
 }
 
 export async function startGateway(
