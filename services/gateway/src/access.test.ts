@@ -67,11 +67,14 @@ describe('accounts and sessions', () => {
     expect(wrong.ms).toBeGreaterThan(5)
     expect(unknown.ms).toBeGreaterThan(wrong.ms / 4)
     expect(t.audits.filter((a) => a.type === 'auth.login_failed')).toHaveLength(3)
+    // What was typed as the name cannot forge a line in the log.
+    expect((await login(t, 'x\nFAKE: admin logged in', 'y', '127.0.0.4')).status).toBe(401)
+    expect(t.audits.at(-1)?.data.user).toBe('x?FAKE: admin logged in')
     expect(t.audits.find((a) => a.type === 'auth.login')?.data).toMatchObject({
       user: 'alice',
       via: 'password',
     })
-    expect(t.deps.counters.snapshot()['auth.failed']).toBe(3)
+    expect(t.deps.counters.snapshot()['auth.failed']).toBe(4)
   })
 
   it('ends a session when it is idle too long or too old, and a removed account or changed role counts at once', async () => {

@@ -22,6 +22,10 @@ const escapeHtml = (s: string) =>
     (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch,
   )
 
+/** Control characters (newlines, escapes) replaced by `?`. */
+const printable = (s: string) =>
+  Array.from(s, (ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? '?' : ch)).join('')
+
 const me = (p: Principal): Me => ({ name: p.name, role: p.role, via: p.via })
 
 /** Whether the browser reached us over HTTPS (directly, or as a trusted proxy says). */
@@ -84,7 +88,8 @@ export function authRoutes(deps: GatewayDeps) {
     requireSameOrigin(deps, c)
     const client = clientOf(deps, c)
     const body = parseInput(LoginRequest, await jsonBody(c), 'body')
-    const account = 'token' in body ? '(admin token)' : body.username
+    // What was typed as the user name goes into the log and the event: control characters cannot forge lines there.
+    const account = 'token' in body ? '(admin token)' : printable(body.username)
     throttled(deps, c, client, account)
     let p: Principal | null
     if ('token' in body) {
