@@ -255,6 +255,24 @@ describeWith(
     expect(crashed.at - die.at).toBeLessThan(3000)
     expect((crashed.e.data.alert as { message: string }).message).toContain('137')
     await firing('container-crashed', oomName)
+
+    // `docker kill` and `docker rm -f` end a container with 137 on purpose: the death says it was asked for, and
+    // no crash alert fires (issue: "Container exited with an error" for exit 137 right after "was sent signal 9").
+    const killed = `${P}-killed`
+    const killedId = await runContainer({ name: killed, cmd: ['sleep', '300'] })
+    await waitFor(async () => (await find(killed))?.state === 'running', 5000, killed)
+    const k0 = performance.now()
+    await docker.getContainer(killedId).kill()
+    const asked = await nextEvent('container.die', killed, k0, 5000)
+    expect(asked.e.data).toMatchObject({ exitCode: 137, killed: true })
+    expect(asked.e.data.signal).toMatch(/^(9|SIGKILL)$/)
+    expect(asked.e.severity).toBe('info')
+    expect(asked.e.message).toMatch(/after it was sent signal (9|SIGKILL)$/)
+    // Past the time the crash alert took above, none for it (the rule still fired for the two real ones).
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(
+      alerts.filter((a) => a.e.type === 'alert.firing' && a.e.subject === killed).map((a) => a.e.data.alert),
+    ).toStrictEqual([])
   })
 
   it('restarts an allowed container for an operator, audits it, and refuses viewers and containers not allowed', async () => {
@@ -478,55 +496,69 @@ describeWith(
     return r.status === 0 ? Number(r.stdout.trim().split(/\s+/)[0]) : null
   }
 
-  it('recovers and resyncs after dockerd restarts, without restarting itself', async () => {
-    const pid = dockerdPid()
-    expect(
-      pid,
-      'this test restarts the local dockerd, so it needs one it can signal (run as root)',
-    ).not.toBeNull()
-    const busy = `${P}-busy`
-    expect((await find(busy))?.state).toBe('running')
-    // The engine restarts this one itself when it comes back, before the collector is reconnected.
-    const always = `${P}-always`
-    await runContainer({ name: always, cmd: ['sleep', '300'], restart: 'always' })
-    await waitFor(async () => (await find(always))?.state === 'running', 5000, always)
-    const resyncs = svc.counters.get('resyncs')
-    const seenBefore = events.length
-    process.kill(pid as number, 'SIGTERM')
-    await waitFor(() => !svc.collector.isConnected, 30_000, 'the collector to notice')
-    await waitFor(() => dockerdPid() === null, 30_000, 'dockerd to exit')
-    const status = await waitFor(async () => {
-      const r = await (await api('/api/hosts')).json()
-      const s = r.hosts[0].services.find((x: { service: string }) => x.service === SVC)
-      return s?.state === 'unavailable' ? s : null
-    })
-    expect(status.reason).toMatch(/Docker/)
-    const log = openSync('/var/log/dockerd.log', 'a')
-    spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
-    await waitFor(() => dockerAvailable(), 60_000, 'dockerd to come back')
-    await waitFor(() => svc.collector.isConnected, 60_000, 'the collector to reconnect')
-    expect(svc.counters.get('resyncs')).toBe(resyncs + 1)
-    // The engine starts `always` again as it comes back, before or after the collector has resynced: either way
-    // that is announced (a `container.sync` from the resync, or the live `container.start`) and the list is right.
-    const back = await waitFor(() =>
-      events
-        .slice(seenBefore)
-        .find(
-          (e) =>
-            e.subject === always &&
-            (e.type === 'container.sync' || e.type === 'container.start') &&
-            (e.data.container as { state: string } | undefined)?.state === 'running',
-        ),
+  // This one stops and starts the machine's Docker engine. On a laptop that engine is the owner's, with their
+  // containers: it runs only in CI or when asked for.
+  const mayRestartEngine =
+    ['true', '1'].includes(process.env.CI ?? '') || process.env.HOMELAB_TEST_RESTART_DOCKERD === '1'
+  if (!mayRestartEngine)
+    process.stderr.write(
+      '\n[skip] "recovers and resyncs after dockerd restarts": it restarts this machine\'s Docker engine (yours, with your containers). Set HOMELAB_TEST_RESTART_DOCKERD=1 to run it; CI does.\n',
     )
-    expect(back.data.container).toBeDefined()
-    await waitFor(async () => (await find(always))?.state === 'running', 10_000, `${always} running again`)
-    const name = `${P}-after`
-    await runContainer({ name, cmd: ['sleep', '300'] })
-    await waitFor(
-      async () => (await find(name))?.state === 'running',
-      10_000,
-      'a container started after the restart',
-    )
-    expect((await find(busy))?.state).not.toBe('running')
-  }, 180_000)
+  const itRestartsEngine = mayRestartEngine ? it : it.skip
+
+  itRestartsEngine(
+    'recovers and resyncs after dockerd restarts, without restarting itself',
+    async () => {
+      const pid = dockerdPid()
+      expect(
+        pid,
+        'this test restarts the local dockerd, so it needs one it can signal (run as root)',
+      ).not.toBeNull()
+      const busy = `${P}-busy`
+      expect((await find(busy))?.state).toBe('running')
+      // The engine restarts this one itself when it comes back, before the collector is reconnected.
+      const always = `${P}-always`
+      await runContainer({ name: always, cmd: ['sleep', '300'], restart: 'always' })
+      await waitFor(async () => (await find(always))?.state === 'running', 5000, always)
+      const resyncs = svc.counters.get('resyncs')
+      const seenBefore = events.length
+      process.kill(pid as number, 'SIGTERM')
+      await waitFor(() => !svc.collector.isConnected, 30_000, 'the collector to notice')
+      await waitFor(() => dockerdPid() === null, 30_000, 'dockerd to exit')
+      const status = await waitFor(async () => {
+        const r = await (await api('/api/hosts')).json()
+        const s = r.hosts[0].services.find((x: { service: string }) => x.service === SVC)
+        return s?.state === 'unavailable' ? s : null
+      })
+      expect(status.reason).toMatch(/Docker/)
+      const log = openSync('/var/log/dockerd.log', 'a')
+      spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
+      await waitFor(() => dockerAvailable(), 60_000, 'dockerd to come back')
+      await waitFor(() => svc.collector.isConnected, 60_000, 'the collector to reconnect')
+      expect(svc.counters.get('resyncs')).toBe(resyncs + 1)
+      // The engine starts `always` again as it comes back, before or after the collector has resynced: either way
+      // that is announced (a `container.sync` from the resync, or the live `container.start`) and the list is right.
+      const back = await waitFor(() =>
+        events
+          .slice(seenBefore)
+          .find(
+            (e) =>
+              e.subject === always &&
+              (e.type === 'container.sync' || e.type === 'container.start') &&
+              (e.data.container as { state: string } | undefined)?.state === 'running',
+          ),
+      )
+      expect(back.data.container).toBeDefined()
+      await waitFor(async () => (await find(always))?.state === 'running', 10_000, `${always} running again`)
+      const name = `${P}-after`
+      await runContainer({ name, cmd: ['sleep', '300'] })
+      await waitFor(
+        async () => (await find(name))?.state === 'running',
+        10_000,
+        'a container started after the restart',
+      )
+      expect((await find(busy))?.state).not.toBe('running')
+    },
+    180_000,
+  )
 })

@@ -174,7 +174,8 @@ export function engineSamples(r: EngineReading): Sample[] {
 /**
  * Container event types (`event/<type>`, subject = container name). Lifecycle events carry `data.container`, the
  * container as it was right after the event (absent when it is already gone), plus type-specific fields:
- * `container.die` → `exitCode`; `container.kill` → `signal`; `container.health` → `health`;
+ * `container.die` → `exitCode`, and `killed` + `signal` when someone sent it that signal just before (docker kill,
+ * docker stop past its timeout, docker rm -f: an exit asked for, not a crash); `container.kill` → `signal`; `container.health` → `health`;
  * `container.restart` → `restartCount`, `by` ("policy" or "request"); `container.rename` → `oldName`.
  * `container.sync` is the collector's own: a container whose state differs from what the collector last published
  * (after a start or a reconnect to the engine); `container.gone` one that vanished while nobody watched.
@@ -203,6 +204,7 @@ export const ContainerEventData = z
     container: ContainerInfo.optional(),
     id: ContainerId.optional(),
     exitCode: z.number().int().optional(),
+    killed: z.boolean().optional(),
     signal: z.string().max(16).optional(),
     health: ContainerHealth.optional(),
     restartCount: z.number().int().min(0).optional(),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger } from '@homelab/service-kit'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DEFAULT_RULES } from './rules.js'
+import { DEFAULT_RULES, REVISED_DEFAULTS } from './rules.js'
 import { RulesFileStore } from './rules-file.js'
 import { AlertStore } from './store.js'
 
@@ -84,5 +84,35 @@ describe('RulesFileStore', () => {
     const before = readFileSync(f.path, 'utf8')
     expect(f.edit('cpu-high', { resolveValue: 99 })).toMatchObject({ ok: false, outcome: 'refused' })
     expect(readFileSync(f.path, 'utf8')).toBe(before)
+  })
+
+  it('updates a revised default rule the owner never edited, once, and leaves an edited one as it is', () => {
+    const old = REVISED_DEFAULTS.find((r) => r.id === 'container-crashed')?.was
+    const edited = { ...(old as object), name: 'My own crash rule' }
+    const file = (rule: unknown) =>
+      JSON.stringify({
+        ...DEFAULT_RULES,
+        rules: DEFAULT_RULES.rules.map((r) => (r.id === 'container-crashed' ? rule : r)),
+      })
+    const crashRule = (path: string) =>
+      (JSON.parse(readFileSync(path, 'utf8')) as { rules: Array<{ id: string }> }).rules.find(
+        (r) => r.id === 'container-crashed',
+      )
+    const f = rulesFile()
+    writeFileSync(f.path, file(old))
+    f.loadInitial()
+    expect(crashRule(f.path)).toEqual(DEFAULT_RULES.rules.find((r) => r.id === 'container-crashed'))
+    expect(lines.some((l) => l.includes('updated the unedited default rules container-crashed'))).toBe(true)
+
+    // Another machine's file with the rule edited: the owner's rule stays.
+    const other = rulesFile(join(dir, 'other.json'))
+    store.setMeta('defaults-revised', '')
+    writeFileSync(other.path, file(edited))
+    other.loadInitial()
+    expect(crashRule(other.path)).toEqual(edited)
+    // Once: going back to the old rule by hand afterwards is the owner's choice and stays.
+    writeFileSync(f.path, file(old))
+    rulesFile().loadInitial()
+    expect(crashRule(f.path)).toEqual(old)
   })
 })

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
+import { isDeepStrictEqual } from 'node:util'
 import type { RulePatch } from '@homelab/contracts'
 import type { Logger } from '@homelab/service-kit'
 import { z } from 'zod'
@@ -8,6 +9,7 @@ import {
   DEFAULTS_ADDED_LATER,
   formatDuration,
   parseRules,
+  REVISED_DEFAULTS,
   type RuleSet,
   RulesError,
 } from './rules.js'
@@ -218,6 +220,7 @@ export class RulesFileStore {
    * rule the owner deletes afterwards stays deleted). A file that does not read as rules is left alone.
    */
   private offerNewDefaults(): void {
+    this.reviseDefaults()
     const { file, memory, log } = this.d
     let offered: string[] = []
     try {
@@ -243,6 +246,32 @@ export class RulesFileStore {
         log.info(`added the new default rules ${add.map((r) => r.id).join(', ')} to ${file}`)
       }
       memory.setMeta('defaults-offered', JSON.stringify([...offered, ...missing]))
+    } catch {
+      // Not readable as rules: the file's own checks report it at load.
+    }
+  }
+
+  /** A default rule the owner never edited follows its revision (REVISED_DEFAULTS), once. */
+  private reviseDefaults(): void {
+    const { file, memory, log } = this.d
+    const done = new Set((memory.getMeta('defaults-revised') ?? '').split(',').filter(Boolean))
+    const pending = REVISED_DEFAULTS.filter((r) => !done.has(r.id))
+    if (pending.length === 0) return
+    try {
+      const raw = FileRules.parse(JSON.parse(readFileSync(file, 'utf8')))
+      const revised: string[] = []
+      raw.rules = raw.rules.map((rule) => {
+        const r = pending.find((p) => p.id === rule.id)
+        const now = DEFAULT_RULES.rules.find((d) => d.id === rule.id)
+        if (!r || !now || !isDeepStrictEqual(rule, r.was)) return rule
+        revised.push(r.id)
+        return now
+      })
+      if (revised.length > 0) {
+        this.write(raw)
+        log.info(`updated the unedited default rules ${revised.join(', ')} in ${file} to this version's`)
+      }
+      memory.setMeta('defaults-revised', [...done, ...pending.map((p) => p.id)].join(','))
     } catch {
       // Not readable as rules: the file's own checks report it at load.
     }

@@ -416,7 +416,9 @@ export const DEFAULT_RULES = {
       id: 'container-crashed',
       name: 'Container exited with an error',
       type: 'event',
-      match: { event: 'container.die', where: { exitCode: { notIn: [0, 143] } } },
+      // Not a crash: exit 143 (SIGTERM, a normal stop) and an exit right after someone sent the container a signal
+      // (`docker kill`, `docker stop` past its timeout, `docker rm -f`: exit 137 on purpose).
+      match: { event: 'container.die', where: { exitCode: { notIn: [0, 143] }, killed: { ne: true } } },
       resolve: { on: [{ event: 'container.start' }, { event: 'container.destroy' }], after: '2m' },
     },
     {
@@ -498,6 +500,23 @@ export const DEFAULT_RULES = {
  * deleted).
  */
 export const DEFAULTS_ADDED_LATER = ['service-degraded'] as const
+
+/**
+ * Default rules a later version changed, with what they were: a rules file whose rule still is exactly the old
+ * default (the owner never edited it) gets the new one; an edited rule is the owner's and stays.
+ */
+export const REVISED_DEFAULTS: ReadonlyArray<{ id: string; was: unknown }> = [
+  {
+    id: 'container-crashed',
+    was: {
+      id: 'container-crashed',
+      name: 'Container exited with an error',
+      type: 'event',
+      match: { event: 'container.die', where: { exitCode: { notIn: [0, 143] } } },
+      resolve: { on: [{ event: 'container.start' }, { event: 'container.destroy' }], after: '2m' },
+    },
+  },
+]
 
 /** "5m", "1h30m", "45s", "0s". */
 export function formatDuration(ms: number): string {

@@ -77,6 +77,8 @@ const ACTIONS: Readonly<Record<string, ContainerEventType>> = {
 }
 
 const SERVICE = 'docker-collector'
+/** A death this long after a kill event was asked for (docker stop waits up to its timeout, 10 s by default). */
+const KILL_WINDOW_MS = 5 * 60_000
 
 /**
  * Watches one Docker engine. The event stream (subscribed before each full resync, so nothing falls between them)
@@ -87,6 +89,8 @@ const SERVICE = 'docker-collector'
  */
 export class DockerCollector extends SourceWatcher {
   private readonly tracked = new Map<string, Tracked>()
+  /** The last signal each container was sent, and when (a death soon after was asked for). */
+  private readonly signalled = new Map<string, { signal: string; at: number }>()
   /** Signature of each container's state as last announced by an event (to find what changed while away). */
   private readonly announced = new Map<string, string>()
   /** Restart count as last seen by the event handler (a restart by policy shows as an increase on `start`). */
@@ -274,8 +278,16 @@ export class DockerCollector extends SourceWatcher {
       case 'container.die': {
         const code = Number(attrs.exitCode ?? info?.exitCode ?? 0)
         data.exitCode = Number.isInteger(code) ? code : 0
-        severity = data.exitCode === 0 ? 'info' : 'warning'
-        message = `${name} exited with code ${data.exitCode}${info?.oomKilled ? ' (out of memory)' : ''}`
+        // Someone sent it a signal just before (docker kill, docker stop past its timeout, docker rm -f): the exit
+        // was asked for, not a crash (an OOM kill sends no kill event, and says so itself).
+        const kill = this.signalled.get(id)
+        this.signalled.delete(id)
+        if (kill && ts - kill.at <= KILL_WINDOW_MS && !info?.oomKilled) {
+          data.killed = true
+          data.signal = kill.signal
+        }
+        severity = data.exitCode === 0 || data.killed ? 'info' : 'warning'
+        message = `${name} exited with code ${data.exitCode}${info?.oomKilled ? ' (out of memory)' : data.killed ? ` after it was sent signal ${kill?.signal}` : ''}`
         break
       }
       case 'container.oom':
@@ -285,6 +297,11 @@ export class DockerCollector extends SourceWatcher {
       case 'container.kill':
         data.signal = (attrs.signal ?? '').slice(0, 16)
         message = `${name} was sent signal ${data.signal}`
+        this.signalled.delete(id)
+        this.signalled.set(id, { signal: data.signal, at: ts })
+        // Bounded: a kill never followed by a death (a signal the container handles) ages out.
+        for (const [k, v] of this.signalled)
+          if (this.signalled.size > 1000 || ts - v.at > KILL_WINDOW_MS) this.signalled.delete(k)
         break
       case 'container.health': {
         const h = (ev.Action ?? '').split(':')[1]?.trim()
