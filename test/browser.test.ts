@@ -1,9 +1,17 @@
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildWeb, launchChromium } from './helpers/browser.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
-import { startGateway, startRecorder, startSysCollector, startTestBroker, tempDir } from './helpers/stack.js'
+import {
+  startAlerter,
+  startGateway,
+  startRecorder,
+  startSysCollector,
+  startTestBroker,
+  tempDir,
+} from './helpers/stack.js'
 
 const exe = chromiumPath()
 const ADMIN = 'admin-token-for-browser-tests-0001'
@@ -43,6 +51,9 @@ describeWith(
     base = `http://127.0.0.1:${gw.port}`
     const sys = await startSysCollector(b.url, 'sys-collector', b.credentials['sys-collector'], 1000)
     cleanups.push(() => sys.stop())
+    // The alerter with its default rules, so the Alerts page has its full tables.
+    const alerter = startAlerter(dir.path, b.url, b.credentials.alerter)
+    cleanups.push(() => alerter.stop())
     browser = await launchChromium()
     cleanups.push(() => browser.close())
   })
@@ -99,17 +110,50 @@ describeWith(
       await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/tier · \d+ points/)
     }
     await page.waitForSelector('[data-testid=history-chart] canvas')
+    // Series are named, grouped, and only those this host has (no temperature without a sensor).
+    const options = await page.$$eval('select[aria-label=series] option', (els) =>
+      els.map((e) => e.textContent ?? ''),
+    )
+    expect(options).toContain('CPU %')
+    expect(options.some((o) => o.startsWith('Network sent · '))).toBe(true)
+    expect(options.some((o) => /\{|_bps/.test(o))).toBe(false)
+    // An address the app does not have says so instead of showing the Overview.
+    await page.goto(`${base}/no-such-page`)
+    await page.waitForSelector('[data-testid=not-found]')
+    expect(await page.getAttribute('[data-testid=theme]', 'aria-label')).toMatch(/^Theme: /)
     expect(errors).toStrictEqual([])
     await page.close()
   })
 
-  it('fits a 360 px wide phone screen without sideways scrolling, in the dark theme too', async () => {
+  it('fits every page on a 360 px wide phone screen without sideways scrolling, in the dark theme too', async () => {
     const page = await loggedIn(360)
     await page.emulateMedia({ colorScheme: 'dark' })
-    const overflow = await page.evaluate(
-      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    )
-    expect(overflow).toBeLessThanOrEqual(0)
+    const wide: Record<string, number> = {}
+    for (const [path, ready] of [
+      ['/', '[data-testid=tile-cpu-value]'],
+      ['/history', '[data-testid=history-meta]'],
+      ['/containers', 'main'],
+      ['/services', 'main'],
+      ['/ai', 'main'],
+      ['/alerts', '[data-testid=rules] tbody tr'],
+      ['/account', '[data-testid=tokens]'],
+      ['/users', '[data-testid=users] tbody tr'],
+    ] as const) {
+      await page.goto(`${base}${path}`)
+      await page.waitForSelector(ready, { timeout: 15_000 })
+      await page.waitForTimeout(300)
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      )
+      if (overflow > 0) {
+        wide[path] = overflow
+        await page.screenshot({
+          path: join(tmpdir(), `hl-360${path.replace(/\//g, '_')}.png`),
+          fullPage: true,
+        })
+      }
+    }
+    expect(wide).toStrictEqual({})
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(bg).toBe('rgb(15, 17, 21)')
     expect(errors).toStrictEqual([])

@@ -1,4 +1,5 @@
 import type uPlot from 'uplot'
+import { type Fmt, timeTicks } from './format'
 
 /** Chart option factories. Time is in ms everywhere (uPlot `ms: 1`); null values are gaps, never 0. */
 
@@ -6,17 +7,25 @@ function css(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
 
-function axes(fmt: (v: number) => string): uPlot.Axis[] {
+function axes(fmt: Fmt): uPlot.Axis[] {
   const stroke = css('--muted')
   const grid = { stroke: css('--grid'), width: 1 }
   return [
-    { stroke, grid, ticks: grid },
     {
       stroke,
       grid,
       ticks: grid,
-      size: 64,
-      values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))),
+      space: 70,
+      values: (_u, vals, _i, _space, step) => timeTicks(vals, step),
+    },
+    {
+      stroke,
+      grid,
+      ticks: grid,
+      // As wide as the longest label (a fixed width cut the first digit off "114.3 MiB").
+      size: (_u, values) => (values ? 24 + 7.5 * Math.max(3, ...values.map((v) => v.length)) : 50),
+      values: (_u, vals, _i, _space, step) =>
+        fmt.ticks ? fmt.ticks(vals, step) : vals.map((v) => (v === null ? '' : fmt(v))),
     },
   ]
 }
@@ -31,7 +40,7 @@ export function liveOptions(
   width: number,
   height: number,
   lines: LineSpec[],
-  fmt: (v: number) => string,
+  fmt: Fmt,
   max?: number,
 ): uPlot.Options {
   return {
@@ -66,8 +75,12 @@ export function historyOptions(
   height: number,
   label: string,
   color: string,
-  fmt: (v: number) => string,
+  fmt: Fmt,
   onZoom: (from: number, to: number) => void,
+  /** The y range when it is fixed (0–100 for a percentage); otherwise it follows the data. */
+  yRange?: [number, number],
+  /** The time window shown, whatever part of it has data (1 h is an hour, even when only minutes have samples). */
+  xWindow?: () => [number, number],
 ): uPlot.Options {
   return {
     width,
@@ -75,7 +88,10 @@ export function historyOptions(
     ms: 1,
     cursor: { drag: { x: true, y: false, setScale: false } },
     select: { show: true, left: 0, top: 0, width: 0, height: 0 },
-    scales: { x: { time: true } },
+    scales: {
+      x: { time: true, ...(xWindow ? { range: (): uPlot.Range.MinMax => xWindow() } : {}) },
+      ...(yRange ? { y: { range: (): uPlot.Range.MinMax => yRange } } : {}),
+    },
     axes: axes(fmt),
     series: [
       {},

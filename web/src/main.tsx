@@ -14,16 +14,23 @@ import { Overview } from './pages/overview'
 import { Services } from './pages/services'
 import './styles.css'
 
-type Page = 'overview' | 'history' | 'containers' | 'services' | 'ai' | 'alerts' | 'account' | 'users'
+type Page =
+  | 'overview'
+  | 'history'
+  | 'containers'
+  | 'services'
+  | 'ai'
+  | 'alerts'
+  | 'account'
+  | 'users'
+  | 'notfound'
 
 function pageFromPath(): Page {
   const p = appPath()
-  if (p.startsWith('/account')) return 'account'
-  if (p.startsWith('/users')) return 'users'
-  if (p.startsWith('/services')) return 'services'
-  if (p.startsWith('/ai')) return 'ai'
-  if (p.startsWith('/alerts')) return 'alerts'
-  return p.startsWith('/history') ? 'history' : p.startsWith('/containers') ? 'containers' : 'overview'
+  const top = `/${p.split('/')[1] ?? ''}`
+  if (p === '/') return 'overview'
+  const found = (Object.keys(PATHS) as Page[]).find((k) => k !== 'overview' && PATHS[k] === top)
+  return found ?? 'notfound'
 }
 
 /** `/containers/<name>` opens a container's detail. */
@@ -41,6 +48,7 @@ const PATHS: Record<Page, string> = {
   alerts: '/alerts',
   account: '/account',
   users: '/users',
+  notfound: '/',
 }
 
 function applyTheme(t: string) {
@@ -206,7 +214,14 @@ function App() {
           ))}
         </select>
         <span class="spacer" />
-        <button type="button" class="ghost" onClick={cycleTheme} title="theme">
+        <button
+          type="button"
+          class="ghost"
+          onClick={cycleTheme}
+          aria-label={`Theme: ${theme} (change)`}
+          title={`Theme: ${theme === 'auto' ? 'as the system' : theme}. Click to change.`}
+          data-testid="theme"
+        >
           {theme === 'auto' ? '◐' : theme === 'dark' ? '☾' : '☀'}
         </button>
         {me.role === 'admin' && (
@@ -245,6 +260,26 @@ function App() {
       {page === 'alerts' && <Alerts role={me.role} onCount={setFiring} />}
       {page === 'account' && <Account me={me} onLoggedOut={() => setMe(null)} />}
       {page === 'users' && me.role === 'admin' && <Users me={me} />}
+      {page === 'notfound' && (
+        <main>
+          <div class="card" data-testid="not-found">
+            <h3>No page here</h3>
+            <p class="muted">
+              There is nothing at <code>{appPath()}</code>.{' '}
+              <a
+                href={url('/')}
+                onClick={(e) => {
+                  e.preventDefault()
+                  go('overview')
+                }}
+              >
+                Go to the Overview
+              </a>
+              .
+            </p>
+          </div>
+        </main>
+      )}
       {host && page === 'containers' && (
         <Containers host={host} role={me.role} name={container} open={openContainer} />
       )}

@@ -108,6 +108,11 @@ export const RuleView = z.object({
       forMs: z.number().int().min(0),
       resolveValue: z.number(),
       resolveForMs: z.number().int().min(0),
+      /** Shown after values ("%", "°C"); '' for none. */
+      unit: z.string().max(16),
+      /** The values the metric can take (0–100 for a percentage), where it is bounded. */
+      min: z.number().nullable(),
+      max: z.number().nullable(),
     })
     .nullable(),
   /** The entities it watches now: the latest value and the alert state (ok when none); firing first, at most 50. */

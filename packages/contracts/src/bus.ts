@@ -133,6 +133,15 @@ export const METRICS: ReadonlyMap<string, MetricDef> = new Map(
     .map((m) => [m.name, m]),
 )
 
+/** Metrics whose values are shares of a whole, 0–100 (a container's CPU % is not: 100 is one core). */
+export const PERCENT_METRICS: ReadonlySet<string> = new Set(
+  [...METRICS.keys()].filter(
+    (m) =>
+      /^cpu\.(usage|user|system|iowait)$/.test(m) ||
+      (/[._]percent$/.test(m) && !m.startsWith('container.cpu')),
+  ),
+)
+
 /** Every event type a rule may match, gathered from each domain. */
 export const EVENT_TYPES: ReadonlySet<string> = new Set([
   ...CONTAINER_EVENT_TYPES,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Alert, Event, ResolveReason, RuleView, Sample } from '@homelab/contracts'
-import { splitSeries } from '@homelab/contracts'
+import { PERCENT_METRICS, splitSeries } from '@homelab/contracts'
 import { globToRegExp } from '@homelab/service-kit'
 import {
   type AvailabilityRule,
@@ -587,6 +587,9 @@ export class Evaluator {
                 forMs: r.for,
                 resolveValue: resolveValue(r),
                 resolveForMs: r.resolve.for,
+                unit: r.unit,
+                min: PERCENT_METRICS.has(r.metric) ? 0 : null,
+                max: PERCENT_METRICS.has(r.metric) ? 100 : null,
               }
             : null,
         instances,

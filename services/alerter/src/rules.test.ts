@@ -12,6 +12,28 @@ function errorsOf(input: unknown): string[] {
 }
 
 describe('rules file', () => {
+  it('refuses a percentage threshold outside 0–100, and lets a container CPU % (100 = one core) pass it', () => {
+    const rule = (metric: string, value: number, resolve?: number) => ({
+      rules: [
+        {
+          id: 'r',
+          type: 'threshold',
+          metric,
+          op: '>',
+          value,
+          ...(resolve === undefined ? {} : { resolve: { value: resolve } }),
+        },
+      ],
+    })
+    expect(errorsOf(rule('cpu.usage', 150))).toStrictEqual([
+      'rule "r" (rules[0]): value: cpu.usage is a percentage: 150 is outside 0–100',
+    ])
+    expect(errorsOf(rule('fs.percent', 90, -5))[0]).toMatch(
+      /resolve\.value: fs\.percent is a percentage: -5 is outside 0–100/,
+    )
+    expect(parseRules(rule('container.cpu', 250)).set.rules).toHaveLength(1)
+  })
+
   it('the defaults are valid and cover every domain', () => {
     const { set } = parseRules(DEFAULT_RULES)
     const ids = set.rules.map((r) => r.id)

@@ -2,6 +2,7 @@ import {
   EVENT_TYPES,
   isReadingKind,
   METRICS,
+  PERCENT_METRICS,
   READING_KINDS,
   RuleId,
   Severity,
@@ -129,6 +130,18 @@ const ThresholdRule = z
             ? `${r.metric} has no label "${l}" (its label is "${m.label}")`
             : `${r.metric} has no labels`,
         })
+    // A share of a whole cannot pass 100 % (CPU > 150 % would never fire) nor go below 0.
+    if (PERCENT_METRICS.has(r.metric))
+      for (const [path, v] of [
+        [['value'], r.value],
+        [['resolve', 'value'], r.resolve.value],
+      ] as const)
+        if (v !== undefined && (v < 0 || v > 100))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path],
+            message: `${r.metric} is a percentage: ${v} is outside 0–100`,
+          })
     const rv = r.resolve.value
     if (rv !== undefined) {
       const above = r.op === '>' || r.op === '>='

@@ -84,7 +84,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
             Nothing is firing.
           </p>
         ) : (
-          <table data-testid="open-alerts">
+          <table data-testid="open-alerts" class="cards">
             <thead>
               <tr>
                 <th>State</th>
@@ -127,7 +127,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
             </ul>
           </div>
         )}
-        <table data-testid="rules">
+        <table data-testid="rules" class="cards">
           <thead>
             <tr>
               <th>Rule</th>
@@ -250,10 +250,14 @@ function AlertRow({
           </div>
         )}
       </td>
-      <td>{a.host}</td>
-      <td class="mono small">{a.subject}</td>
+      <td data-label="Host">{a.host}</td>
+      <td class="mono small" data-label="What">
+        {a.subject}
+      </td>
       <td class="small">{a.message}</td>
-      <td class="small">{ago(a.firingSince ?? a.since)}</td>
+      <td class="small" data-label="Since">
+        {ago(a.firingSince ?? a.since)}
+      </td>
       {operator && (
         <td class="actions">
           {a.state === 'firing' &&
@@ -350,7 +354,7 @@ function RuleRow({
           <span class={`badge ${SEVERITY_BADGE[r.severity]}`}>{r.severity}</span> {r.summary}
           {!r.enabled && <span class="muted"> (disabled)</span>}
         </td>
-        <td class="small" data-testid="rule-now">
+        <td class="small" data-testid="rule-now" data-label="Now">
           {firing > 0 && <span class="badge bad">{firing} firing</span>}{' '}
           {pending > 0 && <span class="badge warn">{pending} pending</span>}{' '}
           {t
@@ -358,12 +362,14 @@ function RuleRow({
                 .slice(0, 4)
                 .map(
                   (i) =>
-                    `${i.host === r.instances[0]?.host ? '' : `${i.host} `}${i.subject} ${fmtValue(i.value)}`,
+                    `${i.host === r.instances[0]?.host ? '' : `${i.host} `}${i.subject} ${fmtValue(i.value)}${t.unit ? ` ${t.unit}` : ''}`,
                 )
                 .join(' · ') || <span class="muted">no data yet</span>
             : firing + pending === 0 && <span class="muted">ok</span>}
         </td>
-        <td class="small">{r.notify.join(', ') || <span class="muted">nowhere</span>}</td>
+        <td class="small" data-label="Sends to">
+          {r.notify.join(', ') || <span class="muted">nowhere</span>}
+        </td>
         {operator && (
           <td class="actions">
             {t && (
@@ -393,6 +399,11 @@ function RuleRow({
                 }
                 const bad = Object.entries(patch).find(([, v]) => !Number.isFinite(v))
                 if (bad) return setErr(`${bad[0]} must be a number`)
+                // A percentage stays within 0–100 (the alerter refuses it too; this says so before the round trip).
+                const out = [patch.value, patch.resolveValue].find(
+                  (v) => (t.min !== null && v < t.min) || (t.max !== null && v > t.max),
+                )
+                if (out !== undefined) return setErr(`${out}${t.unit} is outside ${t.min}–${t.max}${t.unit}`)
                 setErr(await save(patch))
               }}
             >

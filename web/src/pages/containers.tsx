@@ -13,7 +13,7 @@ import { api, HttpError, openLive } from '../api'
 import { url } from '../base'
 import { historyOptions, type Marker, markersPlugin } from '../charts'
 import { Chart } from '../components/chart'
-import { ago, bytes, pct, rate } from '../format'
+import { ago, bytes, pct, percentFmt, rate } from '../format'
 
 const SPARK = 60
 const FEED_TYPES = 'container.die,container.oom,container.restart,container.health'
@@ -552,7 +552,7 @@ function ContainerDetail({
   const markersRef = useRef(markers)
   markersRef.current = markers
   const charts = [
-    { key: 'cpu', label: 'CPU % (100 = one core)', color: '#3b82f6', fmt: (x: number) => `${x.toFixed(0)}%` },
+    { key: 'cpu', label: 'CPU % (100 = one core)', color: '#3b82f6', fmt: percentFmt },
     { key: 'memUsed', label: 'Memory', color: '#10b981', fmt: bytes },
     { key: 'netRx', label: 'Network in', color: '#06b6d4', fmt: rate },
     { key: 'netTx', label: 'Network out', color: '#0891b2', fmt: rate },
@@ -571,6 +571,12 @@ function ContainerDetail({
         {v && <Actions v={v} role={role} online={online} onAsk={(a) => cmd.ask(name, a)} />}
       </section>
       {cmd.banner}
+      {!v && h && (
+        <p class="notice" data-testid="container-gone">
+          This container is not on {host} any more (it was removed or renamed). Its history until then is
+          below.
+        </p>
+      )}
       {v && (
         <p class="muted small">
           {v.image} · id <span class="mono">{v.containerId.slice(0, 12)}</span>

@@ -1,10 +1,15 @@
-import type { Event, HistoryResponse } from '@homelab/contracts'
+import { type Event as BusEvent, type HistoryResponse, splitSeries } from '@homelab/contracts'
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { api, HttpError } from '../api'
 import { historyOptions, type Marker, markersPlugin } from '../charts'
 import { Chart } from '../components/chart'
-import { bytes, rate } from '../format'
+import { bytes, duration, type Fmt, numberTicks, percentFmt, rate } from '../format'
+
+const plain: Fmt = Object.assign((v: number) => v.toFixed(2), {
+  ticks: (vals: readonly number[], step: number) => numberTicks(vals, step),
+})
+const uptimeFmt: Fmt = (v: number) => duration(v)
 
 const RANGES = [
   { id: '1h', ms: 3_600_000 },
@@ -17,37 +22,131 @@ const RANGES = [
 interface Metric {
   series: string
   label: string
+  /** The picker's group. */
+  group: string
   color: string
-  fmt: (v: number) => string
+  fmt: Fmt
+  /** A fixed y range (0–100 for percentages). */
+  yRange?: [number, number]
 }
 
+const PERCENT: [number, number] = [0, 100]
 const fixed: Metric[] = [
-  { series: 'cpu.usage', label: 'CPU %', color: '#3b82f6', fmt: (v) => `${v.toFixed(0)}%` },
-  { series: 'mem.percent', label: 'Memory %', color: '#10b981', fmt: (v) => `${v.toFixed(0)}%` },
-  { series: 'cpu.temperature', label: 'CPU °C', color: '#ef4444', fmt: (v) => `${v.toFixed(0)}°` },
-  { series: 'load.1', label: 'Load (1 min)', color: '#a855f7', fmt: (v) => v.toFixed(2) },
+  { series: 'cpu.usage', label: 'CPU %', group: 'CPU', color: '#3b82f6', fmt: percentFmt, yRange: PERCENT },
+  {
+    series: 'mem.percent',
+    label: 'Memory %',
+    group: 'Memory',
+    color: '#10b981',
+    fmt: percentFmt,
+    yRange: PERCENT,
+  },
+  {
+    series: 'cpu.temperature',
+    label: 'CPU temperature',
+    group: 'CPU',
+    color: '#ef4444',
+    fmt: Object.assign((v: number) => `${v.toFixed(0)} °C`, {
+      ticks: (vals: readonly number[], step: number) => numberTicks(vals, step, ' °C'),
+    }),
+  },
+  { series: 'load.1', label: 'Load (1 min)', group: 'CPU', color: '#a855f7', fmt: plain },
+]
+
+/** Readable names for the series the collectors publish (`net.tx_bps{iface=eth0}` → "Network sent · eth0"). */
+const NAMES: Array<{
+  metric: string
+  label: string
+  group: string
+  color: string
+  fmt: Fmt
+  yRange?: [number, number]
+}> = [
+  { metric: 'load.5', label: 'Load (5 min)', group: 'CPU', color: '#a855f7', fmt: plain },
+  { metric: 'load.15', label: 'Load (15 min)', group: 'CPU', color: '#a855f7', fmt: plain },
+  { metric: 'mem.used', label: 'Memory used', group: 'Memory', color: '#10b981', fmt: bytes },
+  { metric: 'mem.available', label: 'Memory available', group: 'Memory', color: '#10b981', fmt: bytes },
+  { metric: 'swap.used', label: 'Swap used', group: 'Memory', color: '#14b8a6', fmt: bytes },
+  { metric: 'mem.total', label: 'Memory size', group: 'Memory', color: '#10b981', fmt: bytes },
+  { metric: 'swap.total', label: 'Swap size', group: 'Memory', color: '#14b8a6', fmt: bytes },
+  {
+    metric: 'cpu.user',
+    label: 'CPU user %',
+    group: 'CPU',
+    color: '#3b82f6',
+    fmt: percentFmt,
+    yRange: PERCENT,
+  },
+  {
+    metric: 'cpu.system',
+    label: 'CPU system %',
+    group: 'CPU',
+    color: '#6366f1',
+    fmt: percentFmt,
+    yRange: PERCENT,
+  },
+  {
+    metric: 'cpu.iowait',
+    label: 'CPU I/O wait %',
+    group: 'CPU',
+    color: '#f97316',
+    fmt: percentFmt,
+    yRange: PERCENT,
+  },
+  {
+    metric: 'fs.percent',
+    label: 'Disk used %',
+    group: 'Disks',
+    color: '#f59e0b',
+    fmt: percentFmt,
+    yRange: PERCENT,
+  },
+  { metric: 'fs.used', label: 'Disk used', group: 'Disks', color: '#f59e0b', fmt: bytes },
+  { metric: 'fs.total', label: 'Disk size', group: 'Disks', color: '#f59e0b', fmt: bytes },
+  { metric: 'disk.read_iops', label: 'Disk reads/s', group: 'Disks', color: '#06b6d4', fmt: plain },
+  { metric: 'disk.write_iops', label: 'Disk writes/s', group: 'Disks', color: '#0891b2', fmt: plain },
+  { metric: 'disk.read_bps', label: 'Disk read', group: 'Disks', color: '#06b6d4', fmt: rate },
+  { metric: 'disk.write_bps', label: 'Disk write', group: 'Disks', color: '#0891b2', fmt: rate },
+  { metric: 'net.rx_bps', label: 'Network received', group: 'Network', color: '#06b6d4', fmt: rate },
+  { metric: 'net.tx_bps', label: 'Network sent', group: 'Network', color: '#0891b2', fmt: rate },
+  { metric: 'uptime', label: 'Uptime', group: 'System', color: '#64748b', fmt: uptimeFmt },
 ]
 
 function metricFor(series: string): Metric {
   const f = fixed.find((m) => m.series === series)
   if (f) return f
-  if (series.startsWith('fs.percent'))
-    return { series, label: series, color: '#f59e0b', fmt: (v) => `${v.toFixed(0)}%` }
-  if (series.startsWith('net.') || series.startsWith('disk.read_bps') || series.startsWith('disk.write_bps'))
-    return { series, label: series, color: '#06b6d4', fmt: rate }
-  if (series.startsWith('mem.') || series.startsWith('fs.') || series.startsWith('swap.'))
-    return { series, label: series, color: '#10b981', fmt: bytes }
-  return { series, label: series, color: '#64748b', fmt: (v) => v.toFixed(1) }
+  const { metric, labels } = splitSeries(series)
+  const n = NAMES.find((x) => x.metric === metric)
+  const where = Object.values(labels)[0]
+  if (n) return { series, ...n, label: where ? `${n.label} · ${where}` : n.label }
+  return { series, label: series, group: 'Other', color: '#64748b', fmt: plain }
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0')
+/** A time as a datetime-local input's value (local time, to the minute). */
+function toLocalInput(ms: number): string {
+  const d = new Date(ms)
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(d.getMinutes())}`
+}
+function fromLocalInput(e: Event): number | null {
+  const v = e.target instanceof HTMLInputElement ? e.target.value : ''
+  const ms = v ? new Date(v).getTime() : Number.NaN
+  return Number.isFinite(ms) ? ms : null
 }
 
 export function History({ host }: { host: string }) {
   const [range, setRange] = useState<(typeof RANGES)[number]['id']>('1h')
   const [zoom, setZoom] = useState<[number, number] | null>(null)
-  const [series, setSeries] = useState('cpu.usage')
+  const [series, setSeriesState] = useState('cpu.usage')
+  // A zoom belongs to the series it was made on.
+  const setSeries = (v: string) => {
+    setZoom(null)
+    setSeriesState(v)
+  }
   const [all, setAll] = useState<string[]>([])
   const [data, setData] = useState<HistoryResponse | null>(null)
   const [error, setError] = useState<string | null>(null)
-  const [alertEvents, setAlertEvents] = useState<Event[]>([])
+  const [alertEvents, setAlertEvents] = useState<BusEvent[]>([])
 
   useEffect(() => {
     api.series(host).then(
@@ -73,7 +172,7 @@ export function History({ host }: { host: string }) {
       })
       .then(
         (r) => r.events.filter((e) => (e.data.alert as { series?: string } | undefined)?.series === series),
-        () => [] as Event[],
+        () => [] as BusEvent[],
       )
     Promise.all([api.history(host, series, from, to, 800), alerts])
       .then(([d, a]) => {
@@ -102,10 +201,33 @@ export function History({ host }: { host: string }) {
     () => (data ? [data.columns[0], data.columns[1], data.columns[2], data.columns[3]] : [[], [], [], []]),
     [data],
   )
-  const choices = useMemo(
-    () => [...new Set([...fixed.map((f) => f.series), ...all.filter((s) => !s.startsWith('cpu.core'))])],
-    [all],
-  )
+  // Only what this host has (no "CPU temperature" where there is no sensor), grouped, named.
+  const choices = useMemo(() => {
+    const have = all.filter((s) => !s.startsWith('cpu.core'))
+    const list = [...new Set([...fixed.map((f) => f.series).filter((s) => have.includes(s)), ...have])]
+    const groups = new Map<string, Metric[]>()
+    for (const s of list) {
+      const m = metricFor(s)
+      groups.set(m.group, [...(groups.get(m.group) ?? []), m])
+    }
+    return [...groups.entries()]
+  }, [all])
+  const shown = useMemo<[number, number]>(() => {
+    const ms = RANGES.find((r) => r.id === range)!.ms
+    return zoom ?? [data?.to !== undefined ? data.to - ms : Date.now() - ms, data?.to ?? Date.now()]
+  }, [zoom, range, data])
+  const windowRef = useRef(shown)
+  windowRef.current = shown
+  // The samples' own spacing (the raw tier's step is the collector's interval, not the query's resolution).
+  const step = useMemo(() => {
+    const t = data?.columns[0] ?? []
+    if (t.length < 2) return data?.stepMs ?? 0
+    const gaps = t
+      .slice(1)
+      .map((v, i) => v - (t[i] ?? v))
+      .sort((a, b) => a - b)
+    return Math.max(data?.stepMs ?? 0, gaps[Math.floor(gaps.length / 2)] ?? 0)
+  }, [data])
 
   return (
     <main>
@@ -131,12 +253,39 @@ export function History({ host }: { host: string }) {
           onChange={(e) => setSeries((e.target as HTMLSelectElement).value)}
           aria-label="series"
         >
-          {choices.map((s) => (
-            <option key={s} value={s}>
-              {metricFor(s).label}
-            </option>
+          {choices.map(([group, metrics]) => (
+            <optgroup key={group} label={group}>
+              {metrics.map((c) => (
+                <option key={c.series} value={c.series}>
+                  {c.label}
+                </option>
+              ))}
+            </optgroup>
           ))}
         </select>
+        <span class="custom-range">
+          <input
+            type="datetime-local"
+            aria-label="from"
+            data-testid="range-from"
+            value={toLocalInput(shown[0])}
+            onChange={(e) => {
+              const from = fromLocalInput(e)
+              if (from !== null && from < shown[1]) setZoom([from, shown[1]])
+            }}
+          />
+          <span class="muted">–</span>
+          <input
+            type="datetime-local"
+            aria-label="to"
+            data-testid="range-to"
+            value={toLocalInput(shown[1])}
+            onChange={(e) => {
+              const to = fromLocalInput(e)
+              if (to !== null && to > shown[0]) setZoom([shown[0], to])
+            }}
+          />
+        </span>
         {zoom && (
           <button type="button" onClick={() => setZoom(null)}>
             Reset zoom
@@ -148,7 +297,7 @@ export function History({ host }: { host: string }) {
           {m.label}{' '}
           {data && (
             <span class="muted small" data-testid="history-meta">
-              {data.tier} tier · {data.columns[0].length} points · step {Math.round(data.stepMs / 1000)} s
+              {data.tier} tier · {data.columns[0].length} points · step {duration(Math.round(step / 1000))}
             </span>
           )}
         </h3>
@@ -159,7 +308,16 @@ export function History({ host }: { host: string }) {
           height={320}
           data={plotData}
           options={(w) => ({
-            ...historyOptions(w, 320, m.label, m.color, m.fmt, (from, to) => setZoom([from, to])),
+            ...historyOptions(
+              w,
+              320,
+              m.label,
+              m.color,
+              m.fmt,
+              (from, to) => setZoom([from, to]),
+              m.yRange,
+              () => windowRef.current,
+            ),
             plugins: [markersPlugin(() => markersRef.current)],
           })}
         />
