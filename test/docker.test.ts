@@ -1,5 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { openSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { AlerterService } from '@homelab/alerter'
 import type { Credentials, RunningBroker } from '@homelab/broker'
@@ -14,11 +13,13 @@ import {
   docker,
   dockerAvailable,
   ensureTestImage,
+  machineDockerdPid,
   removeTestContainers,
   runContainer,
   startedAt,
+  startPrivateEngine,
 } from './helpers/docker.js'
-import { chromiumPath, describeWith } from './helpers/infra.js'
+import { chromiumPath, describeWith, which } from './helpers/infra.js'
 import {
   accountWithToken,
   connectClient,
@@ -490,75 +491,119 @@ describeWith(
       }
     })
   })
+})
+describeWith(
+  'a Docker engine',
+  (await dockerAvailable()) && which('dockerd') !== null,
+  'install Docker (apt-get install -y docker.io busybox-static), as .ci/run does',
+)("docker-collector when its engine restarts (an engine of the test's own)", () => {
+  const dir = tempDir('hl-engine-')
+  let broker: RunningBroker
+  let recorder: Recorder
+  let gw: Gateway
+  let svc: DockerCollectorService
+  let watcher: MqttClient
+  let engine: Awaited<ReturnType<typeof startPrivateEngine>>
+  let token = ''
+  let base = ''
+  const events: Event[] = []
+  const get = async (path: string) =>
+    (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()
+  const find = async (name: string) =>
+    ((await get('/api/docker/containers')) as ContainerView[]).find((c) => c.containerName === name)
 
-  const dockerdPid = () => {
-    const r = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' })
-    return r.status === 0 ? Number(r.stdout.trim().split(/\s+/)[0]) : null
-  }
-
-  // This one stops and starts the machine's Docker engine. On a laptop that engine is the owner's, with their
-  // containers: it runs only in CI or when asked for.
-  const mayRestartEngine =
-    ['true', '1'].includes(process.env.CI ?? '') || process.env.HOMELAB_TEST_RESTART_DOCKERD === '1'
-  if (!mayRestartEngine)
-    process.stderr.write(
-      '\n[skip] "recovers and resyncs after dockerd restarts": it restarts this machine\'s Docker engine (yours, with your containers). Set HOMELAB_TEST_RESTART_DOCKERD=1 to run it; CI does.\n',
+  beforeAll(async () => {
+    await ensureTestImage()
+    engine = await startPrivateEngine(join(dir.path, 'engine'))
+    const b = await startTestBroker(dir.path)
+    broker = b.broker
+    recorder = startRecorder(dir.path, b.url, 'recorder', b.credentials.recorder)
+    gw = await startGateway(
+      dir.path,
+      b.url,
+      'gateway',
+      b.credentials.gateway,
+      'admin-token-engine-0123456789',
     )
-  const itRestartsEngine = mayRestartEngine ? it : it.skip
+    await gw.start()
+    base = `http://127.0.0.1:${gw.port}`
+    token = await accountWithToken(gw, 'watch', 'viewer')
+    watcher = await connectClient(b.url, 'homeassistant', 'ha-password-123')
+    watcher.on('message', (_topic, payload) => events.push(JSON.parse(payload.toString()) as Event))
+    await watcher.subscribeAsync(`homelab/${HOST}/${SVC}/event/#`, { qos: 1 })
+    svc = new DockerCollectorService({
+      url: b.url,
+      username: 'docker-collector',
+      password: b.credentials['docker-collector'],
+      host: HOST,
+      topics,
+      dockerHost: `unix://${engine.socket}`,
+      intervalMs: 1000,
+      control: [],
+      statsConcurrency: 5,
+      stopTimeoutS: 1,
+      log: testLog('docker-collector'),
+    })
+    svc.start()
+    await waitFor(() => svc.collector.isConnected, 15_000, 'the collector to reach the private engine')
+  })
 
-  itRestartsEngine(
-    'recovers and resyncs after dockerd restarts, without restarting itself',
-    async () => {
-      const pid = dockerdPid()
-      expect(
-        pid,
-        'this test restarts the local dockerd, so it needs one it can signal (run as root)',
-      ).not.toBeNull()
-      const busy = `${P}-busy`
-      expect((await find(busy))?.state).toBe('running')
-      // The engine restarts this one itself when it comes back, before the collector is reconnected.
-      const always = `${P}-always`
-      await runContainer({ name: always, cmd: ['sleep', '300'], restart: 'always' })
-      await waitFor(async () => (await find(always))?.state === 'running', 5000, always)
-      const resyncs = svc.counters.get('resyncs')
-      const seenBefore = events.length
-      process.kill(pid as number, 'SIGTERM')
-      await waitFor(() => !svc.collector.isConnected, 30_000, 'the collector to notice')
-      await waitFor(() => dockerdPid() === null, 30_000, 'dockerd to exit')
-      const status = await waitFor(async () => {
-        const r = await (await api('/api/hosts')).json()
-        const s = r.hosts[0].services.find((x: { service: string }) => x.service === SVC)
-        return s?.state === 'unavailable' ? s : null
-      })
-      expect(status.reason).toMatch(/Docker/)
-      const log = openSync('/var/log/dockerd.log', 'a')
-      spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] }).unref()
-      await waitFor(() => dockerAvailable(), 60_000, 'dockerd to come back')
-      await waitFor(() => svc.collector.isConnected, 60_000, 'the collector to reconnect')
-      expect(svc.counters.get('resyncs')).toBe(resyncs + 1)
-      // The engine starts `always` again as it comes back, before or after the collector has resynced: either way
-      // that is announced (a `container.sync` from the resync, or the live `container.start`) and the list is right.
-      const back = await waitFor(() =>
-        events
-          .slice(seenBefore)
-          .find(
-            (e) =>
-              e.subject === always &&
-              (e.type === 'container.sync' || e.type === 'container.start') &&
-              (e.data.container as { state: string } | undefined)?.state === 'running',
-          ),
-      )
-      expect(back.data.container).toBeDefined()
-      await waitFor(async () => (await find(always))?.state === 'running', 10_000, `${always} running again`)
-      const name = `${P}-after`
-      await runContainer({ name, cmd: ['sleep', '300'] })
-      await waitFor(
-        async () => (await find(name))?.state === 'running',
-        10_000,
-        'a container started after the restart',
-      )
-      expect((await find(busy))?.state).not.toBe('running')
-    },
-    180_000,
-  )
+  afterAll(async () => {
+    await svc?.stop()
+    await watcher?.endAsync()
+    await gw?.stop()
+    await recorder?.stop()
+    await broker?.stop()
+    await engine?.remove()
+    dir.remove()
+  }, 60_000)
+
+  it("recovers and resyncs after its engine restarts, without restarting itself; the machine's own engine is untouched", async () => {
+    const machine = machineDockerdPid()
+    const busy = `${P}-busy`
+    await runContainer({ name: busy, cmd: ['sleep', '300'] }, engine.docker)
+    await waitFor(async () => (await find(busy))?.state === 'running', 10_000, busy)
+    // The engine restarts this one itself when it comes back, before the collector is reconnected.
+    const always = `${P}-always`
+    await runContainer({ name: always, cmd: ['sleep', '300'], restart: 'always' }, engine.docker)
+    await waitFor(async () => (await find(always))?.state === 'running', 10_000, always)
+    const resyncs = svc.counters.get('resyncs')
+    const seenBefore = events.length
+    await engine.stop()
+    await waitFor(() => !svc.collector.isConnected, 30_000, 'the collector to notice')
+    const status = await waitFor(async () => {
+      const r = await get('/api/hosts')
+      const s = r.hosts[0].services.find((x: { service: string }) => x.service === SVC)
+      return s?.state === 'unavailable' ? s : null
+    })
+    expect(status.reason).toMatch(/Docker/)
+    await engine.start()
+    await waitFor(() => svc.collector.isConnected, 60_000, 'the collector to reconnect')
+    expect(svc.counters.get('resyncs')).toBe(resyncs + 1)
+    // The engine starts `always` again as it comes back, before or after the collector has resynced: either way
+    // that is announced (a `container.sync` from the resync, or the live `container.start`) and the list is right.
+    const back = await waitFor(() =>
+      events
+        .slice(seenBefore)
+        .find(
+          (e) =>
+            e.subject === always &&
+            (e.type === 'container.sync' || e.type === 'container.start') &&
+            (e.data.container as { state: string } | undefined)?.state === 'running',
+        ),
+    )
+    expect(back.data.container).toBeDefined()
+    await waitFor(async () => (await find(always))?.state === 'running', 10_000, `${always} running again`)
+    const name = `${P}-after`
+    await runContainer({ name, cmd: ['sleep', '300'] }, engine.docker)
+    await waitFor(
+      async () => (await find(name))?.state === 'running',
+      10_000,
+      'a container started after the restart',
+    )
+    expect((await find(busy))?.state).not.toBe('running')
+    // The machine's engine (when it runs one) is the same process as before, still running, its bridge in place.
+    expect(machineDockerdPid()).toBe(machine)
+    if (machine !== null) expect(spawnSync('ip', ['link', 'show', 'docker0']).status).toBe(0)
+  }, 180_000)
 })
