@@ -125,6 +125,19 @@ export async function agentClient(
   })
 }
 
+/** A sys-collector of another machine (`host`), enrolled in the test broker's data folder as an agent is. */
+export async function startAgentSysCollector(
+  b: { broker: RunningBroker; url: string },
+  dataDir: string,
+  host: string,
+  intervalMs = 1000,
+) {
+  if (!readUsers(usersFilePath(dataDir))[`sys-collector@${host}`]) enrolHost(dataDir, host)
+  const users = readUsers(usersFilePath(dataDir))
+  b.broker.setCredentials(users)
+  return startSysCollector(b.url, `sys-collector@${host}`, users[`sys-collector@${host}`], intervalMs, host)
+}
+
 export function recorderConfig(dataDir: string, url: string) {
   return RecorderConfig.parse({
     HOMELAB_DATA_DIR: dataDir,
@@ -200,12 +213,13 @@ export async function startSysCollector(
   user: string,
   password: string | undefined,
   intervalMs = 1000,
+  host = HOST,
 ) {
   const service = new SysCollectorService({
     url,
     username: user,
     password,
-    host: HOST,
+    host,
     topics: createTopics('homelab'),
     intervalMs,
     paths: { proc: '/proc', sys: '/sys', rootfs: '' },

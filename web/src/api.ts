@@ -6,6 +6,7 @@ import {
   ContainerView,
   CreatedToken,
   Event,
+  FleetResponse,
   HistoryResponse,
   HostSummary,
   LiveMessage,
@@ -95,6 +96,7 @@ export const api = {
   createToken: (name: string, role: Role) => call(CreatedToken, '/api/tokens', json({ name, role })),
   revokeToken: (id: string) => call(Anything, `/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   hosts: () => call(Hosts, '/api/hosts'),
+  fleet: () => call(FleetResponse, '/api/fleet'),
   history: (host: string, series: string, from: number, to: number, points: number) =>
     call(
       HistoryResponse,

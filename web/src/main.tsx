@@ -8,6 +8,7 @@ import { Account, Users } from './pages/account'
 import { Ai } from './pages/ai'
 import { Alerts } from './pages/alerts'
 import { Containers } from './pages/containers'
+import { Fleet } from './pages/fleet'
 import { History } from './pages/history'
 import { Login, Setup } from './pages/login'
 import { Overview } from './pages/overview'
@@ -16,6 +17,7 @@ import './styles.css'
 
 type Page =
   | 'overview'
+  | 'fleet'
   | 'history'
   | 'containers'
   | 'services'
@@ -41,6 +43,7 @@ function containerFromPath(): string | null {
 
 const PATHS: Record<Page, string> = {
   overview: '/',
+  fleet: '/fleet',
   history: '/history',
   containers: '/containers',
   services: '/services',
@@ -116,7 +119,9 @@ function App() {
   if (me === null) return <Login session={session} onLogin={check} />
 
   const go = (p: Page) => {
-    history.pushState(null, '', url(PATHS[p]))
+    // The Overview is of a host: its address names it (the bare / is the fleet when there are several).
+    const q = p === 'overview' && host ? `?host=${encodeURIComponent(host)}` : ''
+    history.pushState(null, '', url(`${PATHS[p]}${q}`))
     setPage(p)
     setContainer(null)
   }
@@ -129,6 +134,18 @@ function App() {
     localStorage.setItem('theme', next)
     setTheme(next)
   }
+  // With more than one host, the home page is the fleet (a host's Overview is one click away).
+  const home =
+    page === 'overview' &&
+    appPath() === '/' &&
+    !new URLSearchParams(location.search).get('host') &&
+    hosts.length > 1
+  const openHost = (h: string) => {
+    history.pushState(null, '', url(`/?host=${encodeURIComponent(h)}`))
+    setHost(h)
+    setPage('overview')
+    setContainer(null)
+  }
   const stale = (h: HostSummary) => h.lastSeen === null || Date.now() - h.lastSeen > 60_000
   return (
     <>
@@ -137,13 +154,23 @@ function App() {
         <nav>
           <a
             href={url('/')}
-            aria-current={page === 'overview' ? 'page' : undefined}
+            aria-current={page === 'overview' && !home ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault()
               go('overview')
             }}
           >
             Overview
+          </a>
+          <a
+            href={url('/fleet')}
+            aria-current={page === 'fleet' || home ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('fleet')
+            }}
+          >
+            Fleet
           </a>
           <a
             href={url('/history')}
@@ -253,7 +280,10 @@ function App() {
           Log out
         </button>
       </header>
-      {host && page === 'overview' && <Overview host={host} summary={hosts.find((h) => h.host === host)} />}
+      {(page === 'fleet' || home) && <Fleet onOpen={openHost} />}
+      {host && page === 'overview' && !home && (
+        <Overview host={host} summary={hosts.find((h) => h.host === host)} />
+      )}
       {host && page === 'history' && <History host={host} />}
       {host && page === 'services' && <Services host={host} role={me.role} />}
       {host && page === 'ai' && <Ai host={host} />}

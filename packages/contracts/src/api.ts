@@ -108,3 +108,32 @@ export const HostSummary = z.object({
   ),
 })
 export type HostSummary = z.infer<typeof HostSummary>
+
+/** GET /api/fleet: one row per host, what a fleet view shows at a glance (each figure null where not known). */
+export const FleetHost = z.object({
+  host: HostId,
+  lastSeen: EpochMs.nullable(),
+  /** No system reading for six sampling intervals (at least a minute): the host, or its collector, went quiet. */
+  silent: z.boolean(),
+  cpu: z.number().nullable(),
+  cores: z.number().int().min(0).nullable(),
+  memoryPercent: z.number().nullable(),
+  memoryUsed: z.number().nullable(),
+  memoryTotal: z.number().nullable(),
+  /** The fullest filesystem. */
+  disk: z.object({ mount: z.string(), percent: z.number(), used: z.number(), total: z.number() }).nullable(),
+  temperature: z.number().nullable(),
+  load1: z.number().nullable(),
+  netRxPerSec: z.number().nullable(),
+  netTxPerSec: z.number().nullable(),
+  uptimeSec: z.number().nullable(),
+  containers: z
+    .object({ running: z.number().int(), total: z.number().int(), unhealthy: z.number().int() })
+    .nullable(),
+  /** Alerts firing for this host. */
+  alerts: z.number().int().min(0),
+  /** The monitor's own services on this host: how many are online, and the names of those that are not or degraded. */
+  services: z.object({ online: z.number().int(), problems: z.array(z.string()) }),
+})
+export type FleetHost = z.infer<typeof FleetHost>
+export const FleetResponse = z.object({ self: HostId, hosts: z.array(FleetHost) })

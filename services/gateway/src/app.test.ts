@@ -6,6 +6,7 @@ import {
   type CommandResult,
   ContainerView,
   createTopics,
+  FleetResponse,
   HistoryResponse,
   HostSummary,
   liveReading,
@@ -219,6 +220,34 @@ describe('gateway HTTP edges', () => {
 describe('gateway routes on the live stream', () => {
   const bearer = { authorization: `Bearer ${ADMIN}` }
   const post = { method: 'POST', headers: bearer }
+
+  it('lists every host in the fleet with its figures, and marks one that went quiet as silent', async () => {
+    const { app: a, hub } = app()
+    const put = (host: string, ts: number) =>
+      hub.put(
+        liveReading(
+          { topic: topics.reading(host, 'sys-collector', 'system'), host, service: 'sys-collector' },
+          'system',
+          null,
+          syntheticReading(ts, 500, host),
+        ),
+      )
+    put('pi', Date.now())
+    put('old-nas', Date.now() - 5 * 60_000)
+    const fleet = await json(await a.request('/api/fleet', { headers: bearer }), FleetResponse)
+    expect(fleet.hosts.map((h) => [h.host, h.silent])).toStrictEqual([
+      ['old-nas', true],
+      ['pi', false],
+    ])
+    expect(fleet.hosts[1]).toMatchObject({
+      cpu: 50,
+      cores: 2,
+      memoryPercent: 12.5,
+      alerts: 0,
+      containers: null,
+    })
+    expect(fleet.hosts[1]?.disk?.mount).toBeDefined()
+  })
 
   it("serves a host's system metrics from its latest reading, and 404 before there is one", async () => {
     const { app: a, hub } = app()

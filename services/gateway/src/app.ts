@@ -11,6 +11,7 @@ import { requireLogin } from './middleware.js'
 import { alertRoutes } from './routes/alerts.js'
 import { authRoutes } from './routes/auth.js'
 import { dockerRoutes } from './routes/docker.js'
+import { fleetRoutes } from './routes/fleet.js'
 import { historyRoutes } from './routes/history.js'
 import { hostRoutes } from './routes/hosts.js'
 import { liveRoutes } from './routes/live.js'
@@ -105,6 +106,7 @@ export function createApp(deps: GatewayDeps) {
   api.route('/', historyRoutes(deps))
   api.route('/', liveRoutes(deps))
   api.route('/', hostRoutes(deps))
+  api.route('/fleet', fleetRoutes(deps))
   api.route('/docker', dockerRoutes(deps))
   api.route('/services', serviceRoutes(deps))
   api.route('/ollama', ollamaRoutes(deps))

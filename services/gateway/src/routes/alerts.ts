@@ -43,6 +43,38 @@ const SilenceBody = z
 const ORDER = { firing: 0, pending: 1 } as const
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const
 
+/** The alerter's retained state as the gateway sees it: where it runs, online or not, open alerts, rules. */
+export function alerterState(deps: GatewayDeps) {
+  let host: string | null = null
+  let online = false
+  for (const m of deps.hub.snapshot((m) => m.service === SERVICE && m.channel === 'availability')) {
+    if (m.payload === 'online' || host === null) {
+      host = m.host
+      online = m.payload === 'online'
+    }
+  }
+  const doc = <S extends z.ZodType>(kind: string, schema: S): z.infer<S> | null => {
+    if (!host) return null
+    const r = schema.safeParse(deps.hub.latestOn(deps.topics.reading(host, SERVICE, kind))?.payload)
+    return r.success ? r.data : null
+  }
+  // Every open alert has its own retained document; the summary lists only the first few.
+  const open: Alert[] = []
+  if (host) {
+    const prefix = `${deps.topics.reading(host, SERVICE, 'alert')}/`
+    for (const m of deps.hub.snapshot((m) => m.host === host && m.topic.startsWith(prefix)))
+      if (m.channel === 'reading' && m.kind === 'alert' && m.payload) open.push(m.payload.alert)
+  }
+  const summary = doc('alerts', AlertsReading)
+  return {
+    host,
+    state: (host === null ? 'unknown' : online ? 'online' : 'offline') as AlertsResponse['alerter'],
+    alerts: open.length > 0 || !summary ? open : summary.alerts,
+    summary,
+    rules: doc('rules', RulesReading),
+  }
+}
+
 /**
  * Alerts: the alerter's retained state (open alerts, rules and their evaluation) from the live stream, the history
  * from the recorder's event log, and the operator's actions relayed to the alerter, which executes and audits them.
@@ -51,36 +83,7 @@ export function alertRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
 
   /** The alerter (one per installation): where it runs, whether it is online, and its latest documents. */
-  const alerter = () => {
-    let host: string | null = null
-    let online = false
-    for (const m of deps.hub.snapshot((m) => m.service === SERVICE && m.channel === 'availability')) {
-      if (m.payload === 'online' || host === null) {
-        host = m.host
-        online = m.payload === 'online'
-      }
-    }
-    const doc = <S extends z.ZodType>(kind: string, schema: S): z.infer<S> | null => {
-      if (!host) return null
-      const r = schema.safeParse(deps.hub.latestOn(deps.topics.reading(host, SERVICE, kind))?.payload)
-      return r.success ? r.data : null
-    }
-    // Every open alert has its own retained document; the summary lists only the first few.
-    const open: Alert[] = []
-    if (host) {
-      const prefix = `${deps.topics.reading(host, SERVICE, 'alert')}/`
-      for (const m of deps.hub.snapshot((m) => m.host === host && m.topic.startsWith(prefix)))
-        if (m.channel === 'reading' && m.kind === 'alert' && m.payload) open.push(m.payload.alert)
-    }
-    const summary = doc('alerts', AlertsReading)
-    return {
-      host,
-      state: (host === null ? 'unknown' : online ? 'online' : 'offline') as AlertsResponse['alerter'],
-      alerts: open.length > 0 || !summary ? open : summary.alerts,
-      summary,
-      rules: doc('rules', RulesReading),
-    }
-  }
+  const alerter = () => alerterState(deps)
 
   const requireAlerter = (): string => {
     const a = alerter()

@@ -19,6 +19,27 @@ import { HostQuery, liveReadings, RangeQuery, requireHistory, timeRange } from '
 const SERVICE = 'docker-collector'
 
 /**
+ * A host's containers: the docker-collector's live documents (retained, so the gateway has them from the moment it
+ * connects), completed by the recorder's projection for containers not reported since (collector offline: `stale`).
+ */
+export function containerViews(deps: GatewayDeps, host: string): ContainerView[] {
+  const { online, readings } = liveReadings(deps, host, SERVICE, 'container', ContainerReading)
+  const views = new Map<string, ContainerView>()
+  for (const { container: info, stats, ts } of readings)
+    views.set(info.name, containerView(host, info, stats, ts, !online))
+  for (const row of deps.projections()?.containers(host) ?? []) {
+    if (views.has(row.name)) continue
+    const info = ContainerInfo.safeParse(JSON.parse(row.info))
+    if (info.success) views.set(row.name, containerView(host, info.data, null, row.updatedAt, true))
+  }
+  return [...views.values()].sort(
+    (a, b) =>
+      (a.composeProject ?? '').localeCompare(b.composeProject ?? '') ||
+      a.containerName.localeCompare(b.containerName),
+  )
+}
+
+/**
  * The original plan's container endpoints. The list is the docker-collector's live documents (retained, so the
  * gateway has them from the moment it connects), completed by the recorder's container projection for containers
  * the collector has not reported since (collector offline): those are marked `stale`.
@@ -26,22 +47,7 @@ const SERVICE = 'docker-collector'
 export function dockerRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
 
-  const list = (host: string): ContainerView[] => {
-    const { online, readings } = liveReadings(deps, host, SERVICE, 'container', ContainerReading)
-    const views = new Map<string, ContainerView>()
-    for (const { container: info, stats, ts } of readings)
-      views.set(info.name, containerView(host, info, stats, ts, !online))
-    for (const row of deps.projections()?.containers(host) ?? []) {
-      if (views.has(row.name)) continue
-      const info = ContainerInfo.safeParse(JSON.parse(row.info))
-      if (info.success) views.set(row.name, containerView(host, info.data, null, row.updatedAt, true))
-    }
-    return [...views.values()].sort(
-      (a, b) =>
-        (a.composeProject ?? '').localeCompare(b.composeProject ?? '') ||
-        a.containerName.localeCompare(b.containerName),
-    )
-  }
+  const list = (host: string): ContainerView[] => containerViews(deps, host)
 
   /** `:id` is a name, a full id or a unique id prefix. */
   const find = (host: string, rawRef: string): ContainerView => {

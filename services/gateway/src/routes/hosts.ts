@@ -26,55 +26,55 @@ const EventsQuery = z
 
 const CommandBody = z.object({ action: CommandAction, target: CommandTarget }).strict()
 
+/** Every host the monitor knows: its services' availability and state, and when it was last heard from. */
+export function hostSummaries(deps: GatewayDeps): HostSummary[] {
+  const byHost = new Map<string, HostSummary>()
+  const get = (host: string) => {
+    let h = byHost.get(host)
+    if (!h) {
+      h = { host, lastSeen: null, services: [] }
+      byHost.set(host, h)
+    }
+    return h
+  }
+  const reader = deps.projections()
+  for (const s of reader?.serviceStates() ?? []) {
+    get(s.host).services.push({
+      service: s.service,
+      availability: s.availability,
+      state: null,
+      reason: null,
+      since: s.since,
+    })
+  }
+  for (const m of deps.hub.snapshot()) {
+    const h = get(m.host)
+    let svc = h.services.find((s) => s.service === m.service)
+    if (!svc) {
+      svc = { service: m.service, availability: 'unknown', state: null, reason: null, since: null }
+      h.services.push(svc)
+    }
+    if (m.channel === 'availability') svc.availability = m.payload
+    if (m.channel === 'status' && m.payload) {
+      const st = m.payload
+      svc.state = st.state
+      svc.reason = st.reason
+      h.lastSeen = Math.max(h.lastSeen ?? 0, st.ts)
+    }
+    if (m.channel === 'reading' && m.payload) h.lastSeen = Math.max(h.lastSeen ?? 0, m.payload.ts)
+  }
+  for (const h of byHost.values()) {
+    if (h.lastSeen === null) h.lastSeen = reader?.lastSeen(h.host) ?? null
+    h.services.sort((a, b) => a.service.localeCompare(b.service))
+  }
+  return [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host))
+}
+
 /** Hosts and their services' availability, the event log, and the generic command relay. */
 export function hostRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
 
-  app.get('/hosts', (c) => {
-    const byHost = new Map<string, HostSummary>()
-    const get = (host: string) => {
-      let h = byHost.get(host)
-      if (!h) {
-        h = { host, lastSeen: null, services: [] }
-        byHost.set(host, h)
-      }
-      return h
-    }
-    const reader = deps.projections()
-    for (const s of reader?.serviceStates() ?? []) {
-      get(s.host).services.push({
-        service: s.service,
-        availability: s.availability,
-        state: null,
-        reason: null,
-        since: s.since,
-      })
-    }
-    for (const m of deps.hub.snapshot()) {
-      const h = get(m.host)
-      let svc = h.services.find((s) => s.service === m.service)
-      if (!svc) {
-        svc = { service: m.service, availability: 'unknown', state: null, reason: null, since: null }
-        h.services.push(svc)
-      }
-      if (m.channel === 'availability') svc.availability = m.payload
-      if (m.channel === 'status' && m.payload) {
-        const st = m.payload
-        svc.state = st.state
-        svc.reason = st.reason
-        h.lastSeen = Math.max(h.lastSeen ?? 0, st.ts)
-      }
-      if (m.channel === 'reading' && m.payload) h.lastSeen = Math.max(h.lastSeen ?? 0, m.payload.ts)
-    }
-    for (const h of byHost.values()) {
-      if (h.lastSeen === null) h.lastSeen = reader?.lastSeen(h.host) ?? null
-      h.services.sort((a, b) => a.service.localeCompare(b.service))
-    }
-    return c.json({
-      self: deps.host,
-      hosts: [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host)),
-    })
-  })
+  app.get('/hosts', (c) => c.json({ self: deps.host, hosts: hostSummaries(deps) }))
 
   app.get('/events', (c) => {
     const q = parseInput(EventsQuery, c.req.query(), 'query')
