@@ -86,6 +86,15 @@ describeWith(
     expect(await page.textContent('[data-testid=tile-temperature-value]')).toMatch(/^(N\/A|\d+\.\d °C)$/)
     await expect.poll(read, { timeout: 15_000, interval: 500 }).not.toBe(first)
     await page.waitForSelector('[data-testid=live-chart] canvas')
+    // The Overview: a bar per core, each filesystem's used/free/size, the summaries, the monitor as one line.
+    const cores = await page.$$eval('[data-testid=cores] > span', (els) => els.length)
+    expect(cores).toBe((await import('node:os')).cpus().length)
+    expect(await page.textContent('[data-testid=filesystems]')).toMatch(/used.*free.*size/s)
+    for (const id of ['containers-summary', 'units-summary', 'alerts-summary'])
+      await page.waitForSelector(`[data-testid=${id}]`)
+    await expect
+      .poll(() => page.textContent('[data-testid=monitor-state]'))
+      .toMatch(/services ok|need a look/)
 
     // The live numbers come straight from the broker; History needs the recorder to have stored its first reading
     // (under load it can lag the live stream by a moment, and a series not stored yet is a 404).

@@ -1,10 +1,24 @@
-import type { HostFacts, HostSummary, LiveMessage, ServiceStatus, SystemReading } from '@homelab/contracts'
+import type {
+  Alert,
+  ContainerView,
+  HostFacts,
+  HostSummary,
+  LiveMessage,
+  ServiceStatus,
+  SystemReading,
+  UnitView,
+} from '@homelab/contracts'
+import type { ComponentChildren } from 'preact'
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { api, openLive } from '../api'
+import { url } from '../base'
 import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
-import { ago, bytes, duration, pct, rate } from '../format'
+import { ago, bytes, duration, pct, percentFmt, rate } from '../format'
+
+/** Interfaces that carry no traffic of the machine's own (loopback, container veths and bridges, tunnels). */
+const VIRTUAL = /^(lo|veth|docker|br-|virbr|cni|flannel|cali|vxlan|tun|tap|wg|ifb|dummy)/
 
 const WINDOW_MS = 15 * 60_000
 
@@ -36,6 +50,37 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   const [avail, setAvail] = useState<Record<string, string>>({})
   const [connected, setConnected] = useState(false)
   const [live, setLive] = useState<Live>({ x: [], cpu: [], mem: [] })
+  const [containers, setContainers] = useState<ContainerView[] | null>(null)
+  const [units, setUnits] = useState<UnitView[] | null>(null)
+  const [alerts, setAlerts] = useState<Alert[]>([])
+  const [allNics, setAllNics] = useState(false)
+
+  useEffect(() => {
+    // What the other pages detail, summarised here: refreshed every 5 s (containers, units) and 10 s (alerts).
+    let stop = false
+    setContainers(null)
+    setUnits(null)
+    const load = () => {
+      api.containers(host).then(
+        (c) => !stop && setContainers(c),
+        () => !stop && setContainers(null),
+      )
+      api.units(host).then(
+        (u) => !stop && setUnits(u),
+        () => !stop && setUnits(null),
+      )
+      api.alerts().then(
+        (a) => !stop && setAlerts(a.alerts.filter((x) => x.host === host && x.state === 'firing')),
+        () => undefined,
+      )
+    }
+    load()
+    const t = setInterval(load, 5000)
+    return () => {
+      stop = true
+      clearInterval(t)
+    }
+  }, [host])
 
   useEffect(() => {
     setReading(null)
@@ -107,14 +152,22 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
             id="cpu"
             title="CPU"
             value={pct(r.cpu.usage)}
-            sub={`load ${r.load.map((l) => l.toFixed(2)).join(' / ')}`}
+            sub={`load ${r.load.map((l) => l.toFixed(2)).join(' / ')} · ${r.cpu.cores.length} cores`}
             bar={r.cpu.usage}
-          />
+          >
+            <div class="cores" data-testid="cores" title="each core">
+              {r.cpu.cores.map((c, i) => (
+                <span key={i} title={`core ${i}: ${c.toFixed(0)}%`}>
+                  <span style={{ height: `${Math.max(2, Math.min(100, c))}%` }} class={c > 90 ? 'hot' : ''} />
+                </span>
+              ))}
+            </div>
+          </Tile>
           <Tile
             id="memory"
             title="Memory"
             value={pct(r.memory.percent)}
-            sub={`${bytes(r.memory.used)} of ${bytes(r.memory.total)}`}
+            sub={`${bytes(r.memory.used)} used · ${bytes(r.memory.available)} free of ${bytes(r.memory.total)}`}
             bar={r.memory.percent}
           />
           <Tile
@@ -127,7 +180,11 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
             id="uptime"
             title="Uptime"
             value={duration(r.uptimeSec)}
-            sub={`swap ${bytes(r.memory.swapUsed)} of ${bytes(r.memory.swapTotal)}`}
+            sub={
+              r.memory.swapTotal > 0
+                ? `swap ${bytes(r.memory.swapUsed)} used of ${bytes(r.memory.swapTotal)}`
+                : 'no swap'
+            }
           />
         </section>
       )}
@@ -148,7 +205,7 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
                     { label: 'CPU %', color: '#3b82f6' },
                     { label: 'Memory %', color: '#10b981' },
                   ],
-                  (v) => `${v.toFixed(0)}%`,
+                  percentFmt,
                   100,
                 )
               }
@@ -156,18 +213,36 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           </div>
           <div class="card">
             <h3>Disks</h3>
-            <table data-testid="filesystems">
+            <table data-testid="filesystems" class="cards">
+              <thead>
+                <tr>
+                  <th>mount</th>
+                  <th class="wide" />
+                  <th class="num">used</th>
+                  <th class="num">free</th>
+                  <th class="num">size</th>
+                </tr>
+              </thead>
               <tbody>
                 {r.filesystems.map((f) => (
                   <tr key={f.mount}>
-                    <td class="mono">{f.mount}</td>
+                    <td class="mono">
+                      {f.mount} <span class="muted small">{pct(f.percent)}</span>
+                    </td>
                     <td class="wide">
                       <div class="bar">
                         <div style={{ width: `${f.percent}%` }} class={f.percent > 90 ? 'hot' : ''} />
                       </div>
                     </td>
-                    <td class="num">{pct(f.percent)}</td>
-                    <td class="num muted">{bytes(f.total)}</td>
+                    <td class="num" data-label="used">
+                      {bytes(f.used)}
+                    </td>
+                    <td class="num" data-label="free">
+                      {bytes(Math.max(0, f.total - f.used))}
+                    </td>
+                    <td class="num muted" data-label="size">
+                      {bytes(f.total)}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -204,37 +279,33 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
                 </tr>
               </thead>
               <tbody>
-                {r.network.map((n) => (
-                  <tr key={n.iface}>
-                    <td class="mono">{n.iface}</td>
-                    <td class="num">{rate(n.rxBytesPerSec)}</td>
-                    <td class="num">{rate(n.txBytesPerSec)}</td>
-                  </tr>
-                ))}
+                {r.network
+                  .filter((n) => allNics || !VIRTUAL.test(n.iface) || n.rxBytesPerSec + n.txBytesPerSec > 0)
+                  .filter((n) => allNics || n.rxBytes + n.txBytes > 0)
+                  .map((n) => (
+                    <tr key={n.iface}>
+                      <td class="mono">{n.iface}</td>
+                      <td class="num">{rate(n.rxBytesPerSec)}</td>
+                      <td class="num">{rate(n.txBytesPerSec)}</td>
+                    </tr>
+                  ))}
               </tbody>
             </table>
+            {r.network.length > 0 && (
+              <button
+                type="button"
+                class="ghost small"
+                data-testid="all-interfaces"
+                onClick={() => setAllNics(!allNics)}
+              >
+                {allNics
+                  ? 'Only real interfaces'
+                  : `All ${r.network.length} interfaces (virtual and unused too)`}
+              </button>
+            )}
           </div>
-          <div class="card">
-            <h3>Services</h3>
-            <table data-testid="services">
-              <tbody>
-                {services.map((s) => (
-                  <tr key={s.name}>
-                    <td>
-                      <span
-                        class={`dot ${s.availability === 'online' ? (s.status?.state === 'ok' || !s.status ? 'ok' : 'warn') : 'bad'}`}
-                      />
-                      {s.name}
-                    </td>
-                    <td>{s.availability}</td>
-                    <td class="muted">
-                      {s.status?.reason ?? (s.status ? `up since ${ago(s.status.startedAt)}` : '')}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Summaries host={host} containers={containers} units={units} alerts={alerts} />
+          <MonitorHealth services={services} />
         </section>
       )}
     </main>
@@ -247,12 +318,14 @@ function Tile({
   value,
   sub,
   bar,
+  children,
 }: {
   id: string
   title: string
   value: string
   sub: string
   bar?: number
+  children?: ComponentChildren
 }) {
   return (
     <div class="card tile" data-testid={`tile-${id}`}>
@@ -265,7 +338,182 @@ function Tile({
           <div style={{ width: `${Math.min(100, bar)}%` }} class={bar > 90 ? 'hot' : ''} />
         </div>
       )}
+      {children}
       <div class="muted small">{sub}</div>
+    </div>
+  )
+}
+
+const link = (path: string, text: string) => <a href={url(path)}>{text}</a>
+
+/** Containers, units and open alerts of this host in a few lines each; the pages have the rest. */
+function Summaries({
+  host,
+  containers,
+  units,
+  alerts,
+}: {
+  host: string
+  containers: ContainerView[] | null
+  units: UnitView[] | null
+  alerts: Alert[]
+}) {
+  const running = containers?.filter((c) => c.state === 'running') ?? []
+  const unhealthy = containers?.filter((c) => c.health === 'unhealthy') ?? []
+  const restarting = containers?.filter((c) => c.state === 'restarting') ?? []
+  const byCpu = [...running]
+    .sort((a, b) => (b.stats?.cpuPercent ?? 0) - (a.stats?.cpuPercent ?? 0))
+    .slice(0, 5)
+  const byMem = [...running]
+    .sort((a, b) => (b.stats?.memoryUsed ?? 0) - (a.stats?.memoryUsed ?? 0))
+    .slice(0, 5)
+  const failed = units?.filter((u) => u.activeState === 'failed') ?? []
+  const active = units?.filter((u) => u.activeState === 'active') ?? []
+  return (
+    <>
+      <div class="card" data-testid="containers-summary">
+        <h3>Containers {link('/containers', 'all')}</h3>
+        {containers === null || containers.length === 0 ? (
+          <p class="muted small">No containers on {host} (or no Docker: the Containers page says which).</p>
+        ) : (
+          <>
+            <p>
+              <strong>{running.length}</strong> running of {containers.length}
+              {unhealthy.length > 0 && <span class="badge bad"> {unhealthy.length} unhealthy</span>}
+              {restarting.length > 0 && <span class="badge warn"> {restarting.length} restarting</span>}
+            </p>
+            <div class="grid2 tight">
+              <table class="small">
+                <thead>
+                  <tr>
+                    <th>top CPU</th>
+                    <th class="num" />
+                  </tr>
+                </thead>
+                <tbody>
+                  {byCpu.map((c) => (
+                    <tr key={c.containerName}>
+                      <td class="mono ellipsis">{c.containerName}</td>
+                      <td class="num">
+                        {c.stats?.cpuPercent === null || !c.stats ? '–' : `${c.stats.cpuPercent.toFixed(0)}%`}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <table class="small">
+                <thead>
+                  <tr>
+                    <th>top memory</th>
+                    <th class="num" />
+                  </tr>
+                </thead>
+                <tbody>
+                  {byMem.map((c) => (
+                    <tr key={c.containerName}>
+                      <td class="mono ellipsis">{c.containerName}</td>
+                      <td class="num">{bytes(c.stats?.memoryUsed)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </div>
+      <div class="card" data-testid="units-summary">
+        <h3>Units {link('/services', 'all')}</h3>
+        {units === null || units.length === 0 ? (
+          <p class="muted small">
+            No systemd units seen on {host} (or no systemd: the Services page says which).
+          </p>
+        ) : (
+          <>
+            <p>
+              <strong>{active.length}</strong> active of {units.length}
+              {failed.length > 0 ? (
+                <span class="badge bad"> {failed.length} failed</span>
+              ) : (
+                <span class="muted"> · none failed</span>
+              )}
+            </p>
+            {failed.length > 0 && (
+              <ul class="feed">
+                {failed.slice(0, 8).map((u) => (
+                  <li key={u.name} class="warning">
+                    <span class="mono">{u.name}</span>{' '}
+                    <span class="muted small">{u.result ?? u.subState}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </>
+        )}
+      </div>
+      <div class="card" data-testid="alerts-summary">
+        <h3>Open alerts {link('/alerts', 'all')}</h3>
+        {alerts.length === 0 ? (
+          <p class="muted small">Nothing is firing on {host}.</p>
+        ) : (
+          <ul class="feed">
+            {alerts.slice(0, 8).map((a) => (
+              <li key={a.id} class={a.severity}>
+                <span class={`badge ${a.severity === 'critical' ? 'bad' : 'warn'}`}>{a.severity}</span>{' '}
+                {a.message} <span class="muted small">{ago(a.firingSince ?? a.since)}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </>
+  )
+}
+
+interface ServiceRow {
+  name: string
+  availability: string
+  status: ServiceStatus | undefined
+}
+
+/** The monitor's own services as one line; their details on a click. */
+function MonitorHealth({ services }: { services: ServiceRow[] }) {
+  const [open, setOpen] = useState(false)
+  const problems = services.filter(
+    (s) => s.availability !== 'online' || (s.status && s.status.state !== 'ok'),
+  )
+  return (
+    <div class="card" data-testid="monitor-health">
+      <h3>
+        Monitor{' '}
+        <span class={`badge ${problems.length === 0 ? 'ok' : 'warn'}`} data-testid="monitor-state">
+          {problems.length === 0
+            ? `all ${services.length} services ok`
+            : `${problems.length} of ${services.length} need a look`}
+        </span>{' '}
+        <button type="button" class="ghost small" onClick={() => setOpen(!open)} aria-expanded={open}>
+          {open ? 'hide' : 'details'}
+        </button>
+      </h3>
+      {(open ? services : problems).length > 0 && (
+        <table data-testid="services" class="cards">
+          <tbody>
+            {(open ? services : problems).map((s) => (
+              <tr key={s.name}>
+                <td>
+                  <span
+                    class={`dot ${s.availability === 'online' ? (s.status?.state === 'ok' || !s.status ? 'ok' : 'warn') : 'bad'}`}
+                  />
+                  {s.name}
+                </td>
+                <td>{s.availability}</td>
+                <td class="muted small clamp">
+                  {s.status?.reason ?? (s.status ? `up since ${ago(s.status.startedAt)}` : '')}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </div>
   )
 }
