@@ -36,7 +36,11 @@ if (process.argv.includes('--if-stale')) {
   )
   const oldestOut = Math.min(...outputs.map((o) => (existsSync(o) ? statSync(o).mtimeMs : 0)))
   if (oldestOut > src) process.exit(0)
-  console.error('building (sources changed since the last build)…')
+  console.error(
+    outputs.some((o) => existsSync(o))
+      ? 'building (sources changed since the last build)…'
+      : 'building (the first time: about a minute)…',
+  )
 }
 
 // npm dependencies are bundled with the code: one file per service holds only the modules it uses, parsed once,

@@ -83,7 +83,9 @@ await runUntilSignal(log, async () => {
   const dataDir = resolve(c.HOMELAB_DATA_DIR)
   log.info(`host id "${host}"; data in ${dataDir} (database ${databasePath(dataDir)})`)
   if (broker)
-    log.info(`MQTT broker on port ${broker.port}; service passwords in ${usersFilePath(dataDir)} (mode 0600)`)
+    log.info(
+      `MQTT broker on port ${broker.port}; service passwords in ${usersFilePath(dataDir)} (mode 0640: its owner and group only)`,
+    )
   for (const s of services) {
     const banner = s.instance.banner?.()
     if (banner) process.stdout.write(`\n  ${banner}\n\n`)

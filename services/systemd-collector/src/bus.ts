@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import dbus from 'dbus-next'
 
 const SYSTEMD = 'org.freedesktop.systemd1'
@@ -189,13 +190,21 @@ export class SystemdBus {
   }
 }
 
+/** Whether this process runs in a container (Docker writes /.dockerenv; Podman /run/.containerenv). */
+function inContainer(): boolean {
+  return existsSync('/.dockerenv') || existsSync('/run/.containerenv')
+}
+
 /** A one-line reason for a bus failure, with the usual fix. */
 export function describeBusError(e: unknown, address: string): string {
   const err = e as { code?: string; message?: string; type?: string; text?: string }
   const where = address.replace(/^unix:path=/, '')
   switch (err.code) {
     case 'ENOENT':
-      return `no system bus at ${where}: mount the host's /run/dbus/system_bus_socket into the container (or set DBUS_SYSTEM_BUS_ADDRESS)`
+      // In a container the fix is a mount; on a host without one, systemd (or D-Bus) is not there.
+      return inContainer()
+        ? `no system bus at ${where}: mount the host's /run/dbus/system_bus_socket into the container (or set DBUS_SYSTEM_BUS_ADDRESS)`
+        : `no system bus at ${where}: this machine runs no systemd with D-Bus (or set DBUS_SYSTEM_BUS_ADDRESS to where its bus is)`
     case 'EACCES':
       return `permission denied on ${where}: the collector's user may not open the system bus socket`
     case 'ECONNREFUSED':
