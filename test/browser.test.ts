@@ -126,6 +126,11 @@ describeWith(
     expect(options).toContain('CPU %')
     expect(options.some((o) => o.startsWith('Network sent · '))).toBe(true)
     expect(options.some((o) => /\{|_bps/.test(o))).toBe(false)
+    // Installable on a phone's home screen: the page names a manifest the gateway serves.
+    const manifestHref = await page.getAttribute('link[rel=manifest]', 'href')
+    const manifest = await fetch(new URL(manifestHref ?? '', `${base}/`))
+    expect(manifest.headers.get('content-type')).toContain('application/manifest+json')
+    expect(await manifest.json()).toMatchObject({ short_name: 'Homelab', display: 'standalone' })
     // An address the app does not have says so instead of showing the Overview.
     await page.goto(`${base}/no-such-page`)
     await page.waitForSelector('[data-testid=not-found]')
