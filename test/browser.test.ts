@@ -119,6 +119,20 @@ describeWith(
       await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/tier · \d+ points/)
     }
     await page.waitForSelector('[data-testid=history-chart] canvas')
+    // Several series on one chart, the previous period beside them, all in a shareable address.
+    await page.click('[data-testid=range-1h]')
+    await page.selectOption('[data-testid=add-series]', 'mem.percent')
+    await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/· 2 lines$/)
+    await page.check('[data-testid=compare]')
+    await expect.poll(() => page.textContent('[data-testid=history-meta]')).toMatch(/· 4 lines$/)
+    await expect.poll(() => new URL(page.url()).searchParams.get('compare')).toBe('1')
+    const shared = new URL(page.url())
+    expect(shared.searchParams.get('series')).toBe('cpu.usage,mem.percent')
+    await page.goto(shared.href)
+    await expect
+      .poll(() => page.textContent('[data-testid=history-meta]'), { timeout: 10_000 })
+      .toMatch(/· 4 lines$/)
+    expect(await page.textContent('[data-testid=picked]')).toContain('Memory %')
     // Series are named, grouped, and only those this host has (no temperature without a sensor).
     const options = await page.$$eval('select[aria-label=series] option', (els) =>
       els.map((e) => e.textContent ?? ''),

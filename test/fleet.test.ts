@@ -110,6 +110,19 @@ describeWith(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
       )
       expect(overflow, `sideways scroll at ${width} px`).toBeLessThanOrEqual(0)
+      if (width > 640) {
+        // The same metric on every host in one chart.
+        await page.goto(`${base}/history?series=cpu.usage&across=1`)
+        await expect
+          .poll(() => page.textContent('[data-testid=history-meta]'), { timeout: 10_000 })
+          .toMatch(/· 3 lines$/)
+        const legend = await page.$$eval('.u-legend .u-series th', (els) =>
+          els.map((e) => e.textContent ?? ''),
+        )
+        for (const h of [...AGENTS, HOST]) expect(legend.some((l) => l.includes(`CPU % · ${h}`))).toBe(true)
+        await page.goto(base)
+        await page.waitForSelector('[data-testid=fleet]')
+      }
       await page.click('[data-testid=fleet-nas] a')
       await page.waitForSelector('[data-testid=tile-cpu-value]')
       expect(new URL(page.url()).search).toBe('?host=nas')

@@ -1,4 +1,4 @@
-import type uPlot from 'uplot'
+import uPlot from 'uplot'
 import { type Fmt, timeTicks } from './format'
 
 /** Chart option factories. Time is in ms everywhere (uPlot `ms: 1`); null values are gaps, never 0. */
@@ -121,6 +121,38 @@ export function historyOptions(
         },
       ],
     },
+  }
+}
+
+/** Aligns several [time, values] tables on one time axis (a line without a sample at a time has a gap there). */
+export function uPlotJoin(tables: uPlot.AlignedData[]): uPlot.AlignedData {
+  return uPlot.join(tables)
+}
+
+/** Several lines on one history chart (one y axis: they share a unit); dashed ones are a previous period. */
+export function multiOptions(
+  width: number,
+  height: number,
+  lines: Array<LineSpec & { dash?: boolean }>,
+  fmt: Fmt,
+  onZoom: (from: number, to: number) => void,
+  yRange?: [number, number],
+  xWindow?: () => [number, number],
+): uPlot.Options {
+  const single = historyOptions(width, height, '', '#000', fmt, onZoom, yRange, xWindow)
+  return {
+    ...single,
+    series: [
+      {},
+      ...lines.map((l) => ({
+        label: l.label,
+        stroke: l.color,
+        width: 1.5,
+        ...(l.dash ? { dash: [6, 4] } : {}),
+        value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v)),
+      })),
+    ],
+    bands: [],
   }
 }
 

@@ -2,7 +2,7 @@ import { type Event as BusEvent, type HistoryResponse, splitSeries } from '@home
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type uPlot from 'uplot'
 import { api, HttpError } from '../api'
-import { historyOptions, type Marker, markersPlugin } from '../charts'
+import { historyOptions, type Marker, markersPlugin, multiOptions, uPlotJoin } from '../charts'
 import { Chart } from '../components/chart'
 import { bytes, duration, type Fmt, numberTicks, percentFmt, rate } from '../format'
 
@@ -134,34 +134,114 @@ function fromLocalInput(e: Event): number | null {
   return Number.isFinite(ms) ? ms : null
 }
 
+const COLORS = ['#3b82f6', '#10b981', '#f59e0b', '#ef4444', '#a855f7', '#06b6d4', '#64748b', '#ec4899']
+const MAX_LINES = 8
+type RangeId = (typeof RANGES)[number]['id']
+
+/** What the address says (shareable: host, series, range or from–to, across hosts, compare). */
+function fromAddress() {
+  const q = new URLSearchParams(location.search)
+  const series = (q.get('series') ?? 'cpu.usage').split(',').filter(Boolean).slice(0, MAX_LINES)
+  const range = RANGES.find((r) => r.id === q.get('range'))?.id ?? '1h'
+  const from = Number(q.get('from'))
+  const to = Number(q.get('to'))
+  return {
+    series: series.length ? series : ['cpu.usage'],
+    range,
+    zoom: from > 0 && to > from ? ([from, to] as [number, number]) : null,
+    across: q.get('across') === '1',
+    compare: q.get('compare') === '1',
+  }
+}
+
+interface Line {
+  host: string
+  series: string
+  /** Drawn a period later than it happened (the previous period, for comparison). */
+  shift: number
+  label: string
+  color: string
+}
+
 export function History({ host }: { host: string }) {
-  const [range, setRange] = useState<(typeof RANGES)[number]['id']>('1h')
-  const [zoom, setZoom] = useState<[number, number] | null>(null)
-  const [series, setSeriesState] = useState('cpu.usage')
+  const initial = useMemo(fromAddress, [])
+  const [range, setRange] = useState<RangeId>(initial.range)
+  const [zoom, setZoom] = useState<[number, number] | null>(initial.zoom)
+  const [picked, setPicked] = useState<string[]>(initial.series)
+  const [across, setAcross] = useState(initial.across)
+  const [compare, setCompare] = useState(initial.compare)
+  const [all, setAll] = useState<string[]>([])
+  const [hosts, setHosts] = useState<string[]>([])
+  const [answers, setAnswers] = useState<HistoryResponse[] | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [alertEvents, setAlertEvents] = useState<BusEvent[]>([])
+  const series = picked[0] ?? 'cpu.usage'
   // A zoom belongs to the series it was made on.
   const setSeries = (v: string) => {
     setZoom(null)
-    setSeriesState(v)
+    setPicked([v])
   }
-  const [all, setAll] = useState<string[]>([])
-  const [data, setData] = useState<HistoryResponse | null>(null)
-  const [error, setError] = useState<string | null>(null)
-  const [alertEvents, setAlertEvents] = useState<BusEvent[]>([])
 
   useEffect(() => {
     api.series(host).then(
       (r) => setAll(r.series),
       () => setAll([]),
     )
+    api.hosts().then(
+      (r) => setHosts(r.hosts.map((h) => h.host)),
+      () => setHosts([]),
+    )
   }, [host])
+
+  // The lines: each picked series on this host; or the first on every host; each with its previous period.
+  const lines = useMemo<Line[]>(() => {
+    const span = zoom ? zoom[1] - zoom[0] : RANGES.find((r) => r.id === range)!.ms
+    const base: Line[] = across
+      ? (hosts.length ? hosts : [host]).slice(0, MAX_LINES).map((h, i) => ({
+          host: h,
+          series,
+          shift: 0,
+          label: `${metricFor(series).label} · ${h}`,
+          color: COLORS[i % COLORS.length]!,
+        }))
+      : picked.map((sr, i) => ({
+          host,
+          series: sr,
+          shift: 0,
+          label: metricFor(sr).label,
+          color: picked.length === 1 ? metricFor(sr).color : COLORS[i % COLORS.length]!,
+        }))
+    if (!compare) return base
+    return [
+      ...base,
+      ...base.map((l) => ({
+        ...l,
+        shift: span,
+        label: `${l.label} (previous ${RANGES.find((r) => r.id === range)?.id ?? 'period'})`,
+      })),
+    ].slice(0, MAX_LINES * 2)
+  }, [across, hosts, host, series, picked, compare, range, zoom])
+  const key = lines.map((l) => `${l.host}|${l.series}|${l.shift}`).join(',')
+
+  // The address follows what is shown, so it can be shared or bookmarked.
+  useEffect(() => {
+    const q = new URLSearchParams({ host, series: picked.join(','), range })
+    if (zoom) {
+      q.set('from', String(Math.round(zoom[0])))
+      q.set('to', String(Math.round(zoom[1])))
+    }
+    if (across) q.set('across', '1')
+    if (compare) q.set('compare', '1')
+    history.replaceState(null, '', `${location.pathname}?${q}`)
+  }, [host, picked, range, zoom, across, compare])
 
   useEffect(() => {
     const ms = RANGES.find((r) => r.id === range)!.ms
     const [from, to] = zoom ?? [Date.now() - ms, Date.now()]
     let cancelled = false
     setError(null)
-    // The data and the alerts on this series (fired and resolved in the range, drawn as markers) arrive together, so
-    // the chart draws its markers with the data.
+    // The data and the alerts on the first series (fired and resolved in the range, drawn as markers) arrive
+    // together, so the chart draws its markers with the data.
     const alerts = api
       .events({
         host,
@@ -174,41 +254,53 @@ export function History({ host }: { host: string }) {
         (r) => r.events.filter((e) => (e.data.alert as { series?: string } | undefined)?.series === series),
         () => [] as BusEvent[],
       )
-    Promise.all([api.history(host, series, from, to, 800), alerts])
+    const points = lines.length > 2 ? 400 : 800
+    Promise.all([
+      Promise.all(lines.map((l) => api.history(l.host, l.series, from - l.shift, to - l.shift, points))),
+      alerts,
+    ])
       .then(([d, a]) => {
         if (cancelled) return
         setAlertEvents(a)
-        setData(d)
+        setAnswers(d)
       })
       .catch((e) => {
         if (cancelled) return
-        setData(null)
+        setAnswers(null)
         setError(e instanceof HttpError ? e.message : String(e))
       })
     return () => {
       cancelled = true
     }
-  }, [host, series, range, zoom])
+  }, [key, range, zoom])
 
   const m = metricFor(series)
+  const data = answers?.[0] ?? null
   const markers = useMemo<Marker[]>(
     () => alertEvents.map((e) => ({ ts: e.ts, color: e.type === 'alert.firing' ? '#dc2626' : '#16a34a' })),
     [alertEvents],
   )
   const markersRef = useRef(markers)
   markersRef.current = markers
-  const plotData = useMemo<uPlot.AlignedData>(
-    () => (data ? [data.columns[0], data.columns[1], data.columns[2], data.columns[3]] : [[], [], [], []]),
-    [data],
-  )
+  const single = lines.length === 1
+  const plotData = useMemo<uPlot.AlignedData>(() => {
+    if (!answers || answers.length !== lines.length)
+      return single ? [[], [], [], []] : [[], ...lines.map(() => [])]
+    if (single && answers[0])
+      return [answers[0].columns[0], answers[0].columns[1], answers[0].columns[2], answers[0].columns[3]]
+    // One time axis for all the lines (a line without a sample at a time has a gap there).
+    return uPlotJoin(
+      answers.map((a, i) => [a.columns[0].map((t) => t + (lines[i]?.shift ?? 0)), a.columns[1]]),
+    )
+  }, [answers, key])
   // Only what this host has (no "CPU temperature" where there is no sensor), grouped, named.
   const choices = useMemo(() => {
     const have = all.filter((s) => !s.startsWith('cpu.core'))
     const list = [...new Set([...fixed.map((f) => f.series).filter((s) => have.includes(s)), ...have])]
     const groups = new Map<string, Metric[]>()
-    for (const s of list) {
-      const m = metricFor(s)
-      groups.set(m.group, [...(groups.get(m.group) ?? []), m])
+    for (const sr of list) {
+      const mm = metricFor(sr)
+      groups.set(mm.group, [...(groups.get(mm.group) ?? []), mm])
     }
     return [...groups.entries()]
   }, [all])
@@ -228,6 +320,8 @@ export function History({ host }: { host: string }) {
       .sort((a, b) => a - b)
     return Math.max(data?.stepMs ?? 0, gaps[Math.floor(gaps.length / 2)] ?? 0)
   }, [data])
+  // Another series on the same chart must share its unit (one y axis).
+  const sameUnit = (sr: string) => metricFor(sr).fmt === m.fmt && !picked.includes(sr)
 
   return (
     <main>
@@ -263,6 +357,44 @@ export function History({ host }: { host: string }) {
             </optgroup>
           ))}
         </select>
+        {!across && picked.length < MAX_LINES && (
+          <select
+            aria-label="add series"
+            data-testid="add-series"
+            value=""
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value
+              if (v) setPicked([...picked, v])
+            }}
+          >
+            <option value="">+ series in {m.fmt === percentFmt ? '%' : 'the same unit'}…</option>
+            {choices
+              .flatMap(([, metrics]) => metrics.filter((c) => sameUnit(c.series)))
+              .map((c) => (
+                <option key={c.series} value={c.series}>
+                  {c.label}
+                </option>
+              ))}
+          </select>
+        )}
+        <label class="small">
+          <input
+            type="checkbox"
+            data-testid="across-hosts"
+            checked={across}
+            onChange={() => setAcross(!across)}
+          />{' '}
+          every host
+        </label>
+        <label class="small">
+          <input
+            type="checkbox"
+            data-testid="compare"
+            checked={compare}
+            onChange={() => setCompare(!compare)}
+          />{' '}
+          previous period
+        </label>
         <span class="custom-range">
           <input
             type="datetime-local"
@@ -292,32 +424,62 @@ export function History({ host }: { host: string }) {
           </button>
         )}
       </section>
+      {!across && picked.length > 1 && (
+        <p class="chips" data-testid="picked">
+          {picked.map((sr, i) => (
+            <span key={sr} class="badge" style={{ borderColor: COLORS[i % COLORS.length] }}>
+              {metricFor(sr).label}
+              {i > 0 && (
+                <button
+                  type="button"
+                  class="ghost small"
+                  aria-label={`remove ${metricFor(sr).label}`}
+                  onClick={() => setPicked(picked.filter((x) => x !== sr))}
+                >
+                  ×
+                </button>
+              )}
+            </span>
+          ))}
+        </p>
+      )}
       <div class="card">
         <h3>
-          {m.label}{' '}
+          {single ? m.label : across ? `${m.label} on every host` : `${picked.length} series`}{' '}
           {data && (
             <span class="muted small" data-testid="history-meta">
               {data.tier} tier · {data.columns[0].length} points · step {duration(Math.round(step / 1000))}
+              {lines.length > 1 ? ` · ${lines.length} lines` : ''}
             </span>
           )}
         </h3>
         {error && <p class="error">{error}</p>}
         <Chart
           testId="history-chart"
-          optionsKey={`${series}`}
+          optionsKey={key}
           height={320}
           data={plotData}
           options={(w) => ({
-            ...historyOptions(
-              w,
-              320,
-              m.label,
-              m.color,
-              m.fmt,
-              (from, to) => setZoom([from, to]),
-              m.yRange,
-              () => windowRef.current,
-            ),
+            ...(single
+              ? historyOptions(
+                  w,
+                  320,
+                  m.label,
+                  m.color,
+                  m.fmt,
+                  (from, to) => setZoom([from, to]),
+                  m.yRange,
+                  () => windowRef.current,
+                )
+              : multiOptions(
+                  w,
+                  320,
+                  lines.map((l) => ({ label: l.label, color: l.color, dash: l.shift > 0 })),
+                  m.fmt,
+                  (from, to) => setZoom([from, to]),
+                  m.yRange,
+                  () => windowRef.current,
+                )),
             plugins: [markersPlugin(() => markersRef.current)],
           })}
         />
@@ -332,8 +494,9 @@ export function History({ host }: { host: string }) {
           </ul>
         )}
         <p class="muted small">
-          Drag across the chart to zoom. The shaded band spans the minimum and maximum behind each point; gaps
-          are periods without data.
+          Drag across the chart to zoom.{' '}
+          {single ? 'The shaded band spans the minimum and maximum behind each point; ' : ''}
+          gaps are periods without data. The address names what is shown: share it or bookmark it.
         </p>
       </div>
     </main>
