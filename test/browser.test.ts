@@ -170,6 +170,11 @@ describeWith(
       await page.goto(`${base}${path}`)
       await page.waitForSelector(ready, { timeout: 15_000 })
       await page.waitForTimeout(300)
+      // A rule whose collector gives no data says so, not "ok" (no Docker collector runs in this stack).
+      if (path === '/alerts')
+        await expect
+          .poll(() => page.textContent('[data-rule=container-crashed] [data-testid=rule-no-data]'))
+          .toContain('docker-collector')
       const overflow = await page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
       )

@@ -100,6 +100,8 @@ export const RuleView = z.object({
   notify: z.array(z.string().max(64)),
   /** The rule in a sentence ("cpu.usage > 90 for 5m; resolves below 85"). */
   summary: z.string().max(1000),
+  /** The collector whose data it needs (docker-collector for container rules …); null for rules about the monitor. */
+  source: z.string().max(64).nullable(),
   /** Fields an operator may change from the UI (thresholds); null where the rule has none. */
   threshold: z
     .object({

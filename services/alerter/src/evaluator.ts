@@ -13,6 +13,7 @@ import {
   resolveValue,
   type StaleRule,
   type StatusRule,
+  sourceOfRule,
   summarize,
   type ThresholdRule,
 } from './rules.js'
@@ -579,6 +580,7 @@ export class Evaluator {
         enabled: r.enabled,
         notify: routes.get(r.id) ?? [],
         summary: summarize(r),
+        source: sourceOfRule(r),
         threshold:
           r.type === 'threshold'
             ? {

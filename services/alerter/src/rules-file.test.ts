@@ -78,6 +78,12 @@ describe('RulesFileStore', () => {
     const onDisk = JSON.parse(readFileSync(f.path, 'utf8'))
     expect(onDisk.rules[0]).toMatchObject({ id: 'cpu-high', value: 85, for: '3m', enabled: false })
     expect(onDisk.rules.slice(1)).toEqual(DEFAULT_RULES.rules.slice(1))
+    // The editor sends every field; the note names only what changed.
+    expect(f.edit('cpu-high', { value: 85, forMs: 120_000, enabled: false })).toEqual({
+      ok: true,
+      changes: 'for "3m" → "2m"',
+    })
+    expect(f.edit('cpu-high', { value: 85 })).toEqual({ ok: true, changes: 'nothing changed' })
     expect(f.edit('unit-failed', { value: 3 })).toMatchObject({ ok: false, outcome: 'refused' })
     expect(f.edit('nope', { enabled: true })).toMatchObject({ ok: false, outcome: 'not_found' })
     // A change that leaves the rules invalid is refused and not written.

@@ -186,12 +186,15 @@ export class RulesFileStore {
           : k === 'forMs'
             ? r.for
             : r[k]
-    const changes = Object.keys(p)
-      .map(
-        (k) =>
-          `${k.replace(/Ms$/, '')} ${JSON.stringify(show(before, k) ?? null)} → ${JSON.stringify(show(rule, k))}`,
-      )
-      .join(', ')
+    // Only what changed (the editor sends every field; "value 90 → 90" is noise in the audit).
+    const changes =
+      Object.keys(p)
+        .filter((k) => !isDeepStrictEqual(show(before, k) ?? null, show(rule, k) ?? null))
+        .map(
+          (k) =>
+            `${k.replace(/Ms$/, '')} ${JSON.stringify(show(before, k) ?? null)} → ${JSON.stringify(show(rule, k))}`,
+        )
+        .join(', ') || 'nothing changed'
     this.write(raw)
     return { ok: true, changes }
   }

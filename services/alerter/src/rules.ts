@@ -231,6 +231,25 @@ export const Rule = z.discriminatedUnion('type', [
   StaleRule,
 ])
 export type Rule = z.infer<typeof Rule>
+
+/** The collector whose data a rule needs (its metric's or event's domain); null for rules about the monitor itself. */
+export function sourceOfRule(r: Rule): string | null {
+  const name =
+    r.type === 'threshold'
+      ? r.metric
+      : r.type === 'event'
+        ? r.match.event
+        : r.type === 'stale'
+          ? r.reading
+          : null
+  if (name === null) return null
+  const domain = name.split('.')[0] ?? ''
+  if (domain === 'container' || domain === 'engine') return 'docker-collector'
+  if (domain === 'unit') return 'systemd-collector'
+  if (domain === 'ollama') return 'ollama-collector'
+  if (domain === 'alerts' || domain === 'command' || domain === 'service') return null
+  return 'sys-collector'
+}
 export type ThresholdRule = z.infer<typeof ThresholdRule>
 export type EventRule = z.infer<typeof EventRule>
 export type AvailabilityRule = z.infer<typeof AvailabilityRule>

@@ -1,4 +1,4 @@
-import type { Alert, AlertsResponse, Role, RulesResponse, RuleView } from '@homelab/contracts'
+import type { Alert, AlertsResponse, HostSummary, Role, RulesResponse, RuleView } from '@homelab/contracts'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { ago } from '../format'
@@ -32,16 +32,26 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
   const [editing, setEditing] = useState<string | null>(null)
   const operator = role === 'operator' || role === 'admin'
 
+  const [sources, setSources] = useState<Map<string, string | null>>(new Map())
+  const noDataFor = (src: string | null): string | null =>
+    src === null || sources.size === 0
+      ? null
+      : sources.has(src)
+        ? (sources.get(src) ?? null)
+        : `no host runs the ${src}`
   const load = useCallback(() => {
-    api.alerts().then(
-      (d) => {
+    // One snapshot for the whole page: the open alerts, the rules and the collectors' states land together, and a
+    // rule's "firing" is counted from the same open alerts the list above shows (the two never disagree).
+    Promise.all([api.alerts(), api.alertRules().catch(() => null), api.hosts().catch(() => null)]).then(
+      ([d, r, h]) => {
         setData(d)
+        if (r) setRules(r)
+        if (h) setSources(collectorStates(h.hosts))
         onCount(d.firing)
         setError(null)
       },
       (e) => setError(e instanceof HttpError ? e.message : String(e)),
     )
-    api.alertRules().then(setRules, () => undefined)
   }, [onCount])
 
   useEffect(() => {
@@ -142,6 +152,8 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
               <RuleRow
                 key={r.id}
                 r={r}
+                firing={alerts.filter((a) => a.rule === r.id && a.state === 'firing').length}
+                noData={noDataFor(r.source)}
                 operator={operator}
                 editing={editing === r.id}
                 onEdit={() => setEditing(editing === r.id ? null : r.id)}
@@ -305,14 +317,39 @@ function AlertRow({
   )
 }
 
+/**
+ * Per collector, why no host gives its data (null: at least one does): "docker-collector: Docker is not running here".
+ * A collector that no host runs is absent.
+ */
+function collectorStates(hosts: HostSummary[]): Map<string, string | null> {
+  const out = new Map<string, string | null>()
+  for (const h of hosts)
+    for (const s of h.services) {
+      const ok = s.availability === 'online' && s.state !== 'unavailable'
+      if (ok) out.set(s.service, null)
+      else if (out.get(s.service) !== null)
+        out.set(
+          s.service,
+          s.availability !== 'online' ? `${s.service} is offline` : (s.reason ?? `${s.service}: unavailable`),
+        )
+    }
+  return out
+}
+
 function RuleRow({
   r,
+  firing,
+  noData,
   operator,
   editing,
   onEdit,
   save,
 }: {
   r: RuleView
+  /** Firing alerts of this rule, from the open alerts (the one source). */
+  firing: number
+  /** Why its collector gives no data (null when it does). */
+  noData: string | null
   operator: boolean
   editing: boolean
   onEdit: () => void
@@ -324,7 +361,6 @@ function RuleRow({
     enabled?: boolean
   }) => Promise<string | null>
 }) {
-  const firing = r.instances.filter((i) => i.state === 'firing').length
   const pending = r.instances.filter((i) => i.state === 'pending').length
   const t = r.threshold
   const [form, setForm] = useState({ value: '', resolveValue: '', forS: '', resolveForS: '' })
@@ -364,8 +400,19 @@ function RuleRow({
                   (i) =>
                     `${i.host === r.instances[0]?.host ? '' : `${i.host} `}${i.subject} ${fmtValue(i.value)}${t.unit ? ` ${t.unit}` : ''}`,
                 )
-                .join(' · ') || <span class="muted">no data yet</span>
-            : firing + pending === 0 && <span class="muted">ok</span>}
+                .join(' · ') || (
+                <span class="muted" data-testid={noData ? 'rule-no-data' : undefined}>
+                  {noData ? `no data: ${noData}` : 'no data yet'}
+                </span>
+              )
+            : firing + pending === 0 &&
+              (noData ? (
+                <span class="muted" data-testid="rule-no-data" title={noData}>
+                  no data: {noData}
+                </span>
+              ) : (
+                <span class="muted">ok</span>
+              ))}
         </td>
         <td class="small" data-label="Sends to">
           {r.notify.join(', ') || <span class="muted">nowhere</span>}
