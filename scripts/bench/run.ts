@@ -15,6 +15,7 @@ import { benchOllama } from './ollama.js'
 import { benchSoak } from './soak.js'
 import { benchSysSample } from './sys-sample.js'
 import { benchSystemd } from './systemd.js'
+import { benchUi } from './ui.js'
 
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
 const all = [
@@ -31,6 +32,7 @@ const all = [
   'faults',
   'fuzz',
   'soak',
+  'ui',
 ]
 const wanted = process.argv.slice(2).filter((a) => all.includes(a))
 const run = wanted.length ? wanted : all
@@ -40,6 +42,7 @@ process.stdout.write(
 )
 try {
   if (run.includes('sys')) await benchSysSample()
+  if (run.includes('ui')) await benchUi(join(dir, 'ui'))
   if (run.includes('ingest')) await benchIngest(join(dir, 'ingest'))
   if (run.includes('history')) benchHistory(dir)
   if (run.includes('api')) await benchApi(join(dir, 'api'))

@@ -24,6 +24,7 @@ import {
 } from '@homelab/contracts'
 import { z } from 'zod'
 import { url } from './base'
+import { perfMark } from './perf'
 
 export class HttpError extends Error {
   constructor(
@@ -51,6 +52,8 @@ async function call<S extends z.ZodType>(schema: S, path: string, init?: Request
       e.success ? e.data.error.message : res.statusText,
     )
   }
+  // The answer is here (validating it counts as rendering it, for the UI bench).
+  perfMark(`answer ${path.split('?')[0]}`)
   const r = schema.safeParse(body)
   if (!r.success) {
     const i = r.error.issues[0]

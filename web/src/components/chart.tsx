@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
+import { perfMark } from '../perf'
 
 interface Props {
   /** Builds options for a width; called once per chart (and again only when `optionsKey` changes). */
@@ -34,6 +35,8 @@ export function Chart({ options, optionsKey, data, height, testId }: Props) {
 
   useEffect(() => {
     plot.current?.setData(data)
+    // uPlot draws in a microtask after setData; a frame later it is on the canvas (the UI bench reads the mark).
+    if (data[0]?.length) requestAnimationFrame(() => perfMark(`rendered chart${testId ? ` ${testId}` : ''}`))
   }, [data])
 
   return <div class="chart" ref={box} data-testid={testId} />

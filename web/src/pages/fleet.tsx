@@ -2,6 +2,7 @@ import type { FleetHost } from '@homelab/contracts'
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { ago, bytes, duration, rate } from '../format'
+import { perfMark } from '../perf'
 
 type SortKey =
   | 'host'
@@ -117,6 +118,11 @@ export function Fleet({ onOpen }: { onOpen: (host: string) => void }) {
     })
     return list
   }, [hosts, sort])
+
+  // After the rows are on screen (effects run after paint): for the UI bench.
+  useEffect(() => {
+    if (rows.length) perfMark('rendered fleet')
+  }, [rows])
 
   const head = (key: SortKey, label: string) => (
     <th aria-sort={sort.key === key ? (sort.desc ? 'descending' : 'ascending') : 'none'}>

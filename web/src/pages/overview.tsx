@@ -16,6 +16,7 @@ import { url } from '../base'
 import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
 import { ago, bytes, duration, pct, percentFmt, rate } from '../format'
+import { perfMark } from '../perf'
 
 /** Interfaces that carry no traffic of the machine's own (loopback, container veths and bridges, tunnels). */
 const VIRTUAL = /^(lo|veth|docker|br-|virbr|cni|flannel|cali|vxlan|tun|tap|wg|ifb|dummy)/
@@ -361,6 +362,9 @@ function Summaries({
   const running = containers?.filter((c) => c.state === 'running') ?? []
   const unhealthy = containers?.filter((c) => c.health === 'unhealthy') ?? []
   const restarting = containers?.filter((c) => c.state === 'restarting') ?? []
+  useEffect(() => {
+    if (containers?.length) perfMark('rendered overview-containers')
+  }, [containers])
   const byCpu = [...running]
     .sort((a, b) => (b.stats?.cpuPercent ?? 0) - (a.stats?.cpuPercent ?? 0))
     .slice(0, 5)
