@@ -166,6 +166,7 @@ describeWith(
       ['/alerts', '[data-testid=rules] tbody tr'],
       ['/account', '[data-testid=tokens]'],
       ['/users', '[data-testid=users] tbody tr'],
+      ['/health', '[data-testid=health-page] tbody tr'],
     ] as const) {
       await page.goto(`${base}${path}`)
       await page.waitForSelector(ready, { timeout: 15_000 })
@@ -187,6 +188,13 @@ describeWith(
       }
     }
     expect(wide).toStrictEqual({})
+    // On a phone the navigation sits behind a Menu button.
+    expect(await page.isVisible('header nav')).toBe(false)
+    await page.click('[data-testid=menu]')
+    await page.click('header nav >> text=Alerts')
+    await page.waitForSelector('[data-testid=alerts-page]')
+    expect(await page.isVisible('header nav')).toBe(false)
+    expect(await page.textContent('[data-testid=theme]')).toMatch(/Auto|Dark|Light/)
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(bg).toBe('rgb(15, 17, 21)')
     expect(errors).toStrictEqual([])

@@ -180,11 +180,14 @@ describeWith(
           [`/?host=${HOST}`, '[data-testid=containers-summary] strong'],
           ['/?host=pi-kitchen', '[data-testid=filesystems] tbody tr:nth-child(20)'],
           ['/history', '[data-testid=history-meta]'],
+          ['/history?series=cpu.usage&range=24h', '[data-testid=history-meta]'],
+          ['/history?series=cpu.usage&range=30d', '[data-testid=history-meta]'],
           ['/containers', '[data-testid^=row-compose-project-4]'],
           ['/services', '[data-testid="unit-homelab-unit-299.service"]'],
           ['/alerts', '[data-testid=rules] tbody tr'],
           ['/account', '[data-testid=tokens]'],
           ['/users', '[data-testid=users] tbody tr'],
+          ['/health', '[data-testid="health-pi-kitchen"] tbody tr'],
         ] as const) {
           await page.goto(`${base}${path}`)
           await page.waitForSelector(ready, { timeout: 20_000 }).catch(async (e) => {
@@ -193,6 +196,15 @@ describeWith(
             throw new Error(`${width}/${scheme} ${path}: ${ready} did not appear (${shot}): ${e}`)
           })
           await page.waitForTimeout(200)
+          // Time-axis labels never overlap (the charts say where they drew them: the labels are on a canvas).
+          const overlapping = await page.$$eval('.uplot[data-x-overlap=true]', (els) =>
+            els.map((e) => e.getAttribute('data-x-ticks')),
+          )
+          for (const ticks of overlapping)
+            problems.push(`${width}/${scheme} ${path}: x labels overlap: ${ticks}`)
+          const checked = await page.$$eval('.uplot[data-x-overlap]', (els) => els.length)
+          if (path.startsWith('/history') && checked === 0)
+            problems.push(`${width}/${scheme} ${path}: no chart checked`)
           const overflow = await page.evaluate(
             () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
           )

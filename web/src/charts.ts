@@ -7,6 +7,62 @@ function css(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
 
+let measurer: CanvasRenderingContext2D | null = null
+/** A label's width in CSS pixels, in the axes' font (uPlot's default: 12px system-ui). */
+function textWidth(label: string): number {
+  measurer ??= document.createElement('canvas').getContext('2d')
+  if (!measurer) return label.length * 7
+  measurer.font = '12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
+  return Math.max(...label.split('\n').map((l) => measurer?.measureText(l).width ?? l.length * 7))
+}
+
+/**
+ * Whether any two time-axis labels overlap where uPlot centres them (each at its tick), written on the chart's root
+ * as `data-x-overlap` with the labels in `data-x-ticks`: the browser tests read it (the labels are drawn on a canvas,
+ * so there are no boxes in the page to measure).
+ */
+function markOverlap(u: uPlot, vals: number[], labels: string[]): void {
+  let overlap = false
+  for (let i = 1; i < vals.length; i++) {
+    const a = u.valToPos(vals[i - 1] ?? 0, 'x')
+    const b = u.valToPos(vals[i] ?? 0, 'x')
+    if (a + textWidth(labels[i - 1] ?? '') / 2 + 2 > b - textWidth(labels[i] ?? '') / 2) overlap = true
+  }
+  u.root.dataset.xOverlap = String(overlap)
+  u.root.dataset.xTicks = labels.join('|').replace(/\n/g, ' ')
+}
+
+const S = 1000
+const M = 60 * S
+const H = 60 * M
+const D = 24 * H
+const TIME_STEPS = [
+  S,
+  2 * S,
+  5 * S,
+  10 * S,
+  15 * S,
+  30 * S,
+  M,
+  2 * M,
+  5 * M,
+  10 * M,
+  15 * M,
+  30 * M,
+  H,
+  2 * H,
+  3 * H,
+  6 * H,
+  12 * H,
+  D,
+  2 * D,
+  7 * D,
+  14 * D,
+  30 * D,
+  90 * D,
+  365 * D,
+]
+
 function axes(fmt: Fmt): uPlot.Axis[] {
   const stroke = css('--muted')
   const grid = { stroke: css('--grid'), width: 1 }
@@ -16,7 +72,13 @@ function axes(fmt: Fmt): uPlot.Axis[] {
       grid,
       ticks: grid,
       space: 70,
-      values: (_u, vals, _i, _space, step) => timeTicks(vals, step),
+      // Whole seconds at least: the samples are seconds apart, and sub-second ticks read "07:56:23" several times.
+      incrs: TIME_STEPS,
+      values: (u, vals, _i, _space, step) => {
+        const labels = timeTicks(vals, step)
+        markOverlap(u, vals, labels)
+        return labels
+      },
     },
     {
       stroke,

@@ -9,6 +9,7 @@ import { Ai } from './pages/ai'
 import { Alerts } from './pages/alerts'
 import { Containers } from './pages/containers'
 import { Fleet } from './pages/fleet'
+import { Health } from './pages/health'
 import { History } from './pages/history'
 import { Login, Setup } from './pages/login'
 import { Overview } from './pages/overview'
@@ -17,6 +18,7 @@ import './styles.css'
 
 type Page =
   | 'overview'
+  | 'health'
   | 'fleet'
   | 'history'
   | 'containers'
@@ -43,6 +45,7 @@ function containerFromPath(): string | null {
 
 const PATHS: Record<Page, string> = {
   overview: '/',
+  health: '/health',
   fleet: '/fleet',
   history: '/history',
   containers: '/containers',
@@ -67,6 +70,7 @@ function App() {
   const [host, setHost] = useState<string | null>(new URLSearchParams(location.search).get('host'))
   const [theme, setTheme] = useState(localStorage.getItem('theme') ?? 'auto')
   const [firing, setFiring] = useState<number | null>(null)
+  const [menu, setMenu] = useState(false)
 
   useEffect(() => applyTheme(theme), [theme])
   const check = useCallback(() => {
@@ -122,6 +126,7 @@ function App() {
     // The Overview is of a host: its address names it (the bare / is the fleet when there are several).
     const q = p === 'overview' && host ? `?host=${encodeURIComponent(host)}` : ''
     history.pushState(null, '', url(`${PATHS[p]}${q}`))
+    setMenu(false)
     setPage(p)
     setContainer(null)
   }
@@ -151,7 +156,17 @@ function App() {
     <>
       <header>
         <strong>Homelab</strong>
-        <nav>
+        <button
+          type="button"
+          class="ghost menu-toggle"
+          aria-expanded={menu}
+          aria-controls="nav"
+          data-testid="menu"
+          onClick={() => setMenu(!menu)}
+        >
+          ☰ Menu
+        </button>
+        <nav id="nav" class={menu ? 'open' : ''}>
           <a
             href={url('/')}
             aria-current={page === 'overview' && !home ? 'page' : undefined}
@@ -249,7 +264,7 @@ function App() {
           title={`Theme: ${theme === 'auto' ? 'as the system' : theme}. Click to change.`}
           data-testid="theme"
         >
-          {theme === 'auto' ? '◐' : theme === 'dark' ? '☾' : '☀'}
+          {theme === 'auto' ? '◐ Auto' : theme === 'dark' ? '☾ Dark' : '☀ Light'}
         </button>
         {me.role === 'admin' && (
           <a
@@ -281,6 +296,7 @@ function App() {
         </button>
       </header>
       {(page === 'fleet' || home) && <Fleet onOpen={openHost} />}
+      {page === 'health' && <Health hosts={hosts} />}
       {host && page === 'overview' && !home && (
         <Overview host={host} summary={hosts.find((h) => h.host === host)} />
       )}

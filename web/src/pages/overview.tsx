@@ -496,7 +496,10 @@ function MonitorHealth({ services }: { services: ServiceRow[] }) {
         </span>{' '}
         <button type="button" class="ghost small" onClick={() => setOpen(!open)} aria-expanded={open}>
           {open ? 'hide' : 'details'}
-        </button>
+        </button>{' '}
+        <a href={url('/health')} class="small">
+          every host
+        </a>
       </h3>
       {(open ? services : problems).length > 0 && (
         <table data-testid="services" class="cards">
