@@ -1,8 +1,8 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto'
 
 /**
- * Password hashes: scrypt (memory-hard, in node:crypto). N = 2^15, r = 8, p = 1 takes 32 MiB and ~50 ms on a PC
- * (a few hundred on a Pi) per login — the cost that makes a stolen database slow to guess, paid once per login.
+ * Password hashes: scrypt (memory-hard, in node:crypto). N = 2^15, r = 8, p = 1 takes 32 MiB and ~85 ms on a 2-core VM
+ * (more on a Pi) per login — the cost that makes a stolen database slow to guess, paid once per login.
  * Stored as `scrypt$<log2 N>$<r>$<p>$<salt>$<hash>` (base64url), so the cost can be raised later and old hashes
  * still verify.
  */
