@@ -115,12 +115,11 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { d } = this
-    if (this.oidc) {
-      // Not fatal: the provider may start after us; the first login tries again and says why it cannot.
-      await this.oidc
-        .discover()
-        .catch((e: Error) => d.log.warn(`OIDC: ${e.message} (trying again at the next login)`))
-    }
+    // Not awaited and not fatal: the provider may start after us (or be slow); the first login tries again and says
+    // why it cannot.
+    void this.oidc
+      ?.discover()
+      .catch((e: Error) => d.log.warn(`OIDC: ${e.message} (trying again at the next login)`))
     this.hub.start()
     this.conn.start()
     const webDir = findWebDir(d.config.HOMELAB_WEB_DIR)
