@@ -40,6 +40,11 @@ function busyHost(host: string, i: number): SystemReading {
       available: 4e12 - (4e12 * ((f * 5) % 100)) / 100,
       percent: (f * 5) % 100,
     })),
+    temperatures: [
+      { sensor: 'coretemp Package id 0', celsius: 52 + (i % 5) },
+      { sensor: 'nvme Composite', celsius: 41 },
+      { sensor: 'thermal acpitz', celsius: 27.8 },
+    ],
     network: Array.from({ length: 12 }, (_, n) => ({
       iface: n < 4 ? `enp${n}s0f${n}` : `veth${n}abcdef`,
       rxBytesPerSec: 1e6 * n,
@@ -179,6 +184,7 @@ describeWith(
           ['/', '[data-testid=fleet-pi-kitchen]'],
           [`/?host=${HOST}`, '[data-testid=containers-summary] strong'],
           ['/?host=pi-kitchen', '[data-testid=filesystems] tbody tr:nth-child(20)'],
+          ['/?host=backup-box', '[data-testid=temperatures] tbody tr:nth-child(3)'],
           ['/history', '[data-testid=history-meta]'],
           ['/history?series=cpu.usage&range=24h', '[data-testid=history-meta]'],
           ['/history?series=cpu.usage&range=30d', '[data-testid=history-meta]'],

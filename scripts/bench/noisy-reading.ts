@@ -33,6 +33,7 @@ export function noisyReading(
       swapUsed: 0,
     },
     cpuTemperature: Math.round((45 + rnd() * 10) * 10) / 10,
+    temperatures: [],
     filesystems: [
       {
         mount: '/',

@@ -13,6 +13,7 @@ export function syntheticReading(ts: number, i: number, host = HOST): SystemRead
     load: [0.1, 0.2, 0.3],
     memory: { total: 8e9, used: 1e9 + i, available: 7e9 - i, percent: 12.5, swapTotal: 0, swapUsed: 0 },
     cpuTemperature: null,
+    temperatures: [],
     filesystems: [
       {
         mount: '/',

@@ -23,6 +23,7 @@ export const systemSeries = {
   swapTotal: 'swap.total',
   swapUsed: 'swap.used',
   cpuTemperature: 'cpu.temperature',
+  temperature: (sensor: string) => `temp.celsius{sensor=${sensor}}`,
   uptime: 'uptime',
   fsTotal: (mount: string) => `fs.total{mount=${mount}}`,
   fsUsed: (mount: string) => `fs.used{mount=${mount}}`,
@@ -56,6 +57,7 @@ export function systemSamples(r: SystemReading): Sample[] {
   ]
   for (const [i, v] of r.cpu.cores.entries()) out.push([s.cpuCore(i), v])
   if (r.cpuTemperature !== null) out.push([s.cpuTemperature, r.cpuTemperature])
+  for (const t of r.temperatures) out.push([s.temperature(t.sensor), t.celsius])
   for (const f of r.filesystems) {
     out.push([s.fsTotal(f.mount), f.total], [s.fsUsed(f.mount), f.used], [s.fsPercent(f.mount), f.percent])
   }

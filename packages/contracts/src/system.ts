@@ -57,6 +57,14 @@ export const SystemReading = z.object({
   }),
   /** °C; null when the machine exposes no CPU sensor (never a made-up 0). */
   cpuTemperature: z.number().min(-100).max(200).nullable(),
+  /**
+   * Every temperature sensor the machine exposes (hwmon chips and thermal zones: CPU, NVMe, chipset, Wi-Fi…), °C.
+   * Absent from readings of older collectors.
+   */
+  temperatures: z
+    .array(z.object({ sensor: z.string().min(1).max(64), celsius: z.number().min(-100).max(200) }))
+    .max(64)
+    .default([]),
   filesystems: z.array(Filesystem).max(256),
   disks: z.array(DiskIo).max(256),
   network: z.array(NetInterface).max(256),

@@ -15,6 +15,7 @@ const system: SystemReading = {
   load: [0.5, 0.4, 0.3],
   memory: { total: 8e9, used: 2e9, available: 6e9, percent: 25, swapTotal: 0, swapUsed: 0 },
   cpuTemperature: null,
+  temperatures: [],
   filesystems: [],
   disks: [],
   network: [],

@@ -35,6 +35,7 @@ export interface RawSnapshot {
   net: Map<string, NetCounters>
   filesystems: Array<Mount & { total: number; used: number; available: number }>
   temperature: number | null
+  temperatures: Array<{ sensor: string; celsius: number }>
 }
 
 const isWholeDisk = (name: string) => !/^(loop|ram|zram|fd|sr)\d*/.test(name)
@@ -46,6 +47,7 @@ const isWholeDisk = (name: string) => !/^(loop|ram|zram|fd|sr)\d*/.test(name)
  */
 export class HostReader {
   private tempPath: string | null = null
+  private sensors: Sensor[] = []
   private disks = new Set<string>()
   private mounts: Mount[] = []
   private mountsReadAt = 0
@@ -66,6 +68,7 @@ export class HostReader {
 
   async init(): Promise<void> {
     this.tempPath = await findCpuTemperature(this.paths.sys)
+    this.sensors = await findSensors(this.paths.sys)
     try {
       this.disks = new Set((await readdir(join(this.paths.sys, 'block'))).filter(isWholeDisk))
     } catch {
@@ -92,16 +95,18 @@ export class HostReader {
       this.mountsReadAt = now
     }
     const f = this.files
-    const [stat, meminfo, loadavg, uptime, diskstats, netdev, temperature, filesystems] = await Promise.all([
-      f.stat.read(),
-      f.meminfo.read(),
-      f.loadavg.read(),
-      f.uptime.read(),
-      f.diskstats.read().catch(() => ''),
-      f.netdev.read(),
-      this.readTemperature(),
-      Promise.all(this.mounts.map((m) => this.statMount(m))),
-    ])
+    const [stat, meminfo, loadavg, uptime, diskstats, netdev, temperature, filesystems, temperatures] =
+      await Promise.all([
+        f.stat.read(),
+        f.meminfo.read(),
+        f.loadavg.read(),
+        f.uptime.read(),
+        f.diskstats.read().catch(() => ''),
+        f.netdev.read(),
+        this.readTemperature(),
+        Promise.all(this.mounts.map((m) => this.statMount(m))),
+        this.readSensors(),
+      ])
     return {
       at: now,
       cpu: parseProcStat(stat),
@@ -111,6 +116,7 @@ export class HostReader {
       disks: parseDiskstats(diskstats, (n) => this.disks.has(n)),
       net: parseNetDev(netdev),
       temperature,
+      temperatures,
       filesystems: filesystems.filter((x): x is NonNullable<typeof x> => x !== null),
     }
   }
@@ -118,7 +124,11 @@ export class HostReader {
   /** Closes the files kept open between samples. */
   async close(): Promise<void> {
     await Promise.all(
-      [...Object.values(this.files), ...(this.tempFile ? [this.tempFile] : [])].map((x) => x.close()),
+      [
+        ...Object.values(this.files),
+        ...(this.tempFile ? [this.tempFile] : []),
+        ...this.sensors.flatMap((s) => (s.file ? [s.file] : [])),
+      ].map((x) => x.close()),
     )
   }
 
@@ -133,6 +143,24 @@ export class HostReader {
     } catch {
       return null
     }
+  }
+
+  /** Every sensor's temperature now (a sensor that cannot be read this time is left out). */
+  private async readSensors(): Promise<Array<{ sensor: string; celsius: number }>> {
+    const out = await Promise.all(
+      this.sensors.map(async (s) => {
+        s.file ??= new ProcFile([s.path])
+        try {
+          const milli = Number((await s.file.read()).trim())
+          return Number.isFinite(milli) && milli > -100_000 && milli < 200_000
+            ? [{ sensor: s.name, celsius: Math.round(milli / 100) / 10 }]
+            : []
+        } catch {
+          return []
+        }
+      }),
+    )
+    return out.flat()
   }
 
   private async readTemperature(): Promise<number | null> {
@@ -167,6 +195,53 @@ const CPU_ZONES = [
   'cpu0-thermal',
   'k10temp',
 ]
+
+interface Sensor {
+  /** "coretemp Package id 0", "nvme Composite", "thermal acpitz": chip and label, unique. */
+  name: string
+  path: string
+  file?: ProcFile
+}
+
+const readText = (p: string) =>
+  readFile(p, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  )
+
+/**
+ * Every temperature sensor: each hwmon chip's `temp*_input` (named by the chip and the input's label), then each
+ * thermal zone no hwmon chip already covers (named by its type). At most 32; names are made unique.
+ */
+export async function findSensors(sys: string): Promise<Sensor[]> {
+  const out: Sensor[] = []
+  const hwmon = join(sys, 'class/hwmon')
+  const chips = new Set<string>()
+  for (const d of (await readdir(hwmon).catch(() => [] as string[])).sort()) {
+    const chip = (await readText(join(hwmon, d, 'name'))) || d
+    chips.add(chip)
+    const inputs = (await readdir(join(hwmon, d)).catch(() => [] as string[]))
+      .filter((f) => /^temp\d+_input$/.test(f))
+      .sort((a, b) => Number(a.slice(4, -6)) - Number(b.slice(4, -6)))
+    for (const f of inputs) {
+      const label = await readText(join(hwmon, d, f.replace('_input', '_label')))
+      out.push({ name: `${chip} ${label || f.slice(0, -6)}`.slice(0, 60), path: join(hwmon, d, f) })
+    }
+  }
+  const thermal = join(sys, 'class/thermal')
+  for (const d of (await readdir(thermal).catch(() => [] as string[])).sort()) {
+    if (!d.startsWith('thermal_zone')) continue
+    const type = (await readText(join(thermal, d, 'type'))) || d
+    if (chips.has(type)) continue
+    out.push({ name: `thermal ${type}`.slice(0, 60), path: join(thermal, d, 'temp') })
+  }
+  const seen = new Map<string, number>()
+  return out.slice(0, 32).map((s) => {
+    const n = (seen.get(s.name) ?? 0) + 1
+    seen.set(s.name, n)
+    return n > 1 ? { ...s, name: `${s.name} #${n}`.slice(0, 64) } : s
+  })
+}
 
 /** Finds the file holding the CPU temperature (millidegrees), or null when the machine exposes none. */
 export async function findCpuTemperature(sys: string): Promise<string | null> {

@@ -35,6 +35,7 @@ export function buildReading(
       swapUsed: Math.max(0, cur.mem.swapTotal - cur.mem.swapFree),
     },
     cpuTemperature: cur.temperature,
+    temperatures: cur.temperatures,
     filesystems: cur.filesystems.map((f) => ({
       mount: f.mount,
       device: f.device,

@@ -10,6 +10,9 @@ const plain: Fmt = Object.assign((v: number) => v.toFixed(2), {
   ticks: (vals: readonly number[], step: number) => numberTicks(vals, step),
 })
 const uptimeFmt: Fmt = (v: number) => duration(v)
+const celsius: Fmt = Object.assign((v: number) => `${v.toFixed(0)} °C`, {
+  ticks: (vals: readonly number[], step: number) => numberTicks(vals, step, ' °C'),
+})
 
 const RANGES = [
   { id: '1h', ms: 3_600_000 },
@@ -46,9 +49,7 @@ const fixed: Metric[] = [
     label: 'CPU temperature',
     group: 'CPU',
     color: '#ef4444',
-    fmt: Object.assign((v: number) => `${v.toFixed(0)} °C`, {
-      ticks: (vals: readonly number[], step: number) => numberTicks(vals, step, ' °C'),
-    }),
+    fmt: celsius,
   },
   { series: 'load.1', label: 'Load (1 min)', group: 'CPU', color: '#a855f7', fmt: plain },
 ]
@@ -110,6 +111,7 @@ const NAMES: Array<{
   { metric: 'net.rx_bps', label: 'Network received', group: 'Network', color: '#06b6d4', fmt: rate },
   { metric: 'net.tx_bps', label: 'Network sent', group: 'Network', color: '#0891b2', fmt: rate },
   { metric: 'uptime', label: 'Uptime', group: 'System', color: '#64748b', fmt: uptimeFmt },
+  { metric: 'temp.celsius', label: 'Temperature', group: 'Sensors', color: '#ef4444', fmt: celsius },
 ]
 
 function metricFor(series: string): Metric {

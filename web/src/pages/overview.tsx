@@ -175,7 +175,15 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
             id="temperature"
             title="CPU temperature"
             value={r.cpuTemperature === null ? 'N/A' : `${r.cpuTemperature.toFixed(1)} °C`}
-            sub={r.cpuTemperature === null ? 'no sensor on this machine' : ''}
+            sub={
+              r.cpuTemperature === null
+                ? r.temperatures.length
+                  ? `no CPU sensor; ${r.temperatures.length} others below`
+                  : 'no sensor on this machine'
+                : r.temperatures.length > 1
+                  ? `hottest of ${r.temperatures.length}: ${Math.max(...r.temperatures.map((t) => t.celsius)).toFixed(0)} °C`
+                  : ''
+            }
           />
           <Tile
             id="uptime"
@@ -269,6 +277,29 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
               </table>
             )}
           </div>
+          {r.temperatures.length > 0 && (
+            <div class="card">
+              <h3>Temperatures</h3>
+              <table data-testid="temperatures">
+                <tbody>
+                  {r.temperatures.map((t) => (
+                    <tr key={t.sensor}>
+                      <td class="mono small">{t.sensor}</td>
+                      <td class="wide">
+                        <div class="bar">
+                          <div
+                            style={{ width: `${Math.min(100, Math.max(0, t.celsius))}%` }}
+                            class={t.celsius > 80 ? 'hot' : ''}
+                          />
+                        </div>
+                      </td>
+                      <td class="num">{t.celsius.toFixed(1)} °C</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
           <div class="card">
             <h3>Network</h3>
             <table data-testid="network">

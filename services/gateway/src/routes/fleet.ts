@@ -35,7 +35,10 @@ export function fleetRoutes(deps: GatewayDeps) {
         disk: fullest
           ? { mount: fullest.mount, percent: fullest.percent, used: fullest.used, total: fullest.total }
           : null,
-        temperature: r?.cpuTemperature ?? null,
+        // The CPU's; without a CPU sensor, the hottest other one.
+        temperature:
+          r?.cpuTemperature ??
+          (r?.temperatures.length ? Math.max(...r.temperatures.map((t) => t.celsius)) : null),
         load1: r?.load[0] ?? null,
         netRxPerSec: sum('rxBytesPerSec'),
         netTxPerSec: sum('txBytesPerSec'),
