@@ -86,3 +86,8 @@ export const HostFacts = z.object({
   bootTime: z.number().int().min(0),
 })
 export type HostFacts = z.infer<typeof HostFacts>
+
+/** Interfaces that carry no traffic of the machine's own: loopback, container veths and bridges, tunnels. */
+export function isVirtualInterface(iface: string): boolean {
+  return /^(lo|veth|docker|br-|virbr|cni|flannel|cali|vxlan|tun|tap|wg|ifb|dummy)/.test(iface)
+}

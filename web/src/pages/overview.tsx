@@ -1,12 +1,13 @@
-import type {
-  Alert,
-  ContainerView,
-  HostFacts,
-  HostSummary,
-  LiveMessage,
-  ServiceStatus,
-  SystemReading,
-  UnitView,
+import {
+  type Alert,
+  type ContainerView,
+  type HostFacts,
+  type HostSummary,
+  isVirtualInterface,
+  type LiveMessage,
+  type ServiceStatus,
+  type SystemReading,
+  type UnitView,
 } from '@homelab/contracts'
 import type { ComponentChildren } from 'preact'
 import { useEffect, useMemo, useState } from 'preact/hooks'
@@ -17,9 +18,6 @@ import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
 import { ago, bytes, duration, pct, percentFmt, rate } from '../format'
 import { perfMark } from '../perf'
-
-/** Interfaces that carry no traffic of the machine's own (loopback, container veths and bridges, tunnels). */
-const VIRTUAL = /^(lo|veth|docker|br-|virbr|cni|flannel|cali|vxlan|tun|tap|wg|ifb|dummy)/
 
 const WINDOW_MS = 15 * 60_000
 
@@ -312,7 +310,9 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
               </thead>
               <tbody>
                 {r.network
-                  .filter((n) => allNics || !VIRTUAL.test(n.iface) || n.rxBytesPerSec + n.txBytesPerSec > 0)
+                  .filter(
+                    (n) => allNics || !isVirtualInterface(n.iface) || n.rxBytesPerSec + n.txBytesPerSec > 0,
+                  )
                   .filter((n) => allNics || n.rxBytes + n.txBytes > 0)
                   .map((n) => (
                     <tr key={n.iface}>

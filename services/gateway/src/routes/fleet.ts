@@ -1,13 +1,10 @@
-import type { FleetHost } from '@homelab/contracts'
+import { type FleetHost, isVirtualInterface } from '@homelab/contracts'
 import { Hono } from 'hono'
 import type { Env, GatewayDeps } from '../context.js'
 import { alerterState } from './alerts.js'
 import { containerViews } from './docker.js'
 import { hostSummaries } from './hosts.js'
 import { latestSystemReading } from './metrics.js'
-
-/** Interfaces that carry no traffic of the machine's own (loopback, container veths and bridges, tunnels). */
-const VIRTUAL = /^(lo|veth|docker|br-|virbr|cni|flannel|cali|vxlan|tun|tap|wg|ifb|dummy)/
 
 /** GET /api/fleet: every host as one row (status, CPU, memory, disk, temperature, load, network, containers, alerts). */
 export function fleetRoutes(deps: GatewayDeps) {
@@ -21,7 +18,7 @@ export function fleetRoutes(deps: GatewayDeps) {
       const r = latestSystemReading(deps, h.host)
       const views = containerViews(deps, h.host)
       const fullest = r ? [...r.filesystems].sort((a, b) => b.percent - a.percent)[0] : undefined
-      const nics = r?.network.filter((n) => !VIRTUAL.test(n.iface)) ?? []
+      const nics = r?.network.filter((n) => !isVirtualInterface(n.iface)) ?? []
       const sum = (k: 'rxBytesPerSec' | 'txBytesPerSec') => (r ? nics.reduce((t, n) => t + n[k], 0) : null)
       return {
         host: h.host,

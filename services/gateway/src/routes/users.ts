@@ -14,15 +14,8 @@ import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { clientOf, jsonBody, requireLogin, requireRole } from '../middleware.js'
 
-function conflicts<T>(f: () => T): T {
-  try {
-    return f()
-  } catch (e) {
-    if (e instanceof AccountConflict) throw new ApiFailure(409, 'conflict', e.message)
-    throw e
-  }
-}
-async function conflictsAsync<T>(f: () => Promise<T>): Promise<T> {
+/** Runs an account change, answering 409 with its message when the rules refuse it (the last admin, a name taken). */
+async function conflicts<T>(f: () => T | Promise<T>): Promise<T> {
   try {
     return await f()
   } catch (e) {
@@ -58,7 +51,7 @@ export function userRoutes(deps: GatewayDeps) {
   )
   app.post('/', async (c) => {
     const body = parseInput(NewUser, await jsonBody(c), 'body')
-    const u = await conflictsAsync(() => deps.auth.accounts.add(body.name, body.role, body.password))
+    const u = await conflicts(() => deps.auth.accounts.add(body.name, body.role, body.password))
     const by = c.get('principal')
     audit('user.created', by, u.name, `${u.name} (${u.role}) created by ${by.name}`, u.role)
     return c.json(deps.auth.accounts.view(u, 0), 201)
@@ -68,9 +61,9 @@ export function userRoutes(deps: GatewayDeps) {
     const patch = parseInput(UserPatch, await jsonBody(c), 'body')
     const by = c.get('principal')
     if (!deps.auth.accounts.get(name)) throw new ApiFailure(404, 'not_found', `no user named "${name}"`)
-    if (patch.role) conflicts(() => deps.auth.accounts.setRole(name, patch.role!))
+    if (patch.role) await conflicts(() => deps.auth.accounts.setRole(name, patch.role!))
     if (patch.password) {
-      await conflictsAsync(() => deps.auth.accounts.setPassword(name, patch.password!))
+      await conflicts(() => deps.auth.accounts.setPassword(name, patch.password!))
       // A password set by an admin (a reset) ends the user's sessions: whoever had it is out.
       deps.auth.endSessionsOf(name)
     }
@@ -81,11 +74,11 @@ export function userRoutes(deps: GatewayDeps) {
     audit('user.changed', by, u.name, `${u.name}: ${what} by ${by.name}`, u.role)
     return c.json(deps.auth.accounts.view(u, deps.auth.sessionCount(u)))
   })
-  app.delete('/:name', (c) => {
+  app.delete('/:name', async (c) => {
     const name = nameParam(c.req.param('name'))
     const by = c.get('principal')
     const u = deps.auth.accounts.get(name)
-    if (!u || !conflicts(() => deps.auth.accounts.remove(name)))
+    if (!u || !(await conflicts(() => deps.auth.accounts.remove(name))))
       throw new ApiFailure(404, 'not_found', `no user named "${name}"`)
     deps.auth.endSessionsOf(u.name)
     audit('user.removed', by, u.name, `${u.name} removed by ${by.name}`)
