@@ -151,6 +151,19 @@ describeWith(
       const t = setInterval(tick, 1000)
       cleanups.push(() => clearInterval(t))
     }
+    // A host whose reading has nothing to list: no filesystem, only a virtual interface that never carried traffic.
+    const bare = await agentClient(b, dir.path, 'bare-box')
+    clients.push(bare)
+    await bare.publishAsync(
+      topics.reading('bare-box', 'sys-collector', 'system'),
+      json({
+        ...syntheticReading(Date.now(), 0, 'bare-box'),
+        filesystems: [],
+        temperatures: [],
+        network: [{ iface: 'veth0', rxBytesPerSec: 0, txBytesPerSec: 0, rxBytes: 0, txBytes: 0 }],
+      }),
+      { qos: 1, retain: true },
+    )
     cleanups.push(async () => {
       for (const c of clients) await c.endAsync()
     })
@@ -226,4 +239,38 @@ describeWith(
       }
     expect(problems).toStrictEqual([])
   }, 240_000)
+
+  it('says what would appear and why a list is empty, instead of a bare table header', async () => {
+    const page = await browser.newPage({ viewport: { width: 360, height: 900 } })
+    await page.goto(base)
+    await page.fill('#username', 'owner')
+    await page.fill('#password', TEST_PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('[data-testid=fleet]')
+    const shown = async (id: string) => page.isVisible(`[data-testid=${id}]`)
+
+    await page.goto(`${base}/?host=bare-box`)
+    await page.waitForSelector('[data-testid=filesystems-empty]')
+    expect(await page.textContent('[data-testid=filesystems-empty]')).toContain('No filesystem reported')
+    expect(await page.textContent('[data-testid=network-empty]')).toContain('None of the 1 interfaces')
+    expect(await shown('filesystems')).toBe(false)
+    expect(await shown('network')).toBe(false)
+    // Listing every interface fills the table and the notice goes.
+    await page.click('[data-testid=all-interfaces]')
+    await page.waitForSelector('[data-testid=network] >> text=veth0')
+    expect(await shown('network-empty')).toBe(false)
+
+    await page.goto(`${base}/containers`)
+    await page.waitForSelector('[data-testid^=row-compose-project-4]')
+    await page.fill('input[aria-label=filter]', 'no-such-container')
+    await page.waitForSelector('[data-testid=containers-nomatch]')
+    expect(await shown('containers')).toBe(false)
+
+    await page.goto(`${base}/services`)
+    await page.waitForSelector('[data-testid="unit-homelab-unit-299.service"]')
+    await page.fill('input[aria-label=search]', 'no-such-unit')
+    expect(await page.textContent('[data-testid=units-nomatch]')).toContain('no-such-unit')
+    expect(await shown('units')).toBe(false)
+    await page.close()
+  }, 60_000)
 })

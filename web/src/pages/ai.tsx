@@ -10,6 +10,7 @@ import type uPlot from 'uplot'
 import { api, HttpError, openLive } from '../api'
 import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
+import { Empty } from '../components/empty'
 import { ago, bytes } from '../format'
 
 const RANGES = [
@@ -154,8 +155,12 @@ export function Ai({ host }: { host: string }) {
       <section class="grid2">
         <div class="card">
           <h3>Loaded models</h3>
-          {loaded.length === 0 && <p class="muted small">No model is loaded.</p>}
-          <table data-testid="loaded">
+          {loaded.length === 0 && (
+            <Empty testId="loaded-empty">
+              No model is loaded. Ollama loads one at its first request and unloads it after its keep-alive.
+            </Empty>
+          )}
+          <table data-testid="loaded" hidden={loaded.length === 0}>
             <tbody>
               {loaded.map((m) => (
                 <tr key={m.name}>
@@ -253,7 +258,12 @@ export function Ai({ host }: { host: string }) {
       <section class="grid2">
         <div class="card scroll">
           <h3>Installed models</h3>
-          <table data-testid="installed">
+          {installed.length === 0 && (
+            <Empty testId="installed-empty">
+              No model is installed in this Ollama; <code>ollama pull NAME</code> adds one.
+            </Empty>
+          )}
+          <table data-testid="installed" hidden={installed.length === 0}>
             <thead>
               <tr>
                 <th>model</th>
@@ -282,8 +292,13 @@ export function Ai({ host }: { host: string }) {
         </div>
         <div class="card scroll">
           <h3>Recent requests</h3>
-          {requests.length === 0 && <p class="muted small">None yet.</p>}
-          <table data-testid="requests">
+          {requests.length === 0 && (
+            <Empty testId="requests-empty">
+              No request seen yet: requests made through the collector's Ollama proxy appear here with their
+              timings.
+            </Empty>
+          )}
+          <table data-testid="requests" hidden={requests.length === 0}>
             <thead>
               <tr>
                 <th>when</th>

@@ -1,6 +1,7 @@
 import type { Alert, AlertsResponse, HostSummary, Role, RulesResponse, RuleView } from '@homelab/contracts'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
+import { Empty } from '../components/empty'
 import { ago } from '../format'
 
 const SEVERITY_BADGE = { critical: 'bad', warning: 'warn', info: 'muted' } as const
@@ -137,7 +138,13 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
             </ul>
           </div>
         )}
-        <table data-testid="rules" class="cards">
+        {rules && rules.rules.length === 0 && (
+          <Empty testId="rules-empty">
+            No rules: the rules file has none. Removing the file brings back the default rules at the next
+            start.
+          </Empty>
+        )}
+        <table data-testid="rules" class="cards" hidden={rules?.rules.length === 0}>
           <thead>
             <tr>
               <th>Rule</th>
@@ -177,7 +184,12 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
       <div class="grid2">
         <div class="card">
           <h3>Channels</h3>
-          <table data-testid="channels">
+          {rules && rules.channels.length === 0 && (
+            <Empty testId="channels-empty">
+              No channel: alerts are kept and shown here, but sent nowhere.
+            </Empty>
+          )}
+          <table data-testid="channels" hidden={rules?.channels.length === 0}>
             <tbody>
               {(rules?.channels ?? []).map((c) => (
                 <tr key={c.name}>

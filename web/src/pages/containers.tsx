@@ -13,6 +13,7 @@ import { api, HttpError, openLive } from '../api'
 import { url } from '../base'
 import { historyOptions, type Marker, markersPlugin } from '../charts'
 import { Chart } from '../components/chart'
+import { Empty } from '../components/empty'
 import { ago, bytes, pct, percentFmt, rate } from '../format'
 
 const SPARK = 60
@@ -389,8 +390,15 @@ function ContainerList({
       </div>
       <section class="grid-main">
         <div class="card scroll">
-          {d.loaded && d.views.size === 0 && <p class="muted">No containers on this host.</p>}
-          <table data-testid="containers">
+          {d.loaded && d.views.size === 0 && (
+            <Empty testId="containers-empty">
+              No containers on this host: containers appear here as soon as Docker reports them.
+            </Empty>
+          )}
+          {d.views.size > 0 && groups.length === 0 && (
+            <Empty testId="containers-nomatch">No container matches this filter.</Empty>
+          )}
+          <table data-testid="containers" hidden={groups.length === 0}>
             <thead>
               <tr>
                 <th>container</th>

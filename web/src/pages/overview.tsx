@@ -16,6 +16,7 @@ import { api, openLive } from '../api'
 import { url } from '../base'
 import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
+import { Empty } from '../components/empty'
 import { ago, bytes, duration, pct, percentFmt, rate } from '../format'
 import { perfMark } from '../perf'
 
@@ -133,6 +134,11 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   }, [avail, status, summary])
 
   const r = reading
+  const nics = (r?.network ?? []).filter(
+    (n) =>
+      allNics ||
+      ((!isVirtualInterface(n.iface) || n.rxBytesPerSec + n.txBytesPerSec > 0) && n.rxBytes + n.txBytes > 0),
+  )
   return (
     <main>
       <section class="facts">
@@ -144,7 +150,12 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           </span>
         )}
       </section>
-      {!r && <p class="muted">Waiting for the first reading from {host}…</p>}
+      {!r && (
+        <Empty testId="overview-waiting">
+          Waiting for the first reading from {host}: the sys-collector sends one every interval (5 s by
+          default). If this stays, the <a href={url('/health')}>Health</a> page says whether it runs.
+        </Empty>
+      )}
       {r && (
         <section class="tiles">
           <Tile
@@ -220,7 +231,13 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           </div>
           <div class="card">
             <h3>Disks</h3>
-            <table data-testid="filesystems" class="cards">
+            {r.filesystems.length === 0 && (
+              <Empty testId="filesystems-empty">
+                No filesystem reported: the sys-collector lists mounted filesystems with a size (in a
+                container, mount the host's root read-only, e.g. <code>-v /:/host:ro</code>).
+              </Empty>
+            )}
+            <table data-testid="filesystems" class="cards" hidden={r.filesystems.length === 0}>
               <thead>
                 <tr>
                   <th>mount</th>
@@ -300,7 +317,14 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           )}
           <div class="card">
             <h3>Network</h3>
-            <table data-testid="network">
+            {nics.length === 0 && (
+              <Empty testId="network-empty">
+                {r.network.length === 0
+                  ? 'No network interface reported by this host.'
+                  : `None of the ${r.network.length} interfaces is a real one that has carried traffic; the button below lists them all.`}
+              </Empty>
+            )}
+            <table data-testid="network" hidden={nics.length === 0}>
               <thead>
                 <tr>
                   <th>interface</th>
@@ -309,18 +333,13 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
                 </tr>
               </thead>
               <tbody>
-                {r.network
-                  .filter(
-                    (n) => allNics || !isVirtualInterface(n.iface) || n.rxBytesPerSec + n.txBytesPerSec > 0,
-                  )
-                  .filter((n) => allNics || n.rxBytes + n.txBytes > 0)
-                  .map((n) => (
-                    <tr key={n.iface}>
-                      <td class="mono">{n.iface}</td>
-                      <td class="num">{rate(n.rxBytesPerSec)}</td>
-                      <td class="num">{rate(n.txBytesPerSec)}</td>
-                    </tr>
-                  ))}
+                {nics.map((n) => (
+                  <tr key={n.iface}>
+                    <td class="mono">{n.iface}</td>
+                    <td class="num">{rate(n.rxBytesPerSec)}</td>
+                    <td class="num">{rate(n.txBytesPerSec)}</td>
+                  </tr>
+                ))}
               </tbody>
             </table>
             {r.network.length > 0 && (

@@ -8,6 +8,7 @@ import {
 } from '@homelab/contracts'
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { api, HttpError, openLive } from '../api'
+import { Empty } from '../components/empty'
 import { ago, bytes, pct } from '../format'
 import { Confirm } from './containers'
 
@@ -117,7 +118,16 @@ export function Services({ host, role }: { host: string; role: Role }) {
       </div>
       <section class="grid-main">
         <div class="card scroll">
-          <table data-testid="units">
+          {units.size === 0 && (
+            <Empty testId="units-empty">
+              No units yet: once it reaches systemd, the systemd-collector lists the units that match{' '}
+              <code>HOMELAB_SYSTEMD_UNITS</code> (by default <code>*.service</code>).
+            </Empty>
+          )}
+          {units.size > 0 && list.length === 0 && (
+            <Empty testId="units-nomatch">No unit matches “{q}”.</Empty>
+          )}
+          <table data-testid="units" hidden={list.length === 0}>
             <thead>
               <tr>
                 <th>unit</th>
