@@ -560,7 +560,6 @@ describeWith(
   const cleanups: Array<() => Promise<void> | void> = []
   let base = ''
   let proxy = ''
-  let token = ''
 
   beforeAll(async () => {
     cleanups.push(dir.remove)
@@ -585,7 +584,7 @@ describeWith(
     await gw.start()
     cleanups.push(() => gw.stop())
     base = `http://127.0.0.1:${gw.port}`
-    token = await accountWithToken(gw, 'viewer', 'viewer')
+    await accountWithToken(gw, 'viewer', 'viewer')
     const svc = new OllamaCollectorService({
       url: b.url,
       username: SVC,

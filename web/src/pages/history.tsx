@@ -456,7 +456,7 @@ export function History({ host }: { host: string }) {
           )}
         </h3>
         {error && <p class="error">{error}</p>}
-        {answers && answers.every((a) => a.columns[0].length === 0) && (
+        {answers?.every((a) => a.columns[0].length === 0) && (
           <p class="muted" data-testid="history-empty">
             No samples in this range: {host} was not reporting {single ? m.label : 'these series'} then (the
             monitor was not running, or the series is newer). Try a longer range.
