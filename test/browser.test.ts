@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -197,6 +199,58 @@ describeWith(
     expect(await page.textContent('[data-testid=theme]')).toMatch(/Auto|Dark|Light/)
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(bg).toBe('rgb(15, 17, 21)')
+    expect(errors).toStrictEqual([])
+    await page.close()
+  })
+
+  it('lists the processes live on the Overview, with one the test started, sortable and searchable', async () => {
+    const marker = `hl-proc-marker-${process.pid}`
+    // Busy on one core and holding 80 MB: at the top of both lists.
+    const child = spawn(
+      process.execPath,
+      ['-e', `const b = Buffer.alloc(80e6, 1); for (;;) b[0]++ // ${marker}`],
+      {
+        stdio: 'ignore',
+      },
+    )
+    cleanups.push(() => void child.kill('SIGKILL'))
+    const page = await loggedIn(1280)
+    const row = `[data-testid=proc-${child.pid}]`
+    await page.waitForSelector(row, { timeout: 20_000 })
+    await expect
+      .poll(() => page.textContent(`${row} td[data-label=CPU]`), { timeout: 10_000 })
+      .toMatch(/^(?:[5-9]\d|1\d\d)\.\d%$/)
+    const vmRss =
+      Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024
+    const shown = (await page.textContent(`${row} td[data-label=memory]`)) ?? ''
+    const mb = Number(/([\d.]+) MiB/.exec(shown)?.[1]) * 1024 * 1024
+    expect(Math.abs(mb - vmRss) / vmRss, shown).toBeLessThan(0.05)
+    expect(await page.textContent('[data-testid=process-counts]')).toMatch(/^\d+ processes · \d+ running/)
+    // Search narrows to the command line's marker; sorting by PID puts the lowest first.
+    await page.fill('input[aria-label="search processes"]', marker)
+    await expect.poll(() => page.$$eval('[data-testid=processes] tbody tr', (els) => els.length)).toBe(1)
+    await page.fill('input[aria-label="search processes"]', 'no-such-process-anywhere')
+    await page.waitForSelector('[data-testid=processes-nomatch]')
+    await page.fill('input[aria-label="search processes"]', '')
+    await page.click('[data-testid=proc-sort-pid]')
+    await page.click('[data-testid=proc-sort-pid]')
+    const pids = await page.$$eval('[data-testid=processes] tbody td[data-label=pid]', (els) =>
+      els.map((e) => Number(e.textContent)),
+    )
+    expect(pids.length).toBeGreaterThan(1)
+    expect(pids).toStrictEqual([...pids].sort((a, b) => a - b))
+    // History keeps the busiest names: node's CPU is a series.
+    await expect
+      .poll(
+        async () => {
+          const r = await fetch(`${base}/api/series?prefix=proc.`, {
+            headers: { authorization: `Bearer ${ADMIN}` },
+          })
+          return ((await r.json()) as { series: string[] }).series
+        },
+        { timeout: 15_000 },
+      )
+      .toContain('proc.cpu{name=node}')
     expect(errors).toStrictEqual([])
     await page.close()
   })

@@ -2,7 +2,13 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { AlerterService } from '@homelab/alerter'
 import type { Credentials, RunningBroker } from '@homelab/broker'
-import { type CommandResult, type ContainerView, createTopics, type Event } from '@homelab/contracts'
+import {
+  type CommandResult,
+  type ContainerView,
+  createTopics,
+  type Event,
+  ProcessesResponse,
+} from '@homelab/contracts'
 import { DockerCollectorService } from '@homelab/docker-collector'
 import type { Gateway } from '@homelab/gateway'
 import type { Recorder } from '@homelab/recorder'
@@ -27,6 +33,7 @@ import {
   startAlerter,
   startGateway,
   startRecorder,
+  startSysCollector,
   startTestBroker,
   TEST_PASSWORD,
   tempDir,
@@ -197,6 +204,28 @@ describeWith(
     expect(h.r.containerName).toBe(name)
     expect(Math.max(...h.cpu)).toBeGreaterThan(60)
     expect(h.r.events.some((e: Event) => e.type === 'container.start' && e.subject === name)).toBe(true)
+
+    // The host's processes list shows the container's busy process, named by the container it runs in.
+    const sys = await startSysCollector(url, 'sys-collector', creds['sys-collector'], 1000)
+    try {
+      const p = await waitFor(
+        async () => {
+          const r = await api(`/api/hosts/${HOST}/processes`)
+          if (r.status !== 200) return null
+          const body = ProcessesResponse.parse(await r.json())
+          return (
+            body.processes.find((x) => x.containerId === id && x.name === 'yes' && x.cpuPercent > 50) ?? null
+          )
+        },
+        15_000,
+        "the busy container's process in the processes list",
+      )
+      expect(p.containerName).toBe(name)
+      expect(p.command).toContain('yes')
+      expect(p.unit).toBeNull()
+    } finally {
+      await sys.stop()
+    }
   })
 
   it('publishes die with the exit code within 1 s of kill -9 of the main process, and oom past the memory limit', async () => {

@@ -12,6 +12,7 @@ import { benchFuzz } from './fuzz.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchOllama } from './ollama.js'
+import { benchProcesses } from './processes.js'
 import { benchSoak } from './soak.js'
 import { benchSysSample } from './sys-sample.js'
 import { benchSystemd } from './systemd.js'
@@ -20,6 +21,7 @@ import { benchUi } from './ui.js'
 // `npm run bench` runs them all; `npm run bench -- ingest history` runs some. BENCH_SECONDS sets the footprint window.
 const all = [
   'sys',
+  'processes',
   'ingest',
   'history',
   'api',
@@ -42,6 +44,7 @@ process.stdout.write(
 )
 try {
   if (run.includes('sys')) await benchSysSample()
+  if (run.includes('processes')) await benchProcesses()
   if (run.includes('ui')) await benchUi(join(dir, 'ui'))
   if (run.includes('ingest')) await benchIngest(join(dir, 'ingest'))
   if (run.includes('history')) benchHistory(dir)

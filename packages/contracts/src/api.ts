@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { EpochMs, HostId } from './envelope.js'
+import { ProcessesReading, ProcessInfo } from './processes.js'
 import { SERIES_NAME_RE } from './series.js'
 
 /** Every HTTP error body. */
@@ -137,3 +138,14 @@ export const FleetHost = z.object({
 })
 export type FleetHost = z.infer<typeof FleetHost>
 export const FleetResponse = z.object({ self: HostId, hosts: z.array(FleetHost) })
+
+/**
+ * GET /api/hosts/:host/processes: the sys-collector's latest processes reading, each process with the name of the
+ * container it runs in (the docker-collector's name for its id) and whether the reading is current.
+ */
+export const ProcessesResponse = ProcessesReading.extend({
+  processes: z.array(ProcessInfo.extend({ containerName: z.string().nullable() })),
+  /** The sys-collector is offline: this is its last reading. */
+  stale: z.boolean(),
+})
+export type ProcessesResponse = z.infer<typeof ProcessesResponse>

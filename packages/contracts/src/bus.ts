@@ -22,6 +22,7 @@ import {
   ollamaSamples,
   ollamaSeries,
 } from './ollama.js'
+import { ProcessesReading, processSamples, processSeries } from './processes.js'
 import { type Sample, systemSamples, systemSeries } from './series.js'
 import { Availability, ServiceStatus } from './status.js'
 import { HostFacts, SystemReading } from './system.js'
@@ -35,6 +36,7 @@ import type { ParsedTopic } from './topics.js'
 export interface ReadingDocs {
   system: SystemReading
   facts: HostFacts
+  processes: ProcessesReading
   container: ContainerReading
   engine: EngineReading
   unit: UnitReading
@@ -55,6 +57,7 @@ export interface ReadingKind<D> {
 export const READING_KINDS: { readonly [K in ReadingKindName]: ReadingKind<ReadingDocs[K]> } = {
   system: { schema: SystemReading, samples: (r) => systemSamples(r) },
   facts: { schema: HostFacts, samples: null },
+  processes: { schema: ProcessesReading, samples: (r) => processSamples(r) },
   container: { schema: ContainerReading, samples: (r) => containerSamples(r) },
   engine: { schema: EngineReading, samples: (r) => engineSamples(r) },
   unit: { schema: UnitReading, samples: (r) => unitSamples(r) },
@@ -80,6 +83,7 @@ function parserFor<K extends ReadingKindName>(kind: K) {
 const PARSERS = {
   system: parserFor('system'),
   facts: parserFor('facts'),
+  processes: parserFor('processes'),
   container: parserFor('container'),
   engine: parserFor('engine'),
   unit: parserFor('unit'),
@@ -128,7 +132,15 @@ function metricsOf(table: SeriesTable): MetricDef[] {
  * alert rules can use its metrics; the alerter's core does not change.
  */
 export const METRICS: ReadonlyMap<string, MetricDef> = new Map(
-  [systemSeries, containerSeries, engineSeries, unitSeries, ollamaSeries, { firing: 'alerts.firing' }]
+  [
+    systemSeries,
+    processSeries,
+    containerSeries,
+    engineSeries,
+    unitSeries,
+    ollamaSeries,
+    { firing: 'alerts.firing' },
+  ]
     .flatMap((t) => metricsOf(t as SeriesTable))
     .map((m) => [m.name, m]),
 )

@@ -29,6 +29,7 @@ export const LiveMessage = z.discriminatedUnion('channel', [
   z.discriminatedUnion('kind', [
     liveReadingSchema('system'),
     liveReadingSchema('facts'),
+    liveReadingSchema('processes'),
     liveReadingSchema('container'),
     liveReadingSchema('engine'),
     liveReadingSchema('unit'),
@@ -54,6 +55,7 @@ type Build<K extends ReadingKindName> = (
 const BUILDERS: { [K in ReadingKindName]: Build<K> } = {
   system: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'system', entity, payload }),
   facts: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'facts', entity, payload }),
+  processes: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'processes', entity, payload }),
   container: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'container', entity, payload }),
   engine: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'engine', entity, payload }),
   unit: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'unit', entity, payload }),

@@ -1,4 +1,5 @@
-import { HostFacts, SystemReading, type Topics } from '@homelab/contracts'
+import { join } from 'node:path'
+import { HostFacts, ProcessesReading, SystemReading, type Topics } from '@homelab/contracts'
 import {
   Callbacks,
   type Counters,
@@ -7,6 +8,7 @@ import {
   type MqttConnection,
 } from '@homelab/service-kit'
 import { type HostPaths, HostReader, type RawSnapshot } from './host-reader.js'
+import { ProcessReader } from './processes.js'
 import { buildReading } from './sampler.js'
 import { readHostFacts } from './si-adapter.js'
 
@@ -15,6 +17,8 @@ export interface SysCollectorDeps {
   topics: Topics
   host: string
   intervalMs: number
+  /** Processes per top list; 0: no processes reading. */
+  processesTop: number
   paths: HostPaths
   log: Logger
   counters: Counters
@@ -30,6 +34,8 @@ export class SysCollector {
   private prev: RawSnapshot | null = null
   private busy = false
   private readonly reader: HostReader
+  private readonly processes: ProcessReader | null
+  private lastProcesses: ProcessesReading | null = null
   /** Test and bench hook: called after each published reading. */
   onReading: ((r: SystemReading) => void) | null = null
   /** Called after each published reading (the service's own hooks: HA discovery). */
@@ -39,6 +45,10 @@ export class SysCollector {
 
   constructor(private readonly d: SysCollectorDeps) {
     this.reader = new HostReader(d.paths)
+    this.processes =
+      d.processesTop > 0
+        ? new ProcessReader(d.paths.proc, join(d.paths.rootfs || '/', 'etc/passwd'), d.processesTop)
+        : null
     this.onPublished = new Callbacks(d.counters, d.log)
   }
 
@@ -59,6 +69,13 @@ export class SysCollector {
       d.log.warn('could not read host facts:', e)
     }
     this.prev = await this.reader.read()
+    try {
+      this.processes?.init()
+      this.processes?.sample()
+    } catch (e) {
+      this.d.counters.inc('processes.errors')
+      d.log.warn('cannot read processes:', e)
+    }
     this.schedule()
   }
 
@@ -88,6 +105,7 @@ export class SysCollector {
         this.lastReading = reading
         this.onReading?.(reading)
         this.onPublished.call(reading)
+        this.publishProcesses(reading.ts)
       }
       this.prev = cur
       if (this.d.counters.get('sample.errors') > 0) this.d.conn.setStatus('ok', null)
@@ -97,6 +115,41 @@ export class SysCollector {
       this.d.conn.setStatus('degraded', `sampling failed: ${(e as Error).message}`)
     } finally {
       this.busy = false
+    }
+  }
+
+  /** The top processes, sampled right after the system reading (same timestamp). */
+  private publishProcesses(ts: number): void {
+    if (!this.processes) return
+    try {
+      const before = this.processes.skipped
+      const s = this.processes.sample()
+      if (this.processes.skipped > before)
+        this.d.counters.inc('processes.vanished', this.processes.skipped - before)
+      const r: ProcessesReading = {
+        v: 1,
+        ts,
+        host: this.d.host,
+        source: 'sys-collector',
+        intervalMs: this.d.intervalMs,
+        total: s.total,
+        running: s.running,
+        threads: s.threads,
+        top: this.d.processesTop,
+        processes: s.processes,
+      }
+      this.d.conn.publishJson(
+        this.d.topics.reading(this.d.host, 'sys-collector', 'processes'),
+        ProcessesReading,
+        r,
+        {
+          retain: true,
+        },
+      )
+      this.lastProcesses = r
+    } catch (e) {
+      this.d.counters.inc('processes.errors')
+      this.d.log.once(`processes:${(e as Error).message}`, 'reading processes failed:', e)
     }
   }
 
@@ -111,6 +164,13 @@ export class SysCollector {
       d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, this.hostFacts, {
         retain: true,
       })
+    if (this.lastProcesses)
+      d.conn.publishJson(
+        d.topics.reading(d.host, 'sys-collector', 'processes'),
+        ProcessesReading,
+        this.lastProcesses,
+        { retain: true },
+      )
     if (this.lastReading)
       d.conn.publishJson(
         d.topics.reading(d.host, 'sys-collector', 'system'),

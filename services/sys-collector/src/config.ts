@@ -10,5 +10,7 @@ export const SysCollectorConfig = z.object({
   HOMELAB_SYS_DIR: z.string().min(1).default('/sys'),
   /** Where the host's root filesystem is mounted when this runs in a container (e.g. /host); empty on the host. */
   HOMELAB_ROOTFS: z.string().default(''),
+  /** How many processes each top list (by CPU, by memory) carries; 0 turns the processes reading off. */
+  HOMELAB_PROCESSES_TOP: z.coerce.number().int().min(0).max(100).default(15),
 })
 export type SysCollectorConfig = z.infer<typeof SysCollectorConfig>

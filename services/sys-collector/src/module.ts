@@ -12,6 +12,7 @@ export const sysCollector: ServiceModule<SysCollectorConfig> = {
       host: ctx.host,
       topics: ctx.topics,
       intervalMs: c.HOMELAB_SYS_INTERVAL_MS,
+      processesTop: c.HOMELAB_PROCESSES_TOP,
       paths: { proc: c.HOMELAB_PROC_DIR, sys: c.HOMELAB_SYS_DIR, rootfs: c.HOMELAB_ROOTFS },
       log: ctx.log,
       counters: ctx.counters,

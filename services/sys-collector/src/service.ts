@@ -6,6 +6,8 @@ import type { HostPaths } from './host-reader.js'
 
 export interface SysCollectorServiceOptions extends CollectorLogin {
   intervalMs: number
+  /** Processes per top list; 0: no processes reading. */
+  processesTop?: number
   paths: HostPaths
 }
 
@@ -21,6 +23,7 @@ export class SysCollectorService extends CollectorService<SysCollector> {
           topics: o.topics,
           host: o.host,
           intervalMs: o.intervalMs,
+          processesTop: o.processesTop ?? 15,
           paths: o.paths,
           log: o.log,
           counters,

@@ -112,6 +112,10 @@ const NAMES: Array<{
   { metric: 'net.tx_bps', label: 'Network sent', group: 'Network', color: '#0891b2', fmt: rate },
   { metric: 'uptime', label: 'Uptime', group: 'System', color: '#64748b', fmt: uptimeFmt },
   { metric: 'temp.celsius', label: 'Temperature', group: 'Sensors', color: '#ef4444', fmt: celsius },
+  { metric: 'proc.cpu', label: 'Process CPU % of a core', group: 'Processes', color: '#3b82f6', fmt: percentFmt },
+  { metric: 'proc.rss', label: 'Process memory', group: 'Processes', color: '#10b981', fmt: bytes },
+  { metric: 'proc.count', label: 'Processes', group: 'Processes', color: '#64748b', fmt: plain },
+  { metric: 'proc.running', label: 'Processes running', group: 'Processes', color: '#a855f7', fmt: plain },
 ]
 
 function metricFor(series: string): Metric {

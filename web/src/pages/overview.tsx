@@ -5,6 +5,7 @@ import {
   type HostSummary,
   isVirtualInterface,
   type LiveMessage,
+  type ProcessesReading,
   type ServiceStatus,
   type SystemReading,
   type UnitView,
@@ -17,6 +18,7 @@ import { url } from '../base'
 import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
 import { Empty } from '../components/empty'
+import { Processes } from '../components/processes'
 import { ago, bytes, duration, pct, percentFmt, rate } from '../format'
 import { perfMark } from '../perf'
 
@@ -54,6 +56,7 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   const [units, setUnits] = useState<UnitView[] | null>(null)
   const [alerts, setAlerts] = useState<Alert[]>([])
   const [allNics, setAllNics] = useState(false)
+  const [processes, setProcesses] = useState<ProcessesReading | null>(null)
 
   useEffect(() => {
     // What the other pages detail, summarised here: refreshed every 5 s (containers, units) and 10 s (alerts).
@@ -84,6 +87,7 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
 
   useEffect(() => {
     setReading(null)
+    setProcesses(null)
     setLive({ x: [], cpu: [], mem: [] })
     const to = Date.now()
     // Backfill the live charts from history, then append what the stream brings.
@@ -114,6 +118,7 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           setReading(r)
           setLive((l) => push(l, r))
         } else if (m.channel === 'reading' && m.kind === 'facts' && m.payload) setFacts(m.payload)
+        else if (m.channel === 'reading' && m.kind === 'processes') setProcesses(m.payload)
         else if (m.channel === 'status' && m.payload) {
           const status = m.payload
           setStatus((s) => ({ ...s, [m.service]: status }))
@@ -356,6 +361,7 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
             )}
           </div>
           <Summaries host={host} containers={containers} units={units} alerts={alerts} />
+          <Processes reading={processes} containers={containers} />
           <MonitorHealth services={services} />
         </section>
       )}

@@ -1,10 +1,19 @@
-import { CommandAction, CommandTarget, HostId, type HostSummary, ServiceName } from '@homelab/contracts'
+import {
+  CommandAction,
+  CommandTarget,
+  HostId,
+  type HostSummary,
+  ProcessesReading,
+  type ProcessesResponse,
+  ServiceName,
+} from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
-import { parseInput } from '../errors.js'
+import { ApiFailure, parseInput } from '../errors.js'
 import { jsonBody, requireRole } from '../middleware.js'
+import { containerViews } from './docker.js'
 
 const EventsQuery = z
   .object({
@@ -75,6 +84,38 @@ export function hostRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
 
   app.get('/hosts', (c) => c.json({ self: deps.host, hosts: hostSummaries(deps) }))
+
+  app.get('/hosts/:host/processes', (c) => {
+    const host = parseInput(HostId, c.req.param('host'), 'host')
+    const topic = deps.topics.reading(host, 'sys-collector', 'processes')
+    const live = deps.hub.latestOn(topic)
+    let r: ProcessesReading | null =
+      live?.channel === 'reading' && live.kind === 'processes' ? live.payload : null
+    if (!r) {
+      const row = deps.projections()?.latest(topic)
+      const parsed = row ? ProcessesReading.safeParse(JSON.parse(row.payload)) : null
+      r = parsed?.success ? parsed.data : null
+    }
+    if (!r)
+      throw new ApiFailure(
+        404,
+        'not_found',
+        `no processes reading from host "${host}" yet (its sys-collector publishes one every interval unless HOMELAB_PROCESSES_TOP is 0)`,
+      )
+    const names = new Map(containerViews(deps, host).map((v) => [v.containerId, v.containerName]))
+    const online = deps.hub.latestOn(deps.topics.availability(host, 'sys-collector'))?.payload === 'online'
+    const body: ProcessesResponse = {
+      ...r,
+      stale: !online,
+      processes: r.processes.map((p) => ({
+        ...p,
+        containerName: p.containerId
+          ? (names.get(p.containerId) ?? names.get(p.containerId.slice(0, 12)) ?? null)
+          : null,
+      })),
+    }
+    return c.json(body)
+  })
 
   app.get('/events', (c) => {
     const q = parseInput(EventsQuery, c.req.query(), 'query')
