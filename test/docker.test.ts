@@ -7,6 +7,8 @@ import {
   type ContainerView,
   createTopics,
   type Event,
+  LogStreamEvent,
+  LogsResponse,
   ProcessesResponse,
 } from '@homelab/contracts'
 import { DockerCollectorService } from '@homelab/docker-collector'
@@ -26,6 +28,7 @@ import {
   startPrivateEngine,
 } from './helpers/docker.js'
 import { chromiumPath, describeWith, which } from './helpers/infra.js'
+import { openSse } from './helpers/sse.js'
 import {
   accountWithToken,
   connectClient,
@@ -226,6 +229,103 @@ describeWith(
     } finally {
       await sys.stop()
     }
+  })
+
+  it("reads a container's logs (streams, tail, since/until, search, cursor) and follows them across a restart", async () => {
+    const name = `${P}-logs`
+    // Two known lines, one on each stream (Docker may order lines of the same instant either way), a second later
+    // a tick every 200 ms.
+    await runContainer({
+      name,
+      cmd: [
+        'sh',
+        '-c',
+        'echo hello-out; echo hello-err >&2; sleep 1; i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done',
+      ],
+    })
+    await waitFor(async () => (await find(name))?.state === 'running', 5000, name)
+    const logs = async (query: string, token = operator) => {
+      const r = await api(`/api/docker/containers/${name}/logs?${query}`, token)
+      const body: unknown = await r.json()
+      return { status: r.status, body }
+    }
+    const read = async (query: string) => {
+      const r = await logs(query)
+      expect(r.status, JSON.stringify(r.body)).toBe(200)
+      return LogsResponse.parse(r.body)
+    }
+    await waitFor(async () => (await read('tail=50')).lines.length >= 6, 10_000, 'a few ticks')
+    const all = await read('tail=1000')
+    expect(all.target).toBe(name)
+    const out = all.lines.find((l) => l.text === 'hello-out')
+    const err = all.lines.find((l) => l.text === 'hello-err')
+    expect(out).toMatchObject({ stream: 'stdout', priority: null, truncated: false })
+    expect(err).toMatchObject({ stream: 'stderr' })
+    expect(out!.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/)
+    expect(Math.abs(out!.ts - Date.now())).toBeLessThan(60_000)
+    expect(all.lines.map((l) => l.ts)).toStrictEqual([...all.lines.map((l) => l.ts)].sort((a, b) => a - b))
+    expect(all.cursor).toBeNull()
+    // One stream only; the last lines; a window in time.
+    expect((await read('stream=stderr&tail=1000')).lines.map((l) => l.text)).toStrictEqual(['hello-err'])
+    const last3 = await read('tail=3')
+    expect(last3.lines).toHaveLength(3)
+    expect(last3.lines.every((l) => l.text.startsWith('tick '))).toBe(true)
+    const hellos = Math.max(out!.ts, err!.ts)
+    const after = await read(`since=${hellos + 1}&tail=1000`)
+    expect(after.lines.some((l) => l.text.startsWith('hello'))).toBe(false)
+    expect(after.lines.length).toBeGreaterThan(0)
+    const before = await read(`until=${new Date(hellos + 1).toISOString()}&tail=1000`)
+    expect(before.lines.map((l) => l.text).sort()).toStrictEqual(['hello-err', 'hello-out'])
+    // A search: literal, then a regex; two matches at a time with a cursor to page back.
+    const page1 = await read('q=TICK&tail=2')
+    expect(page1.lines.map((l) => l.text.startsWith('tick'))).toStrictEqual([true, true])
+    expect(page1.cursor).toBe(page1.lines[0]!.ts)
+    expect(page1.scanned).toBeGreaterThan(2)
+    const page2 = await read(`q=tick&tail=2&until=${page1.cursor}`)
+    expect(page2.lines.every((l) => l.ts < page1.cursor!)).toBe(true)
+    const re = await read(`q=${encodeURIComponent('^tick [0-9]*1$')}&regex=true&tail=1000`)
+    expect(re.lines.length).toBeGreaterThan(0)
+    expect(re.lines.every((l) => /^tick \d*1$/.test(l.text))).toBe(true)
+
+    // Bad input: a catastrophic pattern, an unknown container, a viewer, a bad time.
+    const evil = await logs(`q=${encodeURIComponent('(a+)+$')}&regex=true`)
+    expect(evil.status).toBe(400)
+    expect(JSON.stringify(evil.body)).toContain('exponential')
+    expect((await api('/api/docker/containers/no-such-container-here/logs')).status).toBe(404)
+    expect((await logs('tail=5', viewer)).status).toBe(403)
+    expect((await logs('since=yesterday')).status).toBe(400)
+    expect((await logs('tail=999999')).status).toBe(400)
+
+    // Live: a line written after the stream opened arrives; a restart continues with the new instance.
+    const sse = await openSse(`${base}/api/docker/containers/${name}/logs/stream?tail=2`, operator)
+    try {
+      expect(sse.status).toBe(200)
+      const opened = Date.now()
+      const lines = () =>
+        sse.events
+          .filter((e) => e.event === 'lines')
+          .flatMap((e) => LogStreamEvent.parse(JSON.parse(e.data)).lines)
+      const fresh = await waitFor(
+        () => lines().find((l) => l.ts > opened + 300),
+        10_000,
+        'a line written after opening',
+      )
+      expect(fresh.text).toMatch(/^tick \d+$/)
+      const firstInstance = fresh.instance
+      expect(firstInstance).not.toBeNull()
+      await docker.getContainer(name).restart({ t: 1 })
+      const next = await waitFor(
+        () => lines().find((l) => l.instance !== firstInstance && l.text === 'tick 2'),
+        20_000,
+        'lines of the restarted container',
+      )
+      expect(next.ts).toBeGreaterThan(fresh.ts)
+      expect(sse.events.some((e) => e.event === 'end')).toBe(false)
+    } finally {
+      sse.close()
+    }
+    // The collector stops following once the client has gone.
+    await waitFor(() => svc.logs?.following === 0, 5000, 'the follow to end')
   })
 
   it('publishes die with the exit code within 1 s of kill -9 of the main process, and oom past the memory limit', async () => {

@@ -236,6 +236,7 @@ export function classify(t: ParsedTopic): Classified {
         : { kind: 'unknown', reason: `unknown reading kind "${t.kind}"` }
     }
     case 'cmd':
+    case 'logs':
     case 'set':
     case 'reply':
       return { kind: 'command' }

@@ -11,6 +11,7 @@ import { HostId, ServiceName } from './envelope.js'
  *   <base>/<host>/<service>/cmd                   command request (MQTT 5 request/response)
  *   <base>/<host>/<service>/set/<target>          plain command payload: start | stop | restart
  *   <base>/<host>/<service>/reply/<client>        command replies (a requester's responseTopic)
+ *   <base>/<host>/<service>/logs                  log request (MQTT 5 request/response; chunks to reply/<client>)
  *   <base>/<host>/<service>/notify/<channel>      alert notifications for MQTT subscribers (the alerter's)
  */
 export const BaseTopic = z
@@ -41,6 +42,7 @@ export const CHANNELS = [
   'set',
   'reply',
   'notify',
+  'logs',
 ] as const
 export type Channel = (typeof CHANNELS)[number]
 
@@ -49,6 +51,7 @@ const CHANNEL_REST: Readonly<Record<Channel, boolean>> = {
   availability: false,
   status: false,
   cmd: false,
+  logs: false,
   reading: true,
   event: true,
   set: true,
@@ -60,6 +63,7 @@ export type ParsedTopic =
   | { channel: 'availability'; host: HostId; service: ServiceName }
   | { channel: 'status'; host: HostId; service: ServiceName }
   | { channel: 'cmd'; host: HostId; service: ServiceName }
+  | { channel: 'logs'; host: HostId; service: ServiceName }
   | { channel: 'reading'; host: HostId; service: ServiceName; kind: string; entity: string | null }
   | { channel: 'event'; host: HostId; service: ServiceName; type: string }
   | { channel: 'set'; host: HostId; service: ServiceName; target: string }
@@ -73,6 +77,7 @@ export interface Topics {
   reading(host: string, service: ServiceName, kind: string, entity?: string): string
   event(host: string, service: ServiceName, type: string): string
   cmd(host: string, service: ServiceName): string
+  logs(host: string, service: ServiceName): string
   set(host: string, service: ServiceName, target: string): string
   reply(host: string, service: ServiceName, client: string): string
   notify(host: string, service: ServiceName, channel: string): string
@@ -102,6 +107,7 @@ export function createTopics(base: string): Topics {
       `${root(h, s)}/reading/${level(kind)}${entity === undefined ? '' : `/${level(entity)}`}`,
     event: (h, s, type) => `${root(h, s)}/event/${level(type)}`,
     cmd: (h, s) => `${root(h, s)}/cmd`,
+    logs: (h, s) => `${root(h, s)}/logs`,
     set: (h, s, target) => `${root(h, s)}/set/${level(target)}`,
     reply: (h, s, client) => `${root(h, s)}/reply/${level(client)}`,
     notify: (h, s, channel) => `${root(h, s)}/notify/${level(channel)}`,
@@ -126,6 +132,7 @@ export function createTopics(base: string): Topics {
         case 'availability':
         case 'status':
         case 'cmd':
+        case 'logs':
           return a === undefined ? { channel, ...ctx } : null
         case 'reading':
           return a ? { channel, ...ctx, kind: a, entity: c ?? null } : null

@@ -3,6 +3,7 @@ import { type CommandInput, type CommandOutcome, CommandServer } from './command
 import type { HaConfig } from './config.js'
 import type { HaDiscovery } from './ha-discovery.js'
 import { Counters } from './log.js'
+import { LogServer, type LogSource } from './log-server.js'
 import type { MqttConnection } from './mqtt-connection.js'
 import { type BusLogin, collectorDiscovery, serviceConnection } from './service-module.js'
 
@@ -28,6 +29,8 @@ export interface CollectorSpec<C extends Collector> {
   collector: (conn: MqttConnection, counters: Counters) => C
   /** Executes start/stop/restart commands (omit: the collector takes none). */
   execute?: (collector: C) => (c: CommandInput<CommandAction>) => Promise<CommandOutcome>
+  /** Answers log requests for the collector's entities (omit: it has no logs). */
+  logs?: (collector: C) => LogSource
   /** The Home Assistant discovery object ids that are this collector's. */
   owns: (objectId: string) => boolean
   /** Keeps the collector's Home Assistant devices up to date (with discovery on). */
@@ -44,6 +47,7 @@ export class CollectorService<C extends Collector> {
   readonly counters: Counters
   readonly collector: C
   readonly commands: CommandServer | null
+  readonly logs: LogServer | null
   readonly ha: HaDiscovery | null
 
   constructor(o: CollectorLogin, spec: CollectorSpec<C>) {
@@ -63,6 +67,17 @@ export class CollectorService<C extends Collector> {
           execute: spec.execute(collector),
         })
       : null
+    this.logs = spec.logs
+      ? new LogServer({
+          conn: this.conn,
+          topics: o.topics,
+          host: o.host,
+          service: spec.service,
+          log: o.log,
+          counters: this.counters,
+          source: spec.logs(collector),
+        })
+      : null
     this.ha = collectorDiscovery(o, this.conn, spec.service, this.counters, spec.owns, () =>
       collector.republish(),
     )
@@ -71,6 +86,7 @@ export class CollectorService<C extends Collector> {
 
   async start(): Promise<void> {
     this.commands?.start()
+    this.logs?.start()
     this.conn.start()
     this.ha?.start()
     await this.collector.start()
@@ -79,6 +95,7 @@ export class CollectorService<C extends Collector> {
   async stop(): Promise<void> {
     this.ha?.stop()
     await this.commands?.stop()
+    this.logs?.stop()
     await this.collector.stop()
     await this.conn.stop()
   }

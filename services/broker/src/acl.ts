@@ -25,6 +25,9 @@ export type Identity =
   | { kind: 'central'; user: string; service: (typeof CENTRAL)[number] }
   | { kind: 'homeassistant'; user: string }
 
+/** The collectors that answer log requests. */
+const LOG_OWNERS: ReadonlySet<string> = new Set<Collector>(['docker-collector', 'systemd-collector'])
+
 export const isCollector = (s: string): s is Collector => (COLLECTORS as readonly string[]).includes(s)
 const isCentral = (s: string): s is (typeof CENTRAL)[number] => (CENTRAL as readonly string[]).includes(s)
 
@@ -91,6 +94,8 @@ export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): 
         subscribe: [
           t.cmd(id.host, id.service),
           t.filter('set', { host: id.host, service: id.service }),
+          // Log requests, for the collectors that own logs (containers, units).
+          ...(LOG_OWNERS.has(id.service) ? [t.logs(id.host, id.service)] : []),
           `${haPrefix}/status`,
           `${haPrefix}/device/+/config`,
         ],
@@ -106,7 +111,8 @@ export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): 
             subscribe: [t.all()],
           }
         case 'gateway':
-          return { publish: [...own(t, 'gateway'), ...commands], subscribe: [t.all()] }
+          // The gateway alone asks collectors for logs (on behalf of a logged-in operator).
+          return { publish: [...own(t, 'gateway'), ...commands, t.filter('logs')], subscribe: [t.all()] }
       }
       break
     case 'homeassistant':

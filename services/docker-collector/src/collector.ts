@@ -463,6 +463,17 @@ export class DockerCollector extends SourceWatcher {
     }
   }
 
+  /** The full id of a container by name, full id or unique id prefix (for log requests), or null. */
+  containerId(target: string): string | null {
+    const r = this.resolve(target)
+    return r && 't' in r ? r.t.info.id : null
+  }
+
+  /** The engine the collector reads (its log requests go to the same one). */
+  get engine(): Engine {
+    return this.d.engine
+  }
+
   /** A container by name, full id or unique id prefix. */
   private resolve(target: string): { t: Tracked } | { ambiguous: number } | null {
     for (const t of this.tracked.values()) if (t.info.name === target) return { t }

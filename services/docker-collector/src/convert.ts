@@ -16,12 +16,13 @@ export interface InspectJson {
   Name?: string
   Created?: string
   RestartCount?: number
-  Config?: { Image?: string; Labels?: Record<string, string> | null }
+  Config?: { Image?: string; Labels?: Record<string, string> | null; Tty?: boolean }
   State?: {
     Status?: string
     ExitCode?: number
     OOMKilled?: boolean
     StartedAt?: string
+    Running?: boolean
     FinishedAt?: string
     Health?: { Status?: string } | null
   }

@@ -49,6 +49,35 @@ export class Engine {
     return this.slow.getEvents({ filters: { type: ['container'] } })
   }
 
+  /**
+   * A container's log stream (multiplexed stdout/stderr frames unless it has a TTY), with Docker's timestamps;
+   * `since`/`until` are epoch ms. Always asked for as a stream (follow with an `until` ends at that time), so a
+   * large log is read line by line and never held whole, as a non-following read would be.
+   */
+  async logs(
+    id: string,
+    o: {
+      stdout: boolean
+      stderr: boolean
+      tail: number | 'all'
+      since?: number
+      until?: number
+      signal: AbortSignal
+    },
+  ): Promise<NodeJS.ReadableStream> {
+    const sec = (ms: number) => (ms / 1000).toFixed(3)
+    return this.slow.getContainer(id).logs({
+      follow: true,
+      stdout: o.stdout,
+      stderr: o.stderr,
+      timestamps: true,
+      ...(o.tail === 'all' ? {} : { tail: o.tail }),
+      abortSignal: o.signal,
+      ...(o.since === undefined ? {} : { since: sec(o.since) }),
+      ...(o.until === undefined ? {} : { until: sec(o.until) }),
+    })
+  }
+
   async act(id: string, action: 'start' | 'stop' | 'restart', stopTimeoutS: number): Promise<void> {
     const c = this.slow.getContainer(id)
     if (action === 'start') await c.start()

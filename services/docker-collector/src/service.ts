@@ -4,6 +4,7 @@ import { DockerCollector } from './collector.js'
 import { ControlPolicyMatcher } from './control.js'
 import { Engine } from './engine.js'
 import { containerDevice, containersShape } from './ha.js'
+import { DockerLogs } from './logs.js'
 
 export interface DockerCollectorServiceOptions extends CollectorLogin {
   dockerHost: string
@@ -33,6 +34,7 @@ export class DockerCollectorService extends CollectorService<DockerCollector> {
           counters,
         }),
       execute: (collector) => (c) => collector.execute(c),
+      logs: (collector) => new DockerLogs(collector.engine, (t) => collector.containerId(t)),
       owns: (id) => id.startsWith(prefix),
       devices: (ha, collector) => {
         if (!ha.wants('containers')) return ha.update([])

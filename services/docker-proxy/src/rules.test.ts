@@ -9,6 +9,7 @@ describe('docker-proxy rules', () => {
       ['GET', '/v1.41/containers/json?all=true'],
       ['GET', '/v1.41/containers/abc123/json'],
       ['GET', '/v1.41/containers/web-1/stats?stream=false&one-shot=true'],
+      ['GET', '/v1.41/containers/web-1/logs?stdout=1&stderr=1&timestamps=1&tail=200'],
       ['GET', '/v1.41/events?filters=%7B%7D'],
     ])
       expect(verdict(m!, u!, false), `${m} ${u}`).toEqual({ allowed: true })

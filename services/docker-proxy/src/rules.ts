@@ -1,6 +1,6 @@
 /**
  * The Docker API calls the docker-collector makes, and nothing else: reading the engine, its containers, their stats
- * and its event stream; starting, stopping and restarting a container only when control is enabled. Everything else
+ * and its event stream, a container's logs (read on demand by an operator); starting, stopping and restarting a container only when control is enabled. Everything else
  * (creating containers, exec, images, volumes, networks, the build API, …) is refused: whoever can call those is
  * root on the machine.
  */
@@ -13,6 +13,7 @@ const READ: RegExp[] = [
   /^\/containers\/json$/,
   new RegExp(`^/containers/${NAME}/json$`),
   new RegExp(`^/containers/${NAME}/stats$`),
+  new RegExp(`^/containers/${NAME}/logs$`),
 ]
 const CONTROL = new RegExp(`^/containers/${NAME}/(?:start|stop|restart)$`)
 

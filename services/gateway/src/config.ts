@@ -1,3 +1,4 @@
+import { Role } from '@homelab/contracts'
 import { commonShape, port } from '@homelab/service-kit'
 import { z } from 'zod'
 import { parseCidrs } from './client-address.js'
@@ -36,6 +37,8 @@ export const GatewayConfig = z
       .default(24 * 7),
     /** How long a command waits for its executor's reply before answering 504. */
     HOMELAB_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(30_000),
+    /** The least role that may read container and unit logs: they often carry secrets. */
+    HOMELAB_LOGS_ROLE: Role.default('operator'),
     /** Set when the gateway is served over HTTPS (adds Secure to the session cookie). */
     HOMELAB_SECURE_COOKIES: z
       .enum(['true', 'false'])

@@ -3,6 +3,7 @@ import type {
   CommandRequest,
   CommandResult,
   LiveMessage,
+  Role,
   ServiceName,
   Topics,
 } from '@homelab/contracts'
@@ -26,6 +27,16 @@ export interface LiveView {
     req: CommandRequest,
     timeoutMs: number,
   ): Promise<CommandResult | null>
+  /** A request whose replies (one or many) carry correlation `id`; the returned function stops listening. */
+  request(
+    topic: string,
+    body: unknown,
+    id: string,
+    expirySec: number,
+    onReply: (payload: Buffer) => void,
+  ): () => void
+  /** Another message under an existing correlation id. */
+  send(topic: string, body: unknown, id: string, expirySec: number): void
 }
 
 /** Everything the routes need, passed to createApp (tests build it with real parts on temp folders and ports). */
@@ -54,6 +65,8 @@ export interface GatewayDeps {
   sessionTtlMs: number
   secureCookies: boolean
   commandTimeoutMs: number
+  /** The least role that may read container and unit logs (HOMELAB_LOGS_ROLE). */
+  logsRole: Role
   webDir: string | null
   mqttConnected: () => boolean
   log: Logger

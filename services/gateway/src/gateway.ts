@@ -151,6 +151,7 @@ export class Gateway {
       sessionTtlMs: d.config.HOMELAB_SESSION_HOURS * 3_600_000,
       secureCookies: d.config.HOMELAB_SECURE_COOKIES,
       commandTimeoutMs: d.config.HOMELAB_COMMAND_TIMEOUT_MS,
+      logsRole: d.config.HOMELAB_LOGS_ROLE,
       webDir,
       mqttConnected: () => this.conn.connected,
       log: d.log,

@@ -28,7 +28,8 @@ const MAX_PAYLOAD_BYTES = 256 * 1024
 export class LiveHub {
   private readonly latest = new Map<string, LiveMessage>()
   private readonly listeners = new Set<Listener>()
-  private readonly pending = new Map<string, (r: CommandResult) => void>()
+  /** Who waits for replies, by correlation id: a command's result, or a log request's chunks. */
+  private readonly pending = new Map<string, (payload: Buffer) => void>()
   readonly replyClient: string
 
   constructor(
@@ -102,11 +103,43 @@ export class LiveHub {
   private onReply(client: string, payload: Buffer, packet: IPublishPacket): void {
     if (client !== this.replyClient) return
     const id = packet.properties?.correlationData?.toString('utf8')
-    const resolve = id ? this.pending.get(id) : undefined
-    if (!resolve) return
-    const r = parseJson(payload, CommandResult)
-    if (r) resolve(r)
-    else this.counters.inc('live.invalid')
+    const handle = id ? this.pending.get(id) : undefined
+    handle?.(payload)
+  }
+
+  /**
+   * Sends a request with a reply topic of this gateway's and the correlation id `id`; every reply carrying that id
+   * goes to `onReply` until the returned function is called. `expirySec` bounds how long the broker may hold it.
+   */
+  request(
+    topic: string,
+    body: unknown,
+    id: string,
+    expirySec: number,
+    onReply: (payload: Buffer) => void,
+  ): () => void {
+    const t = this.topics.parse(topic)
+    if (!t) throw new Error(`not a topic of the tree: ${topic}`)
+    this.pending.set(id, onReply)
+    this.send(topic, body, id, expirySec)
+    return () => {
+      if (this.pending.get(id) === onReply) this.pending.delete(id)
+    }
+  }
+
+  /** Sends another message under an existing correlation id (a log follow's renew or stop). */
+  send(topic: string, body: unknown, id: string, expirySec: number): void {
+    const t = this.topics.parse(topic)
+    if (!t) throw new Error(`not a topic of the tree: ${topic}`)
+    this.conn.publish(topic, JSON.stringify(body), {
+      qos: 1,
+      properties: {
+        responseTopic: this.topics.reply(t.host, t.service, this.replyClient),
+        correlationData: Buffer.from(id),
+        messageExpiryInterval: Math.max(1, Math.ceil(expirySec)),
+        contentType: 'application/json',
+      },
+    })
   }
 
   private emit(m: LiveMessage): void {
@@ -154,7 +187,12 @@ export class LiveHub {
         this.pending.delete(id)
         resolve(null)
       }, timeoutMs)
-      this.pending.set(id, (r) => {
+      this.pending.set(id, (payload) => {
+        const r = parseJson(payload, CommandResult)
+        if (!r) {
+          this.counters.inc('live.invalid')
+          return
+        }
         clearTimeout(timer)
         this.pending.delete(id)
         resolve(r)

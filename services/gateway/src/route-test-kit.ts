@@ -43,6 +43,14 @@ export class FakeHub implements LiveView {
     this.commands.push({ host, service, req })
     return this.answer
   }
+  /** Log requests: recorded; nobody answers (the route's timeout answers). */
+  request(topic: string, body: unknown) {
+    this.commands.push({ topic, body })
+    return () => undefined
+  }
+  send(topic: string, body: unknown) {
+    this.commands.push({ topic, body })
+  }
 }
 
 export interface TestAppOptions {
@@ -87,6 +95,7 @@ export function testApp(o: TestAppOptions = {}) {
     sessionTtlMs: 3_600_000,
     secureCookies: false,
     commandTimeoutMs: 500,
+    logsRole: 'operator',
     webDir: o.webDir ?? null,
     mqttConnected: () => true,
     log: createLogger('gateway', process.env.DEBUG ? undefined : () => undefined),

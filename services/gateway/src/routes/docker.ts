@@ -14,6 +14,7 @@ import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireRole } from '../middleware.js'
+import { logQuery, logsAnswer, logsStream } from './logs.js'
 import { HostQuery, liveReadings, RangeQuery, requireHistory, timeRange } from './shared.js'
 
 const SERVICE = 'docker-collector'
@@ -74,6 +75,18 @@ export function dockerRoutes(deps: GatewayDeps) {
   app.get('/containers/:id', (c) => {
     const q = parseInput(HostQuery, c.req.query(), 'query')
     return c.json(find(q.host ?? deps.host, c.req.param('id')))
+  })
+
+  app.get('/containers/:id/logs', requireRole(deps.logsRole), async (c) => {
+    const { host, q } = logQuery(deps, c)
+    const v = find(host, c.req.param('id'))
+    return logsAnswer(deps, c, host, SERVICE, v.containerName, q)
+  })
+
+  app.get('/containers/:id/logs/stream', requireRole(deps.logsRole), (c) => {
+    const { host, q } = logQuery(deps, c)
+    const v = find(host, c.req.param('id'))
+    return logsStream(deps, c, host, SERVICE, v.containerName, q)
   })
 
   app.get('/containers/:id/stats', (c) => {
