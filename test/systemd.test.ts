@@ -1,13 +1,15 @@
 import { join } from 'node:path'
 import type { AlerterService } from '@homelab/alerter'
 import type { CommandResult, Event, UnitView } from '@homelab/contracts'
-import { createTopics } from '@homelab/contracts'
-import { SystemdCollectorService } from '@homelab/systemd-collector'
+import { createTopics, LogStreamEvent, LogsResponse } from '@homelab/contracts'
+import { LogError } from '@homelab/service-kit'
+import { JournalLogs, SystemdCollectorService } from '@homelab/systemd-collector'
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildWeb, launchChromium } from './helpers/browser.js'
 import { dockerAvailable, removeTestContainers } from './helpers/docker.js'
 import { chromiumPath, describeWith } from './helpers/infra.js'
+import { openSse } from './helpers/sse.js'
 import {
   accountWithToken,
   connectClient,
@@ -57,6 +59,11 @@ describeWith(
       '[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sh -c "sleep 1; exit 3"\nRestart=on-failure\nRestartSec=100ms\n',
     )
     sd.writeUnit('hl-broken.service', '[Service]\nType=oneshot\nExecStart=/bin/sh -c "exit 4"\n')
+    // Writes to the journal: a first line, one at priority 3 (err, by the "<3>" prefix journald reads), then ticks.
+    sd.writeUnit(
+      'hl-talk.service',
+      '[Service]\nExecStart=/bin/sh -c \'echo talk-start; echo "<3>disk on fire"; i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.3; done\'\n',
+    )
     sd.systemctl('start hl-web.service hl-other.service')
     stack = await startTestBroker(dir.path)
     recorder = startRecorder(dir.path, stack.url, 'recorder', stack.credentials.recorder)
@@ -96,6 +103,7 @@ describeWith(
       intervalMs: 1000,
       resyncMs: 60_000,
       jobTimeoutMs: 8000,
+      journalDir: sd.journalDir,
       log: testLog(SVC),
     })
     svc.start()
@@ -112,6 +120,83 @@ describeWith(
     await sd?.remove()
     await removeTestContainers()
     dir.remove()
+  })
+
+  it("reads a unit's journal (priorities, invocations, search) and follows it across a restart", async () => {
+    sd.systemctl('start hl-talk.service')
+    await waitFor(() => unit('hl-talk.service'), 10_000, 'hl-talk.service listed')
+    const read = async (query: string) => {
+      const r = await api(`/api/services/hl-talk.service/logs?${query}`)
+      const body: unknown = await r.json()
+      expect(r.status, JSON.stringify(body)).toBe(200)
+      return LogsResponse.parse(body)
+    }
+    const first = await waitFor(
+      async () => {
+        const r = await read('tail=200')
+        return r.lines.some((l) => l.text === 'tick 3') ? r : null
+      },
+      15_000,
+      'the unit to write a few ticks',
+    )
+    const start = first.lines.find((l) => l.text === 'talk-start')
+    const fire = first.lines.find((l) => l.text === 'disk on fire')
+    expect(start).toMatchObject({ stream: 'journal', priority: 6 })
+    expect(fire).toMatchObject({ priority: 3 })
+    // systemd's own line about the unit belongs to the same invocation as the unit's output.
+    const started = first.lines.find((l) => /^Started hl-talk\.service/.test(l.text))
+    expect(started?.instance).toMatch(/^[0-9a-f]{32}$/)
+    expect(start!.instance).toBe(started!.instance)
+    expect((await read('priority=3&tail=200')).lines.map((l) => l.text)).toStrictEqual(['disk on fire'])
+    const two = await read('q=TICK&tail=2')
+    expect(two.lines.every((l) => l.text.startsWith('tick '))).toBe(true)
+    expect(two.lines).toHaveLength(2)
+    expect(two.cursor).toBe(two.lines[0]!.ts)
+    const since = await read(`since=${fire!.ts + 1}&tail=1000`)
+    expect(since.lines.some((l) => l.text === 'talk-start')).toBe(false)
+    expect((await api('/api/services/hl-nope.service/logs')).status).toBe(404)
+    expect(
+      (await api(`/api/services/hl-talk.service/logs?q=${encodeURIComponent('(.*a){12}')}&regex=true`))
+        .status,
+    ).toBe(400)
+
+    // Live: a line written after opening, then the next invocation after a restart.
+    const sse = await openSse(`${base}/api/services/hl-talk.service/logs/stream`, operator)
+    try {
+      const opened = Date.now()
+      const lines = () =>
+        sse.events
+          .filter((e) => e.event === 'lines')
+          .flatMap((e) => LogStreamEvent.parse(JSON.parse(e.data)).lines)
+      const fresh = await waitFor(
+        () => lines().find((l) => l.ts > opened),
+        10_000,
+        'a journal line after opening',
+      )
+      expect(fresh.text).toMatch(/^tick \d+$/)
+      sd.systemctl('restart hl-talk.service')
+      const again = await waitFor(
+        () => lines().find((l) => l.text === 'talk-start' && l.instance !== fresh.instance),
+        15_000,
+        'the next invocation',
+      )
+      expect(again.instance).toMatch(/^[0-9a-f]{32}$/)
+    } finally {
+      sse.close()
+    }
+    await waitFor(() => svc.logs?.following === 0, 5000, 'the follow to end')
+    sd.systemctl('stop hl-talk.service')
+
+    // A journal that is not there says what to mount.
+    const empty = tempDir('hl-nojournal-')
+    const missing = new JournalLogs({ dir: empty.path, known: () => true })
+    const err = await missing
+      .read({ target: 'hl-talk.service', tail: 10 }, new AbortController().signal)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(LogError)
+    expect((err as LogError).code).toBe('unavailable')
+    expect((err as LogError).message).toMatch(/mount the host's \/var\/log\/journal/)
+    empty.remove()
   })
 
   it('lists the units with their states: a long-running service is active/running', async () => {

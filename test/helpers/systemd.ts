@@ -21,6 +21,8 @@ export async function ensureSystemdImage(): Promise<void> {
  */
 export async function startSystemd(name: string) {
   const busDir = mkdtempSync(join(tmpdir(), 'hl-sdbus-'))
+  // Its journal is written into a host folder, as a host's /var/log/journal mounted into the collector's container.
+  const journalDir = mkdtempSync(join(tmpdir(), 'hl-sdjournal-'))
   // CgroupnsMode (API ≥ 1.41) is missing from @types/dockerode.
   const options = {
     name,
@@ -32,7 +34,7 @@ export async function startSystemd(name: string) {
       CapAdd: ['SYS_ADMIN'],
       SecurityOpt: ['seccomp=unconfined'],
       CgroupnsMode: 'host',
-      Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw', `${busDir}:/run/dbus`],
+      Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw', `${busDir}:/run/dbus`, `${journalDir}:/var/log/journal`],
       Tmpfs: { '/run': '', '/run/lock': '' },
     },
   }
@@ -49,6 +51,7 @@ export async function startSystemd(name: string) {
   }
   return {
     address: `unix:path=${socket}`,
+    journalDir,
     exec,
     writeUnit(unit: string, body: string) {
       exec(`cat > /etc/systemd/system/${unit} <<'UNIT'\n${body}\nUNIT\nsystemctl daemon-reload`)

@@ -20,6 +20,11 @@ export const SystemdCollectorShape = {
   HOMELAB_SYSTEMD_RESYNC_MS: duration(10_000, 86_400_000).default(300_000),
   /** How long a start/stop/restart job may take before the answer is `timeout`. */
   HOMELAB_SYSTEMD_JOB_TIMEOUT_MS: duration(1000, 600_000).default(25_000),
+  /**
+   * Where the journal is: empty reads the system's (journalctl's default places, every machine id); in a
+   * container, the host's /var/log/journal mounted read-only (compose: /host/journal).
+   */
+  HOMELAB_JOURNAL_DIR: z.string().default(''),
 }
 
 export const SystemdCollectorConfig = z.object({ ...commonShape, ...haShape, ...SystemdCollectorShape })

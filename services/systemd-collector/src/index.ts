@@ -1,5 +1,6 @@
 // The entry point of @homelab/systemd-collector for the parts that may use it (the all-in-one; tests and benches): its
 // configuration and the service it runs. Everything else in src/ is internal (scripts/import-map.json).
 export * from './config.js'
+export * from './journal.js'
 export * from './module.js'
 export * from './service.js'

@@ -17,6 +17,7 @@ export const systemdCollector: ServiceModule<SystemdCollectorConfig> = {
       intervalMs: c.HOMELAB_SYSTEMD_INTERVAL_MS,
       resyncMs: c.HOMELAB_SYSTEMD_RESYNC_MS,
       jobTimeoutMs: c.HOMELAB_SYSTEMD_JOB_TIMEOUT_MS,
+      journalDir: c.HOMELAB_JOURNAL_DIR || null,
       log: ctx.log,
       counters: ctx.counters,
       ha: haSettings(c),

@@ -3,6 +3,7 @@ import { type CollectorLogin, CollectorService, compileGlobs } from '@homelab/se
 import { SystemdBus } from './bus.js'
 import { SystemdCollector } from './collector.js'
 import { unitDevice, unitsShape } from './ha.js'
+import { JournalLogs } from './journal.js'
 
 export interface SystemdCollectorServiceOptions extends CollectorLogin {
   busAddress: string
@@ -11,6 +12,8 @@ export interface SystemdCollectorServiceOptions extends CollectorLogin {
   intervalMs: number
   resyncMs: number
   jobTimeoutMs: number
+  /** The journal directory to read logs from; null: the system's. */
+  journalDir?: string | null
 }
 
 /** The systemd-collector as a service: its MQTT connection, the collector, and the command executor. */
@@ -34,6 +37,11 @@ export class SystemdCollectorService extends CollectorService<SystemdCollector> 
           counters,
         }),
       execute: (collector) => (c) => collector.execute(c),
+      logs: (collector) =>
+        new JournalLogs({
+          dir: o.journalDir ?? null,
+          known: (unit) => collector.units().some((u) => u.name === unit),
+        }),
       owns: (id) => id.startsWith(prefix),
       devices: (ha, collector) => {
         if (!ha.wants('units') || !o.ha) return ha.update([])

@@ -12,6 +12,7 @@ import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireRole } from '../middleware.js'
+import { logQuery, logsAnswer, logsStream } from './logs.js'
 import { HostQuery, liveReadings, RangeQuery, requireHistory, timeRange } from './shared.js'
 
 const SERVICE = 'systemd-collector'
@@ -54,6 +55,18 @@ export function serviceRoutes(deps: GatewayDeps) {
   app.get('/:name', (c) => {
     const q = parseInput(HostQuery, c.req.query(), 'query')
     return c.json(find(q.host ?? deps.host, c.req.param('name')))
+  })
+
+  app.get('/:name/logs', requireRole(deps.logsRole), async (c) => {
+    const { host, q } = logQuery(deps, c)
+    const u = find(host, c.req.param('name'))
+    return logsAnswer(deps, c, host, SERVICE, u.name, q)
+  })
+
+  app.get('/:name/logs/stream', requireRole(deps.logsRole), (c) => {
+    const { host, q } = logQuery(deps, c)
+    const u = find(host, c.req.param('name'))
+    return logsStream(deps, c, host, SERVICE, u.name, q)
   })
 
   app.get('/:name/history', (c) => {
