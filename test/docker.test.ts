@@ -619,6 +619,77 @@ describeWith(
         await browser.close()
       }
     })
+
+    it("shows a container's logs live with pause, search and filters, and the logs around its crash", async () => {
+      const name = `${P}-logweb`
+      // A first line on each stream, ticks for about ten seconds, then a crash (exit 1).
+      await runContainer({
+        name,
+        cmd: [
+          'sh',
+          '-c',
+          'echo boot ok; echo "ERROR disk full" >&2; i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo "tick $i"; sleep 0.25; done; exit 1',
+        ],
+      })
+      await waitFor(async () => (await find(name))?.state === 'running', 5000, name)
+      const browser = await launchChromium()
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
+        const errors: string[] = []
+        page.on('pageerror', (e) => errors.push(String(e)))
+        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+        const login = await page.request.post(`${base}/api/auth/login`, {
+          data: { username: 'ops', password: TEST_PASSWORD },
+        })
+        expect(login.status()).toBe(200)
+        await page.goto(`${base}/containers/${name}`)
+        const box = page.locator('[data-testid=log-lines]')
+        await expect.poll(() => box.textContent(), { timeout: 15_000 }).toContain('boot ok')
+        await expect.poll(() => page.textContent('[data-testid=logs-state]')).toBe('live')
+        // Live: a tick printed after the page opened appears.
+        const ticks = async () =>
+          Number((/tick (\d+)(?!.*tick)/s.exec((await box.textContent()) ?? '') ?? [])[1] ?? 0)
+        const t0 = await ticks()
+        await expect.poll(ticks, { timeout: 10_000 }).toBeGreaterThan(t0 + 2)
+        // Paused, new lines wait (counted) and the box stays as it was; resumed, they are shown.
+        await page.click('[data-testid=logs-pause]')
+        const frozen = await ticks()
+        await expect
+          .poll(() => page.textContent('[data-testid=logs-state]'), { timeout: 5000 })
+          .toMatch(/paused · [1-9]\d* new/)
+        expect(await ticks()).toBe(frozen)
+        await page.click('[data-testid=logs-pause]')
+        await expect.poll(ticks).toBeGreaterThan(frozen)
+        // A search marks its matches.
+        await page.fill('input[aria-label="search logs"]', 'error')
+        await page.press('input[aria-label="search logs"]', 'Enter')
+        await expect
+          .poll(() => page.textContent('[data-testid=log-lines] mark'), { timeout: 10_000 })
+          .toBe('ERROR')
+        expect(await box.textContent()).not.toContain('boot ok')
+        await page.fill('input[aria-label="search logs"]', '')
+        await page.press('input[aria-label="search logs"]', 'Enter')
+        // The crash: its event offers the logs around it, which end with its last line.
+        await waitFor(async () => (await find(name))?.state === 'exited', 20_000, 'the container to crash')
+        const around = page
+          .locator('[data-testid=detail-events] li', { hasText: 'exited with code 1' })
+          .locator('[data-testid=logs-around]')
+        await around.waitFor({ timeout: 15_000 })
+        await around.click()
+        await expect.poll(() => page.textContent('[data-testid=logs-state]')).toMatch(/ – /)
+        await expect.poll(() => box.textContent(), { timeout: 10_000 }).toContain('tick 40')
+        expect(await box.textContent()).toContain('ERROR disk full')
+        await page.selectOption('select[aria-label="filter lines"]', 'stderr')
+        await expect.poll(() => page.locator('[data-testid=log-lines] .log-line').count()).toBe(1)
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click('text=Download')])
+        const { readFile } = await import('node:fs/promises')
+        const text = await readFile((await download.path())!, 'utf8')
+        expect(text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} stderr ERROR disk full\n$/)
+        expect(errors).toStrictEqual([])
+      } finally {
+        await browser.close()
+      }
+    })
   })
 })
 describeWith(

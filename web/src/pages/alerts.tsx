@@ -1,6 +1,7 @@
 import type { Alert, AlertsResponse, HostSummary, Role, RulesResponse, RuleView } from '@homelab/contracts'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
+import { url } from '../base'
 import { Empty } from '../components/empty'
 import { ago } from '../format'
 
@@ -248,6 +249,18 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
   )
 }
 
+/** Where the logs of an alert's container or unit are, around the moment it started; null for other alerts. */
+function logsLink(a: Alert): string | null {
+  const at = String(a.since)
+  if (a.labels.name && /^container/.test(a.rule))
+    return url(
+      `/containers/${encodeURIComponent(a.labels.name)}?${new URLSearchParams({ host: a.host, logsAt: at })}`,
+    )
+  if (a.labels.unit)
+    return url(`/services?${new URLSearchParams({ host: a.host, unit: a.labels.unit, logsAt: at })}`)
+  return null
+}
+
 function AlertRow({
   a,
   operator,
@@ -277,6 +290,13 @@ function AlertRow({
       <td data-label="Host">{a.host}</td>
       <td class="mono small" data-label="What">
         {a.subject}
+        {logsLink(a) && (
+          <div>
+            <a href={logsLink(a)!} class="small" data-testid="alert-logs">
+              logs around this
+            </a>
+          </div>
+        )}
       </td>
       <td class="small">{a.message}</td>
       <td class="small" data-label="Since">

@@ -14,6 +14,7 @@ import { url } from '../base'
 import { historyOptions, type Marker, markersPlugin } from '../charts'
 import { Chart } from '../components/chart'
 import { Empty } from '../components/empty'
+import { CRASH_EVENTS, LogsPanel } from '../components/logs'
 import { ago, bytes, pct, percentFmt, rate } from '../format'
 
 const SPARK = 60
@@ -534,6 +535,11 @@ function ContainerDetail({
   const [zoom, setZoom] = useState<[number, number] | null>(null)
   const [h, setH] = useState<ContainerHistory | null>(null)
   const [error, setError] = useState<string | null>(null)
+  // Logs around a moment: from the address (a link from an alert) or an event below.
+  const [around, setAround] = useState<number | null>(() => {
+    const at = Number(new URLSearchParams(location.search).get('logsAt'))
+    return at > 0 ? at : null
+  })
   // Refetch when the container changes state (a restart shows up as a marker at once).
   const stamp = v ? `${v.state}|${v.restartCount}|${v.startedAt}` : ''
 
@@ -651,12 +657,26 @@ function ContainerDetail({
             {(h.events as Event[]).map((e) => (
               <li key={e.id} class={e.severity}>
                 <span class="dot" style={{ background: MARKER_COLORS[e.type] ?? '#64748b' }} />
-                <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}
+                <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}{' '}
+                {CRASH_EVENTS.has(e.type) && (
+                  <button
+                    type="button"
+                    class="link small"
+                    data-testid="logs-around"
+                    onClick={() => {
+                      setAround(e.ts)
+                      document.querySelector('[data-testid=logs-panel]')?.scrollIntoView()
+                    }}
+                  >
+                    logs around this
+                  </button>
+                )}
               </li>
             ))}
           </ul>
         </div>
       )}
+      <LogsPanel target={{ kind: 'container', host, name }} role={role} around={around} />
       {cmd.dialog}
     </main>
   )

@@ -9,6 +9,7 @@ import {
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { api, HttpError, openLive } from '../api'
 import { Empty } from '../components/empty'
+import { CRASH_EVENTS, LogsPanel } from '../components/logs'
 import { ago, bytes, pct } from '../format'
 import { Confirm } from './containers'
 
@@ -25,7 +26,8 @@ export function Services({ host, role }: { host: string; role: Role }) {
   const [status, setStatus] = useState<ServiceStatus | null>(null)
   const [availability, setAvailability] = useState<string | null>(null)
   const [q, setQ] = useState('')
-  const [open, setOpen] = useState<string | null>(null)
+  // A unit opened from the address (`?unit=…`, a link from an alert) or a click.
+  const [open, setOpen] = useState<string | null>(() => new URLSearchParams(location.search).get('unit'))
   const [ask, setAsk] = useState<{ name: string; action: Action } | null>(null)
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null)
 
@@ -192,15 +194,19 @@ export function Services({ host, role }: { host: string; role: Role }) {
             </tbody>
           </table>
         </div>
-        {selected && <UnitDetail host={host} u={selected} />}
+        {selected && <UnitDetail host={host} u={selected} role={role} />}
       </section>
       {ask && <Confirm name={ask.name} action={ask.action} onYes={run} onNo={() => setAsk(null)} />}
     </main>
   )
 }
 
-function UnitDetail({ host, u }: { host: string; u: UnitView }) {
+function UnitDetail({ host, u, role }: { host: string; u: UnitView; role: Role }) {
   const [events, setEvents] = useState<Event[]>([])
+  const [around, setAround] = useState<number | null>(() => {
+    const at = Number(new URLSearchParams(location.search).get('logsAt'))
+    return at > 0 ? at : null
+  })
   const stamp = `${u.activeState}|${u.nRestarts}`
   useEffect(() => {
     api.unitHistory(host, u.name).then(
@@ -238,10 +244,21 @@ function UnitDetail({ host, u }: { host: string; u: UnitView }) {
           .filter((e) => e.type !== 'unit.sync')
           .map((e) => (
             <li key={e.id} class={e.severity}>
-              <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}
+              <span class="muted small">{new Date(e.ts).toLocaleString()}</span> {e.message}{' '}
+              {CRASH_EVENTS.has(e.type) && (
+                <button
+                  type="button"
+                  class="link small"
+                  data-testid="logs-around"
+                  onClick={() => setAround(e.ts)}
+                >
+                  logs around this
+                </button>
+              )}
             </li>
           ))}
       </ul>
+      <LogsPanel target={{ kind: 'unit', host, name: u.name }} role={role} around={around} />
     </div>
   )
 }
