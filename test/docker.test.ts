@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AlerterService } from '@homelab/alerter'
 import type { Credentials, RunningBroker } from '@homelab/broker'
@@ -326,6 +327,68 @@ describeWith(
     }
     // The collector stops following once the client has gone.
     await waitFor(() => svc.logs?.following === 0, 5000, 'the follow to end')
+  })
+
+  it('fires a log-pattern rule on matching lines of a real container, with the lines in the alert, and resolves it when quiet', async () => {
+    const name = `${P}-chatty`
+    const rulesFile = join(dir.path, 'alert-rules.json')
+    const original = readFileSync(rulesFile, 'utf8')
+    const rules = JSON.parse(original) as { rules: unknown[] }
+    rules.rules.push({
+      id: 'test-log-oops',
+      type: 'log',
+      of: 'containers',
+      targets: `${P}-chat*`,
+      pattern: 'OOPS [0-9]+',
+      regex: true,
+      count: 3,
+      within: '1m',
+      quiet: '3s',
+      severity: 'critical',
+    })
+    try {
+      // Fine lines all the time; OOPS lines only while /go exists.
+      await runContainer({
+        name,
+        cmd: [
+          'sh',
+          '-c',
+          'i=0; while :; do i=$((i+1)); echo "fine $i"; [ -f /go ] && echo "OOPS $i"; sleep 0.2; done',
+        ],
+      })
+      await waitFor(async () => (await find(name))?.state === 'running', 5000, name)
+      writeFileSync(rulesFile, JSON.stringify(rules, null, 2))
+      // Only the log a rule names is followed.
+      await waitFor(
+        () => svc.logWatcher?.following.join() === `test-log-oops ${name}`,
+        20_000,
+        'the watch to start',
+      )
+      const since = performance.now()
+      await new Promise((r) => setTimeout(r, 1500))
+      expect(alerts.some((a) => a.e.subject === name && a.at > since)).toBe(false)
+      spawnSync('docker', ['exec', name, 'sh', '-c', ': > /go'])
+      const fired = await waitFor(
+        () => alerts.find((a) => a.e.type === 'alert.firing' && a.e.subject === name && a.at > since),
+        15_000,
+        'the log rule to fire',
+      )
+      const alert = fired.e.data.alert as { rule: string; message: string; severity: string }
+      expect(alert.rule).toBe('test-log-oops')
+      expect(alert.severity).toBe('critical')
+      expect(alert.message).toMatch(/OOPS \d+/)
+      expect(alert.message).not.toMatch(/fine \d+/)
+      spawnSync('docker', ['exec', name, 'sh', '-c', 'rm /go'])
+      const resolved = await waitFor(
+        () => alerts.find((a) => a.e.type === 'alert.resolved' && a.e.subject === name && a.at > fired.at),
+        20_000,
+        'the log rule to resolve after 3 s without a match',
+      )
+      expect(resolved.at - fired.at).toBeGreaterThan(2500)
+    } finally {
+      writeFileSync(rulesFile, original)
+    }
+    await waitFor(() => svc.logWatcher?.following.length === 0, 20_000, 'the watch to stop with the rule')
   })
 
   it('publishes die with the exit code within 1 s of kill -9 of the main process, and oom past the memory limit', async () => {

@@ -13,6 +13,7 @@ import {
   engineSeries,
 } from './docker.js'
 import { Event } from './events.js'
+import { LOG_EVENT_TYPES, LogMatchData, LogWatchesReading } from './logs.js'
 import {
   InferenceRecord,
   inferenceSamples,
@@ -44,6 +45,7 @@ export interface ReadingDocs {
   alerts: AlertsReading
   alert: AlertReading
   rules: RulesReading
+  'log-watches': LogWatchesReading
 }
 export type ReadingKindName = keyof ReadingDocs
 
@@ -65,6 +67,7 @@ export const READING_KINDS: { readonly [K in ReadingKindName]: ReadingKind<Readi
   alerts: { schema: AlertsReading, samples: (r) => [['alerts.firing', r.firing]] },
   alert: { schema: AlertReading, samples: null },
   rules: { schema: RulesReading, samples: null },
+  'log-watches': { schema: LogWatchesReading, samples: null },
 }
 
 export function isReadingKind(name: string): name is ReadingKindName {
@@ -91,6 +94,7 @@ const PARSERS = {
   alerts: parserFor('alerts'),
   alert: parserFor('alert'),
   rules: parserFor('rules'),
+  'log-watches': parserFor('log-watches'),
 } satisfies { [K in ReadingKindName]: unknown }
 
 /** A validated reading with its kind: narrowing on `kind` gives the document's type. */
@@ -159,6 +163,7 @@ export const EVENT_TYPES: ReadonlySet<string> = new Set([
   ...CONTAINER_EVENT_TYPES,
   ...UNIT_EVENT_TYPES,
   ...OLLAMA_EVENT_TYPES,
+  ...LOG_EVENT_TYPES,
   'command.result',
 ])
 
@@ -172,6 +177,7 @@ export const EVENT_DATA: Readonly<Record<string, z.ZodType>> = {
   ...Object.fromEntries(UNIT_EVENT_TYPES.map((t) => [t, UnitEventData])),
   ...Object.fromEntries(OLLAMA_EVENT_TYPES.map((t) => [t, OllamaEventData])),
   'ollama.inference': InferenceRecord,
+  'log.match': LogMatchData,
   'command.result': CommandAudit,
   ...Object.fromEntries(ACCESS_EVENT_TYPES.map((t) => [t, AccessAudit])),
   'alert.firing': AlertEventData,

@@ -37,6 +37,7 @@ export const LiveMessage = z.discriminatedUnion('channel', [
     liveReadingSchema('alerts'),
     liveReadingSchema('alert'),
     liveReadingSchema('rules'),
+    liveReadingSchema('log-watches'),
   ]),
 ])
 export type LiveMessage = z.infer<typeof LiveMessage>
@@ -63,6 +64,7 @@ const BUILDERS: { [K in ReadingKindName]: Build<K> } = {
   alerts: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'alerts', entity, payload }),
   alert: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'alert', entity, payload }),
   rules: (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'rules', entity, payload }),
+  'log-watches': (f, entity, payload) => ({ ...f, channel: 'reading', kind: 'log-watches', entity, payload }),
 }
 
 /** The live message of a reading (`doc` null: its retained document was cleared). */

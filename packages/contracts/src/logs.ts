@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { EpochMs } from './envelope.js'
+import { EpochMs, envelopeShape } from './envelope.js'
 
 /**
  * Logs of a container or a unit, read on demand from the collector that owns it (the gateway never touches Docker or
@@ -178,3 +178,44 @@ export const LogQuery = z
     path: ['since'],
   })
 export type LogQuery = z.infer<typeof LogQuery>
+
+/** A log the alerter wants watched: the lines of matching containers or units that match a pattern. */
+export const LogWatch = z.object({
+  /** The alert rule it serves (the `log.match` events carry it). */
+  rule: z.string().min(1).max(64),
+  service: z.enum(['docker-collector', 'systemd-collector']),
+  /** Globs over host ids and over container or unit names. */
+  hosts: z.string().min(1).max(256),
+  targets: z.string().min(1).max(256),
+  search: z.object({ q: z.string().min(1).max(LOG_LIMITS.maxQueryChars), regex: z.boolean() }),
+})
+export type LogWatch = z.infer<typeof LogWatch>
+
+/** How many logs a collector follows for watches at most (more are reported, not followed). */
+export const MAX_WATCHED_LOGS = 32
+
+/**
+ * `reading/log-watches` (retained, under the alerter's host): the log-pattern rules in force, for the collectors
+ * that own logs. Each follows only the logs a watch names and publishes `log.match` events.
+ */
+export const LogWatchesReading = z.object({
+  ...envelopeShape,
+  source: z.literal('alerter'),
+  watches: z.array(LogWatch).max(200),
+})
+export type LogWatchesReading = z.infer<typeof LogWatchesReading>
+
+export const LOG_EVENT_TYPES = ['log.match'] as const
+
+/**
+ * `data` of `log.match` (subject: the container or unit): lines of a watched log that matched a rule's pattern,
+ * gathered over a few seconds — how many, and the last of them.
+ */
+export const LogMatchData = z
+  .object({
+    rule: z.string().max(64),
+    count: z.number().int().min(1),
+    lines: z.array(z.string().max(500)).max(10),
+  })
+  .loose()
+export type LogMatchData = z.infer<typeof LogMatchData>

@@ -4,6 +4,7 @@ import type { HaConfig } from './config.js'
 import type { HaDiscovery } from './ha-discovery.js'
 import { Counters } from './log.js'
 import { LogServer, type LogSource } from './log-server.js'
+import { LogWatcher } from './log-watcher.js'
 import type { MqttConnection } from './mqtt-connection.js'
 import { type BusLogin, collectorDiscovery, serviceConnection } from './service-module.js'
 
@@ -31,6 +32,8 @@ export interface CollectorSpec<C extends Collector> {
   execute?: (collector: C) => (c: CommandInput<CommandAction>) => Promise<CommandOutcome>
   /** Answers log requests for the collector's entities (omit: it has no logs). */
   logs?: (collector: C) => LogSource
+  /** The entities whose logs it owns now, for log-pattern rules (with `logs`). */
+  logTargets?: (collector: C) => string[]
   /** The Home Assistant discovery object ids that are this collector's. */
   owns: (objectId: string) => boolean
   /** Keeps the collector's Home Assistant devices up to date (with discovery on). */
@@ -48,6 +51,7 @@ export class CollectorService<C extends Collector> {
   readonly collector: C
   readonly commands: CommandServer | null
   readonly logs: LogServer | null
+  readonly logWatcher: LogWatcher | null
   readonly ha: HaDiscovery | null
 
   constructor(o: CollectorLogin, spec: CollectorSpec<C>) {
@@ -67,17 +71,14 @@ export class CollectorService<C extends Collector> {
           execute: spec.execute(collector),
         })
       : null
-    this.logs = spec.logs
-      ? new LogServer({
-          conn: this.conn,
-          topics: o.topics,
-          host: o.host,
-          service: spec.service,
-          log: o.log,
-          counters: this.counters,
-          source: spec.logs(collector),
-        })
-      : null
+    const source = spec.logs?.(collector) ?? null
+    const common = { conn: this.conn, topics: o.topics, host: o.host, service: spec.service, log: o.log }
+    this.logs = source ? new LogServer({ ...common, counters: this.counters, source }) : null
+    const targets = spec.logTargets
+    this.logWatcher =
+      source && targets
+        ? new LogWatcher({ ...common, counters: this.counters, source, targets: () => targets(collector) })
+        : null
     this.ha = collectorDiscovery(o, this.conn, spec.service, this.counters, spec.owns, () =>
       collector.republish(),
     )
@@ -87,6 +88,7 @@ export class CollectorService<C extends Collector> {
   async start(): Promise<void> {
     this.commands?.start()
     this.logs?.start()
+    this.logWatcher?.start()
     this.conn.start()
     this.ha?.start()
     await this.collector.start()
@@ -96,6 +98,7 @@ export class CollectorService<C extends Collector> {
     this.ha?.stop()
     await this.commands?.stop()
     this.logs?.stop()
+    this.logWatcher?.stop()
     await this.collector.stop()
     await this.conn.stop()
   }

@@ -352,7 +352,10 @@ export class Evaluator {
       let inst = this.instances.get(id)
       if (c.match && matches(c.match, e)) {
         if (!inst) inst = this.create(r, e.host, e.subject, { subject: e.subject }, null, e.ts, 0)
-        inst.hits.push(e.ts)
+        // A log.match event stands for its count of matching lines (the window keeps at most 1000 hits).
+        const weight = e.type === 'log.match' && typeof e.data.count === 'number' ? e.data.count : 1
+        for (let i = Math.min(1000, Math.max(1, Math.floor(weight))); i > 0; i--) inst.hits.push(e.ts)
+        if (inst.hits.length > 1000) inst.hits.splice(0, inst.hits.length - 1000)
         if (r.within !== undefined) inst.hits = inst.hits.filter((t) => t > e.ts - r.within!)
         else inst.hits = inst.hits.slice(-1)
         inst.alert.value = inst.hits.length

@@ -12,6 +12,51 @@ function errorsOf(input: unknown): string[] {
 }
 
 describe('rules file', () => {
+  it('runs a log rule as an event rule on log.match and asks the collectors to watch the named logs', () => {
+    const { set } = parseRules({
+      rules: [
+        {
+          id: 'web-errors',
+          type: 'log',
+          of: 'containers',
+          targets: 'web-*',
+          pattern: 'ERROR [0-9]+',
+          regex: true,
+          count: 5,
+          within: '5m',
+          quiet: '2m',
+        },
+        { id: 'off', type: 'log', of: 'units', pattern: 'x', enabled: false },
+      ],
+    })
+    expect(set.rules[0]).toMatchObject({
+      id: 'web-errors',
+      type: 'event',
+      match: { event: 'log.match', subject: 'web-*', where: { rule: { eq: 'web-errors' } } },
+      count: 5,
+      within: 300_000,
+      resolve: { after: 120_000 },
+    })
+    expect(set.logWatches).toStrictEqual([
+      {
+        rule: 'web-errors',
+        service: 'docker-collector',
+        hosts: '*',
+        targets: 'web-*',
+        search: { q: 'ERROR [0-9]+', regex: true },
+      },
+    ])
+    expect(
+      errorsOf({ rules: [{ id: 'evil', type: 'log', of: 'units', pattern: '(a+)+$', regex: true }] })[0],
+    ).toMatch(/^rule "evil" \(rules\[0\]\): pattern: .*exponential/)
+    expect(errorsOf({ rules: [{ id: 'n', type: 'log', of: 'units', pattern: 'x', count: 3 }] })[0]).toMatch(
+      /within: a count of 3 needs a window/,
+    )
+    expect(errorsOf({ rules: [{ id: 'n', type: 'log', of: 'pods', pattern: 'x' }] })[0]).toMatch(
+      /^rule "n" \(rules\[0\]\): of:/,
+    )
+  })
+
   it('refuses a percentage threshold outside 0–100, and lets a container CPU % (100 = one core) pass it', () => {
     const rule = (metric: string, value: number, resolve?: number) => ({
       rules: [

@@ -1,6 +1,7 @@
 import {
   EVENT_TYPES,
   isReadingKind,
+  type LogWatch,
   METRICS,
   PERCENT_METRICS,
   READING_KINDS,
@@ -8,6 +9,7 @@ import {
   Severity,
   TopicLevel,
 } from '@homelab/contracts'
+import { LogError, searchPredicate } from '@homelab/service-kit'
 import { z } from 'zod'
 
 /**
@@ -223,6 +225,78 @@ const StaleRule = z
       })
   })
 
+/**
+ * A log pattern: the lines of chosen containers or units that match a pattern, counted per container or unit. The
+ * collector that owns the log follows it (only while a rule names it) and publishes `log.match` events; the rule
+ * fires at `count` matching lines within `within`, and resolves after `quiet` without one. Evaluated as an event
+ * rule on `log.match`.
+ */
+const LogRule = z
+  .object({
+    ...common,
+    type: z.literal('log'),
+    /** Whose logs: containers (docker-collector) or units (systemd-collector). */
+    of: z.enum(['containers', 'units']),
+    /** Glob over container or unit names. */
+    targets: Glob.default('*'),
+    /** A literal (ignoring case), or with `regex` a regular expression — refused when it could take exponential time. */
+    pattern: z.string().min(1).max(200),
+    regex: z.boolean().default(false),
+    count: z.number().int().min(1).max(100_000).default(1),
+    within: Duration.optional(),
+    /** Resolves this long after the last matching line. */
+    quiet: Duration.default(10 * 60_000),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    try {
+      searchPredicate({ q: r.pattern, regex: r.regex })
+    } catch (e) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pattern'],
+        message: e instanceof LogError ? e.message : String(e),
+      })
+    }
+    if (r.count > 1 && r.within === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['within'],
+        message: `a count of ${r.count} needs a window, e.g. "within": "5m"`,
+      })
+  })
+export type LogRule = z.infer<typeof LogRule>
+
+/** A log rule as the event rule the evaluator runs: its `log.match` events, counted, resolved after quiet. */
+export function logAsEventRule(r: LogRule): EventRule {
+  return {
+    id: r.id,
+    name:
+      r.name ??
+      `${r.of === 'containers' ? 'Container' : 'Unit'} log matches ${r.regex ? `/${r.pattern}/` : `"${r.pattern}"`}`,
+    severity: r.severity,
+    enabled: r.enabled,
+    ...(r.notify ? { notify: r.notify } : {}),
+    hosts: r.hosts,
+    type: 'event',
+    match: { event: 'log.match', subject: r.targets, where: { rule: { eq: r.id } } },
+    count: r.count,
+    ...(r.within === undefined ? {} : { within: r.within }),
+    resolve: { after: r.quiet },
+  }
+}
+
+/** What the collectors must follow for a log rule. */
+export function logWatchOf(r: LogRule): LogWatch {
+  return {
+    rule: r.id,
+    service: r.of === 'containers' ? 'docker-collector' : 'systemd-collector',
+    hosts: r.hosts,
+    targets: r.targets,
+    search: { q: r.pattern, regex: r.regex },
+  }
+}
+
 export const Rule = z.discriminatedUnion('type', [
   ThresholdRule,
   EventRule,
@@ -231,6 +305,16 @@ export const Rule = z.discriminatedUnion('type', [
   StaleRule,
 ])
 export type Rule = z.infer<typeof Rule>
+
+/** A rule as the file may state it: the evaluator's rules, and log rules (run as event rules). */
+const FileRule = z.discriminatedUnion('type', [
+  ThresholdRule,
+  EventRule,
+  AvailabilityRule,
+  StatusRule,
+  StaleRule,
+  LogRule,
+])
 
 /** The collector whose data a rule needs (its metric's or event's domain); null for rules about the monitor itself. */
 export function sourceOfRule(r: Rule): string | null {
@@ -247,7 +331,8 @@ export function sourceOfRule(r: Rule): string | null {
   if (domain === 'container' || domain === 'engine') return 'docker-collector'
   if (domain === 'unit') return 'systemd-collector'
   if (domain === 'ollama') return 'ollama-collector'
-  if (domain === 'alerts' || domain === 'command' || domain === 'service') return null
+  // Log rules: their events come from whichever collector owns the log.
+  if (domain === 'alerts' || domain === 'command' || domain === 'service' || domain === 'log') return null
   return 'sys-collector'
 }
 export type ThresholdRule = z.infer<typeof ThresholdRule>
@@ -312,7 +397,7 @@ export const RulesFile = z
       .object({ notify: z.array(z.string().min(1).max(64)).max(20).default([]) })
       .strict()
       .default({ notify: [] }),
-    rules: z.array(Rule).max(1000),
+    rules: z.array(FileRule).max(1000),
   })
   .strict()
 export type RulesFile = z.infer<typeof RulesFile>
@@ -320,6 +405,8 @@ export type RulesFile = z.infer<typeof RulesFile>
 export interface RuleSet {
   channels: Map<string, Channel>
   rules: Rule[]
+  /** What the log rules need followed (published for the collectors that own logs). */
+  logWatches: LogWatch[]
   /** Channel names per rule id (its own `notify`, else the defaults). */
   routes: Map<string, string[]>
 }
@@ -380,7 +467,9 @@ export function parseRules(
     routes.set(rule.id, rule.notify ?? [...new Set(defaults)])
   })
   if (errors.length) throw new RulesError(errors)
-  return { file, set: { channels, rules: file.rules, routes } }
+  const rules = file.rules.map((r) => (r.type === 'log' ? logAsEventRule(r) : r))
+  const logWatches = file.rules.flatMap((r) => (r.type === 'log' && r.enabled ? [logWatchOf(r)] : []))
+  return { file, set: { channels, rules, routes, logWatches } }
 }
 
 /** The rules that work out of the box (written to the rules file on first start, for editing). */

@@ -3,6 +3,7 @@ import {
   type Alert,
   AlertReading,
   AlertsReading,
+  LogWatchesReading,
   type RulesReading,
   RulesReading as RulesReadingSchema,
   type Topics,
@@ -120,9 +121,26 @@ export class StatePublisher {
     )
   }
 
+  /** What the log rules need followed, for the collectors that own logs (only changes are published). */
+  private lastWatches = ''
+  private publishLogWatches(): void {
+    const { conn, topics, host, rules, now } = this.d
+    const watches = rules.rules.logWatches
+    const key = JSON.stringify(watches)
+    if (key === this.lastWatches) return
+    this.lastWatches = key
+    conn.publishJson(
+      topics.reading(host, 'alerter', 'log-watches'),
+      LogWatchesReading,
+      { v: 1, ts: now(), host, source: 'alerter', watches },
+      { qos: 1, retain: true },
+    )
+  }
+
   private publishRules(): void {
     const { conn, topics, host, evaluator, rules, notifier, now } = this.d
     const set = rules.rules
+    this.publishLogWatches()
     // Fewer entities per rule until the document fits.
     for (const perRule of [50, 10, 3, 0]) {
       const doc: RulesReading = {

@@ -95,7 +95,10 @@ export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): 
           t.cmd(id.host, id.service),
           t.filter('set', { host: id.host, service: id.service }),
           // Log requests, for the collectors that own logs (containers, units).
-          ...(LOG_OWNERS.has(id.service) ? [t.logs(id.host, id.service)] : []),
+          // …and the alerter's log-pattern rules, to follow the logs they name.
+          ...(LOG_OWNERS.has(id.service)
+            ? [t.logs(id.host, id.service), `${t.base}/+/alerter/reading/log-watches`]
+            : []),
           `${haPrefix}/status`,
           `${haPrefix}/device/+/config`,
         ],

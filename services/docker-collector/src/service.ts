@@ -35,6 +35,7 @@ export class DockerCollectorService extends CollectorService<DockerCollector> {
         }),
       execute: (collector) => (c) => collector.execute(c),
       logs: (collector) => new DockerLogs(collector.engine, (t) => collector.containerId(t)),
+      logTargets: (collector) => collector.containers().map((c) => c.name),
       owns: (id) => id.startsWith(prefix),
       devices: (ha, collector) => {
         if (!ha.wants('containers')) return ha.update([])

@@ -42,6 +42,7 @@ export class SystemdCollectorService extends CollectorService<SystemdCollector> 
           dir: o.journalDir ?? null,
           known: (unit) => collector.units().some((u) => u.name === unit),
         }),
+      logTargets: (collector) => collector.units().map((u) => u.name),
       owns: (id) => id.startsWith(prefix),
       devices: (ha, collector) => {
         if (!ha.wants('units') || !o.ha) return ha.update([])
