@@ -11,6 +11,7 @@ import { benchFootprint } from './footprint.js'
 import { benchFuzz } from './fuzz.js'
 import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
+import { benchLogs } from './logs.js'
 import { benchOllama } from './ollama.js'
 import { benchProcesses } from './processes.js'
 import { benchSoak } from './soak.js'
@@ -28,6 +29,7 @@ const all = [
   'footprint',
   'compose',
   'docker',
+  'logs',
   'systemd',
   'ollama',
   'alerts',
@@ -66,6 +68,12 @@ try {
       stdio: 'inherit',
     })
     await benchDocker(dir, Number(process.env.BENCH_SECONDS ?? 60))
+  }
+  if (run.includes('logs')) {
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
+      stdio: 'inherit',
+    })
+    await benchLogs(dir, Number(process.env.BENCH_SECONDS ?? 30))
   }
   if (run.includes('ollama')) await benchOllama()
   if (run.includes('alerts')) await benchAlerts(dir)

@@ -41,7 +41,7 @@ export interface LogServerOptions {
   source: LogSource
   /** How long a read may take. */
   readTimeoutMs?: number
-  /** How often a follow's lines are sent (they are batched in between). */
+  /** How often a follow's lines are sent (they are batched in between; 50 ms). */
   flushMs?: number
 }
 
@@ -246,7 +246,7 @@ export class LogServer {
         this.o.counters.inc('logs.lease_expired')
         this.end(id, f, null)
       }, LOG_LIMITS.leaseMs),
-      flush: setInterval(() => this.flush(f), this.o.flushMs ?? 200),
+      flush: setInterval(() => this.flush(f), this.o.flushMs ?? 50),
       pending: [],
       skipped: 0,
       seq: 0,
