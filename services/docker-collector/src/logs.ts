@@ -159,7 +159,7 @@ export class DockerLogs implements LogSource {
       const t = await this.target(sel.target)
       // With a search, look through up to maxScan lines for matches; without, the tail is the answer.
       const scan = sel.search ? LOG_LIMITS.maxScan : sel.tail
-      const until = sel.until ?? Date.now() + 1000
+      const until = sel.until ?? Date.now()
       const demux = new LogDemuxer(t.tty, t.startedAt)
       const lines: LogLine[] = []
       let chars = 0

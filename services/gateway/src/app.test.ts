@@ -292,6 +292,90 @@ describe('gateway routes on the live stream', () => {
     expect(pi?.lastSeen).toBeGreaterThan(0)
   })
 
+  it("asks a container's collector for its logs: 503 offline, 403 below the role, 400 bad input, the collector's answer or error", async () => {
+    const { app: a, hub } = app()
+    const t = app()
+    const viewerCookie = (await loginAs(t, 'vic', 'viewer')).cookie
+    const r = syntheticContainerReading(Date.now(), 1, 'web', 'pi')
+    const topic = topics.reading('pi', 'docker-collector', 'container', 'web')
+    hub.put(liveReading({ topic, host: 'pi', service: 'docker-collector' }, 'container', 'web', r))
+    const get = (path: string) => a.request(path, { headers: bearer })
+    expect((await get('/api/docker/containers/web/logs')).status).toBe(503)
+    // The stream refuses before it starts: a JSON 503, not an event stream that ends.
+    const stream = await get('/api/docker/containers/web/logs/stream')
+    expect(stream.status).toBe(503)
+    expect(ApiError.parse(await stream.json()).error.code).toBe('unavailable')
+    hub.online('pi', 'docker-collector')
+    for (const q of [
+      'tail=0',
+      'tail=9999',
+      'since=soon',
+      'since=20&until=10',
+      'stream=both',
+      'nope=1',
+      `q=${'x'.repeat(201)}`,
+    ])
+      expect((await get(`/api/docker/containers/web/logs?${q}`)).status, q).toBe(400)
+    expect((await get('/api/docker/containers/nope/logs')).status).toBe(404)
+    expect(hub.commands).toHaveLength(0)
+    const line = {
+      ts: 1000,
+      at: '2026-01-01T00:00:01Z',
+      stream: 'stderr',
+      priority: null,
+      text: 'boom',
+      truncated: false,
+      instance: null,
+    }
+    hub.logChunks = [
+      { v: 1, seq: 0, lines: [line], done: false },
+      {
+        v: 1,
+        seq: 1,
+        lines: [{ ...line, ts: 2000, text: 'again' }],
+        done: true,
+        cursor: 1000,
+        subject: 'web',
+      },
+    ]
+    const ok = await get('/api/docker/containers/web/logs?tail=2&q=b&since=2026-01-01T00:00:00Z')
+    expect(ok.status).toBe(200)
+    expect(await ok.json()).toMatchObject({
+      host: 'pi',
+      target: 'web',
+      cursor: 1000,
+      lines: [{ text: 'boom' }, { text: 'again' }],
+    })
+    expect(hub.commands.at(-1)).toMatchObject({
+      topic: topics.logs('pi', 'docker-collector'),
+      body: {
+        op: 'read',
+        target: 'web',
+        tail: 2,
+        since: Date.parse('2026-01-01T00:00:00Z'),
+        search: { q: 'b', regex: false },
+      },
+    })
+    for (const [code, status] of [
+      ['not_found', 404],
+      ['bad_request', 400],
+      ['busy', 429],
+      ['unavailable', 503],
+      ['failed', 502],
+    ] as const) {
+      hub.logChunks = [{ v: 1, seq: 0, lines: [], done: true, error: { code, message: `it says ${code}` } }]
+      const res = await get('/api/docker/containers/web/logs')
+      expect(res.status, code).toBe(status)
+      expect(ApiError.parse(await res.json()).error.message).toBe(`it says ${code}`)
+    }
+    // A chunk lost on the way is not a silently shorter answer.
+    hub.logChunks = [{ v: 1, seq: 1, lines: [], done: true }]
+    expect((await get('/api/docker/containers/web/logs')).status).toBe(502)
+    // Below the operator role: 403 (its own app: the same hub state is not needed to refuse).
+    const v = await t.app.request('/api/docker/containers/web/logs', { headers: { cookie: viewerCookie } })
+    expect(v.status).toBe(403)
+  })
+
   it("relays a container command and answers with the executor's outcome as its HTTP status", async () => {
     const { app: a, hub } = app()
     const r = syntheticContainerReading(Date.now(), 1, 'web', 'pi')

@@ -40,6 +40,7 @@ export function chunkFailure(e: NonNullable<LogChunk['error']>): ApiFailure {
 
 /** The selector a log query asks for (the target is the entity the route resolved). */
 export function selectorOf(target: string, q: LogQuery, forFollow: boolean): LogSelector {
+  if (!forFollow && q.tail === 0) throw new ApiFailure(400, 'bad_request', 'tail: a read answers at least 1 line')
   return {
     target,
     tail: q.tail ?? (forFollow ? 0 : LOG_LIMITS.defaultTail),
@@ -51,7 +52,7 @@ export function selectorOf(target: string, q: LogQuery, forFollow: boolean): Log
   }
 }
 
-function requireOnline(deps: GatewayDeps, host: string, service: ServiceName): void {
+export function requireOnline(deps: GatewayDeps, host: string, service: ServiceName): void {
   if (deps.hub.latestOn(deps.topics.availability(host, service))?.payload !== 'online')
     throw new ApiFailure(
       503,

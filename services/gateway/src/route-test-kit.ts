@@ -43,9 +43,15 @@ export class FakeHub implements LiveView {
     this.commands.push({ host, service, req })
     return this.answer
   }
-  /** Log requests: recorded; nobody answers (the route's timeout answers). */
-  request(topic: string, body: unknown) {
+  /** What a collector answers a log request with, chunk by chunk (empty: nobody answers). */
+  logChunks: unknown[] = []
+  /** Log requests: recorded, and answered with `logChunks`. */
+  request(topic: string, body: unknown, _id: string, _expirySec: number, onReply: (payload: Buffer) => void) {
     this.commands.push({ topic, body })
+    const chunks = this.logChunks
+    setTimeout(() => {
+      for (const c of chunks) onReply(Buffer.from(JSON.stringify(c)))
+    }, 1)
     return () => undefined
   }
   send(topic: string, body: unknown) {

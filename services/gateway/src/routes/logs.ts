@@ -3,7 +3,7 @@ import type { Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { Env, GatewayDeps } from '../context.js'
 import { parseInput } from '../errors.js'
-import { chunkFailure, followLogs, readLogs, selectorOf } from '../logs-relay.js'
+import { chunkFailure, followLogs, readLogs, requireOnline, selectorOf } from '../logs-relay.js'
 
 /** Chunks a slow client may have waiting; past it the stream is closed (a stalled reader costs no memory). */
 const MAX_QUEUED = 200
@@ -43,6 +43,8 @@ export function logsStream(
 ) {
   const who = c.get('principal').name
   const sel: LogSelector = selectorOf(target, q, true)
+  // Refused before the stream starts, so the client gets the 503 as an answer, not a stream that ends.
+  requireOnline(deps, host, service)
   c.header('X-Accel-Buffering', 'no')
   return streamSSE(c, async (stream) => {
     const queue: Array<
