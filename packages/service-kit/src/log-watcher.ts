@@ -61,15 +61,25 @@ export class LogWatcher {
       this.o.conn.subscribe(this.filter, 1),
       this.o.conn.onMessage((topic, payload) => this.onMessage(topic, payload)),
     )
-    this.flushTimer = setInterval(() => this.flush(), this.o.flushMs ?? 2000)
-    this.reconcileTimer = setInterval(() => this.reconcile(), RECONCILE_MS)
+  }
+
+  /** Timers run only while a watch is in force: a collector without log rules never wakes for them. */
+  private timers(on: boolean): void {
+    if (on && !this.flushTimer) {
+      this.flushTimer = setInterval(() => this.flush(), this.o.flushMs ?? 2000)
+      this.reconcileTimer = setInterval(() => this.reconcile(), RECONCILE_MS)
+    } else if (!on && this.flushTimer) {
+      clearInterval(this.flushTimer)
+      if (this.reconcileTimer) clearInterval(this.reconcileTimer)
+      this.flushTimer = null
+      this.reconcileTimer = null
+    }
   }
 
   stop(): void {
     this.stopped = true
     for (const u of this.undo.splice(0)) u()
-    if (this.flushTimer) clearInterval(this.flushTimer)
-    if (this.reconcileTimer) clearInterval(this.reconcileTimer)
+    this.timers(false)
     this.flush()
     for (const f of this.followed.values()) f.abort.abort()
     this.followed.clear()
@@ -96,6 +106,8 @@ export class LogWatcher {
     this.watches = (doc?.watches ?? []).filter(
       (w) => w.service === this.o.service && globToRegExp(w.hosts).test(this.o.host),
     )
+    this.flush()
+    this.timers(this.watches.length > 0)
     this.reconcile()
   }
 
