@@ -40,7 +40,8 @@ export function chunkFailure(e: NonNullable<LogChunk['error']>): ApiFailure {
 
 /** The selector a log query asks for (the target is the entity the route resolved). */
 export function selectorOf(target: string, q: LogQuery, forFollow: boolean): LogSelector {
-  if (!forFollow && q.tail === 0) throw new ApiFailure(400, 'bad_request', 'tail: a read answers at least 1 line')
+  if (!forFollow && q.tail === 0)
+    throw new ApiFailure(400, 'bad_request', 'tail: a read answers at least 1 line')
   return {
     target,
     tail: q.tail ?? (forFollow ? 0 : LOG_LIMITS.defaultTail),
