@@ -21,8 +21,9 @@ function pidOf(name: string): number | null {
   }
 }
 
-async function removeBenchContainers() {
-  const list = await docker.listContainers({ all: true, filters: { label: ['homelab.bench=1'] } })
+/** Removes the containers a bench made (by their `homelab.bench` label). */
+export async function removeBenchContainers(label = '1') {
+  const list = await docker.listContainers({ all: true, filters: { label: [`homelab.bench=${label}`] } })
   await Promise.all(
     list.map((c) =>
       docker

@@ -6,23 +6,12 @@ import Docker from 'dockerode'
 import { ROOT } from '../../test/helpers/process.js'
 import { openSse } from '../../test/helpers/sse.js'
 import { accountWithToken, HOST, startGateway, startTestBroker, waitFor } from '../../test/helpers/stack.js'
+import { removeBenchContainers } from './docker.js'
 import { cpuSeconds, fmt, header, line, percentile, rssMb } from './util.js'
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' })
 const IMAGE = 'homelab-test/busybox:1'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function removeBenchContainers() {
-  const list = await docker.listContainers({ all: true, filters: { label: ['homelab.bench=logs'] } })
-  await Promise.all(
-    list.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined),
-    ),
-  )
-}
 
 async function run(name: string, script: string) {
   const c = await docker.createContainer({
@@ -49,7 +38,7 @@ export async function benchLogs(dir: string, seconds: number) {
     line('Docker', 'not reachable on /var/run/docker.sock: skipped (start dockerd)')
     return
   }
-  await removeBenchContainers()
+  await removeBenchContainers('logs')
   const procs: ChildProcess[] = []
   const b = await startTestBroker(join(dir, 'logs'))
   const gw = await startGateway(
@@ -166,6 +155,6 @@ export async function benchLogs(dir: string, seconds: number) {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL')
     await gw.stop()
     await b.broker.stop()
-    await removeBenchContainers()
+    await removeBenchContainers('logs')
   }
 }

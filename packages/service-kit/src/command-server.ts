@@ -45,6 +45,12 @@ export interface CommandServerOptions<A extends string = CommandAction> {
   actions: z.ZodType<A>
 }
 
+/** Whether a requester's response topic is under the executor's own `reply/` subtree (the only place it may answer). */
+export function isOwnReplyTopic(topics: Topics, host: string, service: ServiceName, topic: string): boolean {
+  const t = topics.parse(topic)
+  return t?.channel === 'reply' && t.host === host && t.service === service
+}
+
 const SEVERITY = {
   done: 'info',
   not_found: 'info',
@@ -157,8 +163,7 @@ export class CommandServer<A extends string = CommandAction> {
     const correlation = packet.properties?.correlationData
     let reply: { topic: string; correlation: Buffer | undefined } | null = null
     if (responseTopic) {
-      const rt = topics.parse(responseTopic)
-      if (rt?.channel === 'reply' && rt.host === host && rt.service === service) {
+      if (isOwnReplyTopic(topics, host, service, responseTopic)) {
         reply = { topic: responseTopic, correlation }
       } else {
         this.invalid(

@@ -8,6 +8,7 @@ import {
   type Topics,
 } from '@homelab/contracts'
 import type { IPublishPacket } from 'mqtt'
+import { isOwnReplyTopic } from './command-server.js'
 import type { Counters, Logger } from './log.js'
 import { LogError } from './log-lines.js'
 import type { MqttConnection } from './mqtt-connection.js'
@@ -98,14 +99,7 @@ export class LogServer {
     if (packet.retain) return
     const responseTopic = packet.properties?.responseTopic
     const correlation = packet.properties?.correlationData
-    const rt = responseTopic ? topics.parse(responseTopic) : null
-    if (
-      !responseTopic ||
-      !correlation ||
-      rt?.channel !== 'reply' ||
-      rt.host !== host ||
-      rt.service !== service
-    ) {
+    if (!responseTopic || !correlation || !isOwnReplyTopic(topics, host, service, responseTopic)) {
       this.invalid(
         'reply',
         `ignoring a log request on ${topic} without a reply topic under ${topics.subtree(host, service)}/reply/`,
