@@ -225,6 +225,27 @@ describeWith(
     await waitFor(async () => (await unit('hl-web.service'))?.stats?.memoryBytes !== null, 10_000, 'memory')
   })
 
+  it("reads active services' memory and tasks from their cgroup files, as systemd reports them", async () => {
+    // This systemd shares the machine's cgroup tree (as on a host): the collector checked each unit's cgroup
+    // against systemd's ControlGroupId and reads the files, not three D-Bus properties per unit.
+    await waitFor(() => svc.counters.get('stats.cgroup') > 0, 10_000, 'stats read from cgroup files')
+    expect(svc.counters.get('cgroup.mismatch')).toBe(0)
+    const show = (p: string) => Number(sd.systemctl(`show hl-web.service -p ${p} --value`).trim())
+    const viaDbus = { memory: show('MemoryCurrent'), tasks: show('TasksCurrent') }
+    expect(viaDbus.memory).toBeGreaterThan(0)
+    // `sleep infinity` neither allocates nor forks: the next interval's numbers are systemd's, to the byte.
+    const asked = Date.now()
+    const next = await waitFor(
+      async () => {
+        const u = await unit('hl-web.service')
+        return u && u.updatedAt > asked ? u : null
+      },
+      10_000,
+      'a reading after systemctl show',
+    )
+    expect(next.stats).toMatchObject({ memoryBytes: viaDbus.memory, tasks: viaDbus.tasks })
+  })
+
   it('catches every failure and restart of a unit that systemd restarts each second', async () => {
     const t0 = Date.now()
     sd.systemctl('start hl-flap.service')

@@ -26,7 +26,7 @@ export async function benchSystemd(dir: string, seconds: number) {
   }
   execFileSync('bash', [join(ROOT, 'scripts', 'build-systemd-image.sh')], { stdio: 'inherit' })
   const sd = await startSystemd(`hl-bench-sd-${process.pid}`)
-  let collector: ChildProcess | null = null
+  const running: ChildProcess[] = []
   const credentials = ensureCredentials(join(dir, 'systemd-bench'))
   const broker = await startBroker({
     host: 'bench',
@@ -43,44 +43,55 @@ export async function benchSystemd(dir: string, seconds: number) {
       `for i in $(seq 0 ${UNITS - 1}); do printf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/hl-bench-$i.service; done; systemctl daemon-reload; systemctl start $(seq -f 'hl-bench-%g.service' 0 $((${UNITS} - 1)))`,
     )
     const url = `mqtt://127.0.0.1:${broker.port}`
-    const c = spawn(
-      process.execPath,
-      [...shippedFlags(), join(ROOT, 'services/systemd-collector/dist/main.js')],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          HOMELAB_MQTT_URL: url,
-          HOMELAB_MQTT_PASSWORD: credentials['systemd-collector'],
-          HOMELAB_HOST_ID: 'bench',
-          DBUS_SYSTEM_BUS_ADDRESS: sd.address,
-          HOMELAB_SYSTEMD_UNITS: 'hl-bench-*.service',
+    /** The collector at rest; `cgroupRoot` 'off' reads every unit's stats over D-Bus (the way before cgroup files). */
+    const atRest = async (label: string, cgroupRoot: string | undefined): Promise<ChildProcess> => {
+      const c = spawn(
+        process.execPath,
+        [...shippedFlags(), join(ROOT, 'services/systemd-collector/dist/main.js')],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: {
+            ...process.env,
+            HOMELAB_MQTT_URL: url,
+            HOMELAB_MQTT_PASSWORD: credentials['systemd-collector'],
+            HOMELAB_HOST_ID: 'bench',
+            DBUS_SYSTEM_BUS_ADDRESS: sd.address,
+            HOMELAB_SYSTEMD_UNITS: 'hl-bench-*.service',
+            ...(cgroupRoot === undefined ? {} : { HOMELAB_CGROUP_ROOT: cgroupRoot }),
+          },
         },
-      },
-    )
-    collector = c
-    let watching = ''
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('the systemd-collector did not start')), 60_000)
-      const on = (d: Buffer) => {
-        const m = /watching (\d+) units/.exec(d.toString())
-        if (m) {
-          watching = m[1]!
-          clearTimeout(t)
-          resolve()
+      )
+      running.push(c)
+      let watching = ''
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('the systemd-collector did not start')), 60_000)
+        const on = (d: Buffer) => {
+          const m = /watching \d+ units.*/.exec(d.toString())
+          if (m) {
+            watching = m[0]
+            clearTimeout(t)
+            resolve()
+          }
         }
-      }
-      c.stdout?.on('data', on)
-      c.stderr?.on('data', on)
-    })
-    line('units the collector watches', watching)
-    await sleep(11_000) // one interval of stats reads first
-    const c0 = cpuSeconds(c.pid!)
-    const t0 = performance.now()
-    await sleep(seconds * 1000)
-    const cpu = ((cpuSeconds(c.pid!) - c0) / ((performance.now() - t0) / 1000)) * 100
-    line('systemd-collector at rest: CPU % of one core', fmt(cpu, 2))
-    line('systemd-collector: RSS', `${fmt(rssMb(c.pid!).rss, 1)} MB`)
+        c.stdout?.on('data', on)
+        c.stderr?.on('data', on)
+      })
+      await sleep(11_000) // one interval of stats reads first
+      const c0 = cpuSeconds(c.pid!)
+      const t0 = performance.now()
+      await sleep(seconds * 1000)
+      const cpu = ((cpuSeconds(c.pid!) - c0) / ((performance.now() - t0) / 1000)) * 100
+      const m = rssMb(c.pid!)
+      line(`${label}: the collector says`, watching)
+      line(`${label}: CPU % of one core at rest`, fmt(cpu, 2))
+      line(`${label}: RSS now / peak (budget ≤ 60 MB)`, `${fmt(m.rss, 1)} / ${fmt(m.peak, 1)} MB`)
+      return c
+    }
+    // The baseline first, in the same run: every unit's stats over D-Bus.
+    const baseline = await atRest('baseline, stats over D-Bus (HOMELAB_CGROUP_ROOT=off)', 'off')
+    baseline.kill('SIGTERM')
+    await new Promise((r) => baseline.once('exit', r))
+    await atRest('shipped, stats from cgroup files', undefined)
 
     const topics = createTopics('homelab')
     const sub = await mqtt.connectAsync(url, {
@@ -108,7 +119,11 @@ export async function benchSystemd(dir: string, seconds: number) {
     )
     line('  p99 / max ms', `${fmt(percentile(delays, 99), 1)} / ${fmt(Math.max(...delays), 1)}`)
   } finally {
-    collector?.kill('SIGTERM')
+    await Promise.all(
+      running.map((p) =>
+        p.exitCode === null ? new Promise((r) => p.once('exit', r).kill('SIGTERM')) : undefined,
+      ),
+    )
     await broker.stop()
     await sd.remove()
   }

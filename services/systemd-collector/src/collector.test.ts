@@ -7,6 +7,7 @@ import { Counters, createLogger, MqttConnection } from '@homelab/service-kit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from '../../../test/helpers/stack.js'
 import { SystemdBus } from './bus.js'
+import { CgroupReader } from './cgroup.js'
 import { SystemdCollector } from './collector.js'
 
 const topics = createTopics('homelab')
@@ -38,6 +39,7 @@ function collector(address: string): { c: SystemdCollector; counters: Counters; 
     intervalMs: 60_000,
     resyncMs: 60_000,
     jobTimeoutMs: 1000,
+    cgroups: new CgroupReader(''),
     log,
     counters,
   })

@@ -24,6 +24,7 @@ import {
   type SystemdBus,
   UNIT_IFACE,
 } from './bus.js'
+import type { CgroupReader } from './cgroup.js'
 import { type CpuSample, num, RUNNING, str, toUnitInfo, toUnitStats } from './convert.js'
 
 export interface SystemdCollectorDeps {
@@ -36,6 +37,8 @@ export interface SystemdCollectorDeps {
   intervalMs: number
   resyncMs: number
   jobTimeoutMs: number
+  /** Reads active services' memory, CPU and tasks from their cgroup files where systemd's tree is visible. */
+  cgroups: CgroupReader
   log: Logger
   counters: Counters
 }
@@ -45,6 +48,8 @@ interface Tracked {
   info: UnitInfo
   stats: UnitStats
   cpu: CpuSample
+  /** Its cgroup, once checked to be the one systemd names (ControlGroupId): stats are read from its files. */
+  cgroup: string | null
   /** A failure of the current run was announced (reset when the unit is active again). */
   failedAnnounced: boolean
   /** Highest NRestarts announced: each restart is announced once, whichever path (signal, tick) sees it first. */
@@ -63,8 +68,14 @@ const UNIT_PROPS = [
   'StateChangeTimestamp',
 ]
 const SERVICE_PROPS = ['Result', 'MainPID', 'NRestarts', 'MemoryCurrent', 'CPUUsageNSec', 'TasksCurrent']
-/** What the interval reads of an active service. */
+/** What the interval reads of an active service over D-Bus. */
 const STATS_PROPS = ['MemoryCurrent', 'CPUUsageNSec', 'TasksCurrent', 'NRestarts', 'Result'] as const
+/** … and of one whose cgroup files give the rest: the check on the restart signals (Result only when it moved). */
+const RESTART_PROPS = ['NRestarts'] as const
+/** How often the restart count is read as a check on the signals where nothing else needs D-Bus. */
+const RESTART_CHECK_MS = 60_000
+/** Where a service's cgroup is (ControlGroupId: systemd 250 and later; without it, the stats come over D-Bus). */
+const CGROUP_PROPS = ['ControlGroup', 'ControlGroupId'] as const
 
 /**
  * Watches systemd over D-Bus: `Subscribe` + one match rule for systemd's signals, so every state change of a
@@ -82,6 +93,7 @@ export class SystemdCollector extends SourceWatcher {
   private readonly finishedJobs = new Map<string, string>()
   private resyncTimer: NodeJS.Timeout | null = null
   private closed: (() => void) | null = null
+  private rounds = 0
 
   constructor(private readonly d: SystemdCollectorDeps) {
     super(d, {
@@ -147,7 +159,13 @@ export class SystemdCollector extends SourceWatcher {
   }
 
   protected watching(): string {
-    return `watching ${this.tracked.size} units over ${this.d.bus.address}`
+    const files = [...this.tracked.values()].filter((t) => t.cgroup !== null).length
+    const stats = files
+      ? `; stats of ${files} from their cgroup files under ${this.d.cgroups.root}`
+      : this.d.cgroups.layout === 'none'
+        ? '; stats over D-Bus (no cgroup tree at HOMELAB_CGROUP_ROOT)'
+        : ''
+    return `watching ${this.tracked.size} units over ${this.d.bus.address}${stats}`
   }
 
   protected lost(reason: string): string {
@@ -168,9 +186,13 @@ export class SystemdCollector extends SourceWatcher {
   }
 
   private async fetch(name: string, path: string): Promise<Tracked> {
-    const [u, s] = await Promise.all([
+    const service = name.endsWith('.service')
+    const [u, s, g] = await Promise.all([
       this.d.bus.getProps(path, UNIT_IFACE, UNIT_PROPS),
-      name.endsWith('.service') ? this.d.bus.getProps(path, SERVICE_IFACE, SERVICE_PROPS) : ({} as Props),
+      service ? this.d.bus.getProps(path, SERVICE_IFACE, SERVICE_PROPS) : ({} as Props),
+      service && this.d.cgroups.layout !== 'none'
+        ? this.d.bus.getProps(path, SERVICE_IFACE, CGROUP_PROPS).catch((): Props => ({}))
+        : ({} as Props),
     ])
     const prev = this.tracked.get(name)
     const info = toUnitInfo(name, u, s, this.control(name))
@@ -179,17 +201,33 @@ export class SystemdCollector extends SourceWatcher {
       info,
       stats: { memoryBytes: null, cpuPercent: null, tasks: null },
       cpu: { ns: null, at: 0 },
+      cgroup: null,
       failedAnnounced: false,
       restartsAnnounced: 0,
     }
     t.path = path
     t.info = info
+    t.cgroup = this.cgroupOf(g)
     if (name.endsWith('.service')) this.updateStats(t, s)
     // A fresh read is the baseline (lower after systemd itself restarted).
     if (!prev || (t.info.nRestarts ?? 0) < t.restartsAnnounced) t.restartsAnnounced = t.info.nRestarts ?? 0
     this.tracked.set(name, t)
     this.byPath.set(path, name)
     return t
+  }
+
+  /** The cgroup whose files are this unit's, or null (not running, not checkable, or not the one systemd means). */
+  private cgroupOf(g: Props): string | null {
+    const path = str(g.ControlGroup)
+    const id = num(g.ControlGroupId)
+    if (!path || id === null) return null
+    if (this.d.cgroups.verify(path, id)) return path
+    this.d.counters.inc('cgroup.mismatch')
+    this.d.log.once(
+      'cgroup-mismatch',
+      `the cgroup tree at ${this.d.cgroups.root} is not systemd's (${path} is not cgroup ${id} there): unit stats come over D-Bus (HOMELAB_CGROUP_ROOT)`,
+    )
+    return null
   }
 
   private updateStats(t: Tracked, s: Props): void {
@@ -375,16 +413,32 @@ export class SystemdCollector extends SourceWatcher {
     )
   }
 
-  /** Memory, CPU and tasks of active services; NRestarts as a check on the signals. */
+  /**
+   * Memory, CPU and tasks of active services; NRestarts as a check on the signals (which bring every restart at once):
+   * each interval over D-Bus, or once a minute where the cgroup files give the stats and no D-Bus call is needed.
+   */
   protected async sample(): Promise<void> {
     const ts = Date.now()
+    const checkRestarts = this.rounds++ % Math.max(1, Math.round(RESTART_CHECK_MS / this.d.intervalMs)) === 0
     const active = [...this.tracked].filter(
       ([name, t]) => name.endsWith('.service') && RUNNING.has(t.info.activeState),
     )
     // The reads run beside the signal queue, so a state change never waits behind a round of stats; each
     // result is applied in the queue, in order with the signals.
     await forEachLimited(active, 8, async ([name, t]) => {
-      const s = await this.d.bus.getProps(t.path, SERVICE_IFACE, STATS_PROPS)
+      const cgroup = t.cgroup
+      const s: Props = !cgroup
+        ? await this.d.bus.getProps(t.path, SERVICE_IFACE, STATS_PROPS)
+        : checkRestarts
+          ? {
+              ...(await this.d.bus.getProps(t.path, SERVICE_IFACE, RESTART_PROPS)),
+              ...this.d.cgroups.read(cgroup),
+            }
+          : { ...this.d.cgroups.read(cgroup) }
+      // A restart the signals did not bring: its result too, before it is announced.
+      if (cgroup && (num(s.NRestarts) ?? 0) > t.restartsAnnounced)
+        Object.assign(s, await this.d.bus.getProps(t.path, SERVICE_IFACE, ['Result']))
+      this.d.counters.inc(cgroup ? 'stats.cgroup' : 'stats.dbus')
       await this.enqueue(() => {
         if (this.tracked.get(name) !== t) return
         this.updateStats(t, s)

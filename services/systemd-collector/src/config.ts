@@ -25,6 +25,12 @@ export const SystemdCollectorShape = {
    * container, the host's /var/log/journal mounted read-only (compose: /host/journal).
    */
   HOMELAB_JOURNAL_DIR: z.string().default(''),
+  /**
+   * Where the cgroup tree systemd manages is mounted: active services' memory, CPU and tasks are read from its files
+   * (checked against systemd's cgroup ids) instead of three D-Bus calls each. `off`: always over D-Bus. In compose,
+   * the host's /sys/fs/cgroup mounted read-only at /host/cgroup.
+   */
+  HOMELAB_CGROUP_ROOT: z.string().default('/sys/fs/cgroup'),
 }
 
 export const SystemdCollectorConfig = z.object({ ...commonShape, ...haShape, ...SystemdCollectorShape })

@@ -18,6 +18,7 @@ export const systemdCollector: ServiceModule<SystemdCollectorConfig> = {
       resyncMs: c.HOMELAB_SYSTEMD_RESYNC_MS,
       jobTimeoutMs: c.HOMELAB_SYSTEMD_JOB_TIMEOUT_MS,
       journalDir: c.HOMELAB_JOURNAL_DIR || null,
+      cgroupRoot: c.HOMELAB_CGROUP_ROOT === 'off' ? '' : c.HOMELAB_CGROUP_ROOT,
       log: ctx.log,
       counters: ctx.counters,
       ha: haSettings(c),

@@ -1,6 +1,7 @@
 import { haIds } from '@homelab/contracts'
 import { type CollectorLogin, CollectorService, compileGlobs } from '@homelab/service-kit'
 import { SystemdBus } from './bus.js'
+import { CgroupReader } from './cgroup.js'
 import { SystemdCollector } from './collector.js'
 import { unitDevice, unitsShape } from './ha.js'
 import { JournalLogs } from './journal.js'
@@ -14,6 +15,8 @@ export interface SystemdCollectorServiceOptions extends CollectorLogin {
   jobTimeoutMs: number
   /** The journal directory to read logs from; null: the system's. */
   journalDir?: string | null
+  /** Where the cgroup tree is mounted (default /sys/fs/cgroup); '' reads every unit's stats over D-Bus. */
+  cgroupRoot?: string
 }
 
 /** The systemd-collector as a service: its MQTT connection, the collector, and the command executor. */
@@ -33,6 +36,7 @@ export class SystemdCollectorService extends CollectorService<SystemdCollector> 
           intervalMs: o.intervalMs,
           resyncMs: o.resyncMs,
           jobTimeoutMs: o.jobTimeoutMs,
+          cgroups: new CgroupReader(o.cgroupRoot ?? '/sys/fs/cgroup'),
           log: o.log,
           counters,
         }),
