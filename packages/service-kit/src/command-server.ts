@@ -199,7 +199,7 @@ export class CommandServer<A extends string = CommandAction> {
     arrived: number,
     reply: { topic: string; correlation: Buffer | undefined } | null,
   ): Promise<void> {
-    const { conn, topics, host, service, log, counters } = this.o
+    const { conn, log, counters } = this.o
     let out: CommandOutcome
     // A target that is not a name (a shell word, a path) is refused before the executor sees it, and audited.
     const target = CommandTarget.safeParse(c.target)

@@ -17,6 +17,7 @@ import { hostRoutes } from './routes/hosts.js'
 import { liveRoutes } from './routes/live.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { ollamaRoutes } from './routes/ollama.js'
+import { prometheusRoutes } from './routes/prometheus.js'
 import { serviceRoutes } from './routes/services.js'
 import { tokenRoutes, userRoutes } from './routes/users.js'
 
@@ -51,7 +52,8 @@ export function createApp(deps: GatewayDeps) {
     await next()
     // API answers (some carry a new token) are never kept by a browser or a proxy.
     const path = c.req.path.slice(base.length)
-    if (path.startsWith('/api/') || path === '/healthz') c.header('Cache-Control', 'no-store')
+    if (path.startsWith('/api/') || path === '/healthz' || path === '/metrics')
+      c.header('Cache-Control', 'no-store')
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'same-origin')
     if ((c.res.headers.get('content-type') ?? '').includes('text/html')) {
@@ -97,6 +99,7 @@ export function createApp(deps: GatewayDeps) {
       },
     }),
   )
+  app.route('/metrics', prometheusRoutes(deps))
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/users', userRoutes(deps))
   app.route('/api/tokens', tokenRoutes(deps))

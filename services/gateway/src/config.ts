@@ -37,6 +37,18 @@ export const GatewayConfig = z
       .default(24 * 7),
     /** How long a command waits for its executor's reply before answering 504. */
     HOMELAB_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(30_000),
+    /**
+     * A second listener serving only `/metrics`, without a login (`127.0.0.1:9464`, `192.168.1.5:9464`): for a
+     * Prometheus on a network you trust. Unset: `/metrics` is on the main port and needs an API token.
+     */
+    HOMELAB_METRICS_LISTEN: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9A-Za-z.-]+):\d{1,5}$/, 'must be address:port, e.g. 127.0.0.1:9464')
+      .refine((v) => {
+        const p = Number(v.slice(v.lastIndexOf(':') + 1))
+        return p >= 1 && p <= 65535
+      }, 'the port must be 1–65535')
+      .optional(),
     /** The least role that may read container and unit logs: they often carry secrets. */
     HOMELAB_LOGS_ROLE: Role.default('operator'),
     /** Set when the gateway is served over HTTPS (adds Secure to the session cookie). */

@@ -16,10 +16,28 @@ import { createApp } from './app.js'
 import { Auth } from './auth.js'
 import { parseCidrs, TrustedProxies } from './client-address.js'
 import { type GatewayConfig, sessionOptions } from './config.js'
+import type { GatewayDeps } from './context.js'
 import { LiveHub } from './live-hub.js'
 import { OidcLogin } from './oidc.js'
+import { openMetricsApp } from './routes/prometheus.js'
 import { RoleMapping } from './sso.js'
 import { LoginThrottle } from './throttle.js'
+
+/** Serves `fetch` on hostname:port; resolves once it listens. */
+function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+  port: number,
+  hostname: string,
+  listening: (port: number) => void,
+): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname }, (info: AddressInfo) => {
+      listening(info.port)
+      resolve(server)
+    })
+    server.once('error', reject)
+  })
+}
 
 export interface GatewayServiceDeps {
   config: GatewayConfig
@@ -70,6 +88,9 @@ export class Gateway {
   readonly hub: LiveHub
   readonly auth: Auth
   private server: ServerType | null = null
+  private metricsServer: ServerType | null = null
+  /** The port of the open metrics listener (HOMELAB_METRICS_LISTEN), once it listens. */
+  metricsPort: number | null = null
   private db: Db | null = null
   private readers: { history: HistoryReader; projections: ProjectionReader } | null = null
   port = 0
@@ -125,7 +146,7 @@ export class Gateway {
     const webDir = findWebDir(d.config.HOMELAB_WEB_DIR)
     if (!webDir) d.log.warn('web app not built (run `npm run build`); serving the API only')
     const c = d.config
-    const app = createApp({
+    const deps: GatewayDeps = {
       auth: this.auth,
       throttle: new LoginThrottle(),
       proxies: new TrustedProxies(c.HOMELAB_TRUSTED_PROXIES ? parseCidrs(c.HOMELAB_TRUSTED_PROXIES) : null),
@@ -156,7 +177,26 @@ export class Gateway {
       mqttConnected: () => this.conn.connected,
       log: d.log,
       counters: d.counters,
-    })
+    }
+    const app = createApp(deps)
+    const metricsAt = c.HOMELAB_METRICS_LISTEN
+    if (metricsAt) {
+      const at = metricsAt.lastIndexOf(':')
+      const hostname = metricsAt.slice(0, at).replace(/^\[|\]$/g, '')
+      this.metricsServer = await listen(
+        openMetricsApp(deps).fetch,
+        Number(metricsAt.slice(at + 1)),
+        hostname,
+        (port) => {
+          this.metricsPort = port
+        },
+      ).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EADDRINUSE'
+          ? new StartError(`HOMELAB_METRICS_LISTEN ${metricsAt} is already in use: give it a free port.`)
+          : e
+      })
+      d.log.info(`Prometheus metrics without a login on http://${metricsAt}/metrics (HOMELAB_METRICS_LISTEN)`)
+    }
     await new Promise<void>((resolveStart, reject) => {
       const server = serve(
         { fetch: app.fetch, port: d.config.HOMELAB_PORT, hostname: d.config.HOMELAB_BIND },
@@ -179,6 +219,9 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    const m = this.metricsServer
+    this.metricsServer = null
+    if (m) await new Promise<void>((r) => m.close(() => r()))
     const s = this.server
     this.server = null
     if (s) {
