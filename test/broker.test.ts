@@ -252,4 +252,30 @@ describe('broker persistence', () => {
     expect(JSON.parse(after.get(topics.reading(HOST, 'sys-collector', 'system'))!)).toStrictEqual(during)
     expect(JSON.parse(after.get(topics.status(HOST, 'sys-collector'))!).state).toBe('ok')
   })
+
+  it('lets a service stop at once while its broker is down', async () => {
+    const dir = tempDir()
+    cleanups.push(dir.remove)
+    const b = await startTestBroker(dir.path)
+    const conn = new MqttConnection({
+      url: b.url,
+      username: 'sys-collector',
+      password: b.credentials['sys-collector'],
+      clientId: `sys-collector-${HOST}`,
+      host: HOST,
+      service: 'sys-collector',
+      topics: createTopics('homelab'),
+      log: testLog('conn'),
+      counters: new Counters(),
+      version: 'test',
+    })
+    conn.start()
+    await conn.whenConnected()
+    await b.broker.stop()
+    await waitFor(() => !conn.connected, 5000, 'disconnect')
+    // mqtt.js's graceful end waits for acknowledgements no broker will send: this stop used to never return.
+    const started = Date.now()
+    await conn.stop()
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
 })

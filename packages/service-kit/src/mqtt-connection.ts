@@ -88,6 +88,8 @@ interface Pending {
 }
 
 const MAX_BACKOFF_MS = 30_000
+/** How long each step of a stop (the offline announcement, the graceful end) may wait for the broker. */
+const STOP_STEP_MS = 2000
 
 /**
  * The one place a service touches the MQTT client. It connects with MQTT 5 and credentials, sets the last will
@@ -514,17 +516,29 @@ export class MqttConnection {
     const c = this.client
     if (!c) return
     this.client = null
+    // Each step is bounded: a broker that is gone (or goes now) never acknowledges, and mqtt.js's graceful end waits
+    // for acknowledgements — without a bound, a service could not stop while its broker is down.
+    const bounded = (step: (done: () => void) => void) =>
+      new Promise<void>((r) => {
+        const t = setTimeout(r, STOP_STEP_MS)
+        step(() => {
+          clearTimeout(t)
+          r()
+        })
+      })
     if (c.connected) {
-      await new Promise<void>((r) =>
+      await bounded((done) =>
         c.publish(
           this.o.topics.availability(this.o.host, this.o.service),
           'offline',
           { qos: 1, retain: true },
-          () => r(),
+          () => done(),
         ),
       )
     }
-    await new Promise<void>((r) => c.end(false, {}, () => r()))
+    // Not connected: nothing can be acknowledged any more, so nothing is lost by not waiting.
+    if (c.connected) await bounded((done) => c.end(false, {}, () => done()))
+    await new Promise<void>((r) => c.end(true, {}, () => r()))
   }
 }
 
