@@ -26,7 +26,7 @@ const all = [
   'ingest',
   'history',
   'api',
-  'footprint',
+  'aio',
   'compose',
   'docker',
   'logs',
@@ -43,8 +43,8 @@ const all = [
  * under load, the all-in-one and each service beside node_exporter and bare Node, the systemd-collector with 300
  * units. The compose stack is `compose` (it builds the image and needs docker-compose).
  */
-const groups: Record<string, readonly string[]> = { footprint: ['ingest', 'api', 'footprint', 'systemd'] }
-const wanted = process.argv.slice(2).filter((a) => all.includes(a))
+const groups: Record<string, readonly string[]> = { footprint: ['ingest', 'api', 'aio', 'systemd'] }
+const wanted = process.argv.slice(2).filter((a) => all.includes(a) || a in groups)
 const run = new Set(wanted.length ? wanted.flatMap((w) => groups[w] ?? [w]) : all)
 const dir = mkdtempSync(join(tmpdir(), 'homelab-bench-'))
 process.stdout.write(
@@ -57,7 +57,8 @@ try {
   if (run.has('ingest')) await benchIngest(join(dir, 'ingest'))
   if (run.has('history')) benchHistory(dir)
   if (run.has('api')) await benchApi(join(dir, 'api'))
-  if (run.has('footprint')) {
+  // The all-in-one and each service alone, beside node_exporter and bare Node (FOOTPRINT_SPLIT=0: the all-in-one only).
+  if (run.has('aio')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
       stdio: 'inherit',
     })
