@@ -197,7 +197,7 @@ export class Gateway {
       })
       d.log.info(`Prometheus metrics without a login on http://${metricsAt}/metrics (HOMELAB_METRICS_LISTEN)`)
     }
-    await new Promise<void>((resolveStart, reject) => {
+    const listening = new Promise<void>((resolveStart, reject) => {
       const server = serve(
         { fetch: app.fetch, port: d.config.HOMELAB_PORT, hostname: d.config.HOMELAB_BIND },
         (info: AddressInfo) => {
@@ -215,6 +215,13 @@ export class Gateway {
         )
       })
       this.server = server
+    })
+    // A main port in use leaves no metrics listener behind.
+    await listening.catch(async (e: unknown) => {
+      const m = this.metricsServer
+      this.metricsServer = null
+      if (m) await new Promise<void>((r) => m.close(() => r()))
+      throw e
     })
   }
 
