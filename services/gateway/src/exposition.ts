@@ -59,14 +59,6 @@ class Exposition {
   }
 }
 
-type Reading<K extends keyof ReadingDocs> = Extract<LiveReading, { kind: K }> & { payload: ReadingDocs[K] }
-
-function readingsOf<K extends keyof ReadingDocs>(messages: readonly LiveMessage[], kind: K): Reading<K>[] {
-  return messages.filter(
-    (m): m is Reading<K> => m.channel === 'reading' && m.kind === kind && m.payload !== null,
-  )
-}
-
 const seconds = (ms: number) => ms / 1000
 
 function system(x: Exposition, r: ReadingDocs['system'], now: number): void {
@@ -371,19 +363,40 @@ function alert(x: Exposition, r: ReadingDocs['alert']): void {
   )
 }
 
+/** The series of one reading (a cleared one, of a removed container, has none). */
+function reading(x: Exposition, m: LiveReading, now: number): void {
+  switch (m.kind) {
+    case 'facts':
+      if (m.payload) facts(x, m.payload)
+      return
+    case 'system':
+      if (m.payload) system(x, m.payload, now)
+      return
+    case 'container':
+      if (m.payload) container(x, m.payload)
+      return
+    case 'unit':
+      if (m.payload) unit(x, m.payload)
+      return
+    case 'ollama':
+      if (m.payload) ollama(x, m.payload)
+      return
+    case 'alerts':
+      if (m.payload) alerts(x, m.payload)
+      return
+    case 'alert':
+      if (m.payload) alert(x, m.payload)
+      return
+  }
+}
+
 /** Counters the monitor's services report in their status, as `homelab_service_reported_total{counter=…}`. */
 const COUNTER_NAME = /^[a-z0-9_.:-]{1,64}$/i
 
 export function exposition(messages: readonly LiveMessage[], now: number): string {
   const x = new Exposition()
-  for (const m of readingsOf(messages, 'facts')) facts(x, m.payload)
-  for (const m of readingsOf(messages, 'system')) system(x, m.payload, now)
-  for (const m of readingsOf(messages, 'container')) container(x, m.payload)
-  for (const m of readingsOf(messages, 'unit')) unit(x, m.payload)
-  for (const m of readingsOf(messages, 'ollama')) ollama(x, m.payload)
-  for (const m of readingsOf(messages, 'alerts')) alerts(x, m.payload)
-  for (const m of readingsOf(messages, 'alert')) alert(x, m.payload)
   for (const m of messages) {
+    if (m.channel === 'reading') reading(x, m, now)
     const l = { host: m.host, service: m.service }
     if (m.channel === 'availability')
       x.add(
