@@ -1,6 +1,7 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ProcessInfo, ProcessState } from '@homelab/contracts'
+import { readSmallFile } from '@homelab/service-kit'
 
 /**
  * Reads the host's processes from `/proc/[pid]` (no child process, no library): every process's `stat` on each
@@ -142,20 +143,7 @@ export class ProcessReader {
 
   /** Reads a small /proc file into the shared buffer; null when the process is gone. */
   private read(path: string): string | null {
-    let fd: number
-    try {
-      fd = openSync(path, 'r')
-    } catch {
-      return null
-    }
-    try {
-      const n = readSync(fd, this.buf, 0, this.buf.length, 0)
-      return this.buf.toString('latin1', 0, n)
-    } catch {
-      return null
-    } finally {
-      closeSync(fd)
-    }
+    return readSmallFile(path, this.buf)
   }
 
   private userOf(uid: number): string {

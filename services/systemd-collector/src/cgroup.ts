@@ -1,5 +1,6 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { readSmallFile } from '@homelab/service-kit'
 
 /** What a unit's cgroup says: the numbers systemd reports as MemoryCurrent, CPUUsageNSec and TasksCurrent. */
 export interface CgroupStats {
@@ -23,24 +24,7 @@ export function detectLayout(root: string): CgroupLayout {
 }
 
 const buf = Buffer.alloc(4096)
-
-/** A small kernel file read whole, synchronously, into one reused buffer; null when it is not there. */
-function readSmall(path: string): string | null {
-  let fd: number
-  try {
-    fd = openSync(path, 'r')
-  } catch {
-    return null
-  }
-  try {
-    const n = readSync(fd, buf, 0, buf.length, 0)
-    return buf.toString('latin1', 0, n)
-  } catch {
-    return null
-  } finally {
-    closeSync(fd)
-  }
-}
+const readSmall = (path: string) => readSmallFile(path, buf)
 
 function counter(text: string | null): number | null {
   if (text === null) return null
