@@ -22,6 +22,22 @@ async function setup() {
   return { ...b, dir, client }
 }
 
+/** The sys-collector's connection, as the service makes it. */
+function sysCollectorConnection(b: Awaited<ReturnType<typeof startTestBroker>>, counters: Counters) {
+  return new MqttConnection({
+    url: b.url,
+    username: 'sys-collector',
+    password: b.credentials['sys-collector'],
+    clientId: `sys-collector-${HOST}`,
+    host: HOST,
+    service: 'sys-collector',
+    topics: createTopics('homelab'),
+    log: testLog('conn'),
+    counters,
+    version: 'test',
+  })
+}
+
 const publish = (c: MqttClient, topic: string, payload: string) =>
   new Promise<void>((resolve, reject) =>
     c.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
@@ -205,18 +221,7 @@ describe('broker persistence', () => {
     const port = b.broker.port
     const topics = createTopics('homelab')
     const counters = new Counters()
-    const conn = new MqttConnection({
-      url: b.url,
-      username: 'sys-collector',
-      password: b.credentials['sys-collector'],
-      clientId: `sys-collector-${HOST}`,
-      host: HOST,
-      service: 'sys-collector',
-      topics,
-      log: testLog('conn'),
-      counters,
-      version: 'test',
-    })
+    const conn = sysCollectorConnection(b, counters)
     conn.start()
     cleanups.push(() => conn.stop())
     await conn.whenConnected()
@@ -257,18 +262,7 @@ describe('broker persistence', () => {
     const dir = tempDir()
     cleanups.push(dir.remove)
     const b = await startTestBroker(dir.path)
-    const conn = new MqttConnection({
-      url: b.url,
-      username: 'sys-collector',
-      password: b.credentials['sys-collector'],
-      clientId: `sys-collector-${HOST}`,
-      host: HOST,
-      service: 'sys-collector',
-      topics: createTopics('homelab'),
-      log: testLog('conn'),
-      counters: new Counters(),
-      version: 'test',
-    })
+    const conn = sysCollectorConnection(b, new Counters())
     conn.start()
     await conn.whenConnected()
     await b.broker.stop()
