@@ -209,9 +209,10 @@ describeWith(
   })
 
   it('passes promtool check metrics, and refuses a scrape without a valid token', async () => {
-    const text = await (
-      await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${viewer}` } })
-    ).text()
+    const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${viewer}` } })
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    const text = await res.text()
     // promtool exits non-zero on any problem it prints. The only ones allowed are the camelCase complaints about the
     // names node_exporter itself exposes (its own output gets the very same), kept so its dashboards work.
     let problems: string[] = []

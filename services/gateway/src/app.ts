@@ -52,8 +52,7 @@ export function createApp(deps: GatewayDeps) {
     await next()
     // API answers (some carry a new token) are never kept by a browser or a proxy.
     const path = c.req.path.slice(base.length)
-    if (path.startsWith('/api/') || path === '/healthz' || path === '/metrics')
-      c.header('Cache-Control', 'no-store')
+    if (path.startsWith('/api/') || path === '/healthz') c.header('Cache-Control', 'no-store')
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'same-origin')
     if ((c.res.headers.get('content-type') ?? '').includes('text/html')) {
