@@ -83,33 +83,30 @@ export async function benchFootprint(dir: string, seconds: number) {
 
     // Each service alone, in its own process, as in its own container (FOOTPRINT_SPLIT=0: the all-in-one only, so
     // that nothing else of the monitor runs in the window).
-    const split = process.env.FOOTPRINT_SPLIT !== '0'
-    const dataDir = join(dir, 'split')
-    const mqttPort = await freePort()
-    const common = { HOMELAB_DATA_DIR: dataDir, HOMELAB_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` }
     const alone: Array<[string, ChildProcess]> = []
-    if (split) {
+    if (process.env.FOOTPRINT_SPLIT !== '0') {
+      const dataDir = join(dir, 'split')
+      const mqttPort = await freePort()
+      const common = { HOMELAB_DATA_DIR: dataDir, HOMELAB_MQTT_URL: `mqtt://127.0.0.1:${mqttPort}` }
       const broker = start(process.execPath, [...flags, join(ROOT, 'services/broker/dist/main.js')], {
         ...common,
         HOMELAB_MQTT_PORT: String(mqttPort),
       })
       procs.push(broker)
       alone.push(['broker', broker])
-    }
-    const usersFile = join(dataDir, 'secrets', 'mqtt-users.json')
-    for (let i = 0; split && i < 100 && !existsSync(usersFile); i++) await sleep(100)
-    if (split) await sleep(500)
-    const users: Record<string, string> = split
-      ? (JSON.parse(readFileSync(usersFile, 'utf8')).users as Record<string, string>)
-      : {}
-    for (const s of split ? ['recorder', 'gateway', 'sys-collector', 'docker-collector', 'alerter'] : []) {
-      const p = start(process.execPath, [...flags, join(ROOT, `services/${s}/dist/main.js`)], {
-        ...common,
-        HOMELAB_MQTT_PASSWORD: users[s]!,
-        HOMELAB_PORT: String(await freePort()),
-      })
-      procs.push(p)
-      alone.push([s, p])
+      const usersFile = join(dataDir, 'secrets', 'mqtt-users.json')
+      for (let i = 0; i < 100 && !existsSync(usersFile); i++) await sleep(100)
+      await sleep(500)
+      const users = JSON.parse(readFileSync(usersFile, 'utf8')).users as Record<string, string>
+      for (const s of ['recorder', 'gateway', 'sys-collector', 'docker-collector', 'alerter']) {
+        const p = start(process.execPath, [...flags, join(ROOT, `services/${s}/dist/main.js`)], {
+          ...common,
+          HOMELAB_MQTT_PASSWORD: users[s]!,
+          HOMELAB_PORT: String(await freePort()),
+        })
+        procs.push(p)
+        alone.push([s, p])
+      }
     }
 
     let ne: ChildProcess | null = null
