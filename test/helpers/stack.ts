@@ -249,6 +249,7 @@ export function startAlerter(
       dataDir,
       rulesFile: join(dataDir, 'alert-rules.json'),
       extraChannels: {},
+      publicUrl: null,
       tickMs: 100,
       retryBaseMs: 100,
       retryMaxMs: 1000,

@@ -76,10 +76,58 @@ export const DeliveryFailedData = z.object({
   error: z.string().max(1000),
 })
 
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM (24 h)')
+
+/** Whether this runtime knows an IANA time zone ("Europe/Berlin"). */
+export function knownTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Hours in which a channel holds its messages back (they are sent when the hours end, not dropped), e.g. 22:00 to
+ * 07:00. `except`: alerts of at least this severity are sent anyway.
+ */
+export const QuietHours = z
+  .object({
+    from: ClockTime,
+    to: ClockTime,
+    /** An IANA time zone; default: the alerter's own (TZ). */
+    timezone: z
+      .string()
+      .max(64)
+      .refine(knownTimeZone, 'not a time zone this system knows (e.g. Europe/Berlin)')
+      .optional(),
+    except: Severity.optional(),
+  })
+  .strict()
+  .refine((q) => q.from !== q.to, 'from and to must differ')
+export type QuietHours = z.infer<typeof QuietHours>
+
+/** The kinds of channel: the typed ones of the rules file, and the providers a notification URL names. */
+export const ChannelType = z.enum([
+  'webhook',
+  'ntfy',
+  'mqtt',
+  'telegram',
+  'discord',
+  'slack',
+  'gotify',
+  'pushover',
+  'matrix',
+  'email',
+])
+export type ChannelType = z.infer<typeof ChannelType>
+
 /** A notification channel as the alerter shows it (never its secrets). */
 export const ChannelView = z.object({
   name: z.string().max(64),
-  type: z.enum(['webhook', 'ntfy', 'mqtt']),
+  type: ChannelType,
+  /** Where it sends, with every token, password and key cut out. */
   target: z.string().max(500),
   minSeverity: Severity,
   rateLimit: z.object({ max: z.number().int(), perMs: z.number().int() }),
@@ -87,6 +135,21 @@ export const ChannelView = z.object({
   pending: z.number().int().min(0),
   sent: z.number().int().min(0),
   failed: z.number().int().min(0),
+  /** How its last delivery went: failing = the provider refused it for good (credentials, an unknown chat …). */
+  health: z
+    .object({
+      state: z.enum(['unknown', 'ok', 'retrying', 'failing']),
+      error: z.string().max(1000).nullable(),
+      at: EpochMs.nullable(),
+    })
+    .default({ state: 'unknown', error: null, at: null }),
+  quietHours: QuietHours.nullable().default(null),
+  /** How long the first alert waits for others on the same host to send them as one message (0: off). */
+  groupMs: z.number().int().min(0).default(0),
+  /** In the defaults every rule without its own routing notifies. */
+  isDefault: z.boolean().default(false),
+  /** Where it is defined: the rules file (editable from the dashboard) or the environment (HOMELAB_ALERT_*). */
+  origin: z.enum(['file', 'environment']).default('file'),
 })
 export type ChannelView = z.infer<typeof ChannelView>
 
@@ -193,11 +256,43 @@ export const AlertNotification = z.object({
 export type AlertNotification = z.infer<typeof AlertNotification>
 
 /** The alerter's actions (`cmd` requests from the gateway; `ack` also as a plain `set/<alert id>` payload). */
-export const AlertAction = z.enum(['ack', 'unack', 'silence', 'unsilence', 'update_rule'])
+export const AlertAction = z.enum([
+  'ack',
+  'unack',
+  'silence',
+  'unsilence',
+  'update_rule',
+  'set_channel',
+  'remove_channel',
+  'test_channel',
+])
 export type AlertAction = z.infer<typeof AlertAction>
 
 /** `params` of `silence`: until when (ms epoch). */
 export const SilenceParams = z.object({ until: EpochMs }).strict()
+
+/** A channel name: what rules route to. */
+export const ChannelName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a channel name is 1–64 of A-Z, a-z, 0-9, "_", "-"')
+
+/**
+ * `params` of `set_channel` (the target is its name): a notification URL channel added or changed from the dashboard.
+ * Without `url` the channel's URL stays as it is (the dashboard never sees it whole). `default`: every rule without
+ * its own routing notifies it.
+ */
+export const ChannelInput = z
+  .object({
+    url: z.string().min(1).max(2000).optional(),
+    minSeverity: Severity.optional(),
+    quietHours: QuietHours.nullable().optional(),
+    default: z.boolean().optional(),
+  })
+  .strict()
+export type ChannelInput = z.infer<typeof ChannelInput>
+
+/** `params` of `test_channel`: a URL to try before it is saved; without it, the named channel is tried. */
+export const ChannelTest = z.object({ url: z.string().min(1).max(2000).optional() }).strict()
 
 /** `params` of `update_rule`: the threshold fields an operator may change (at least one). */
 export const RulePatch = z
@@ -218,6 +313,8 @@ export const RulePatch = z
       .optional(),
     enabled: z.boolean().optional(),
     severity: Severity.optional(),
+    /** The channels it notifies; null: the defaults. */
+    notify: z.array(ChannelName).max(20).nullable().optional(),
   })
   .strict()
   .refine((p) => Object.keys(p).length > 0, 'give at least one field to change')

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { commonShape, duration } from '@homelab/service-kit'
 import { z } from 'zod'
+import { NotifyUrlError, parseNotifyUrl } from './channels/url.js'
 import type { Channel } from './rules.js'
 
 const HttpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
@@ -13,6 +14,29 @@ export const AlerterShape = {
   HOMELAB_ALERT_WEBHOOK_URL: HttpUrl.optional(),
   HOMELAB_ALERT_NTFY_URL: HttpUrl.optional(),
   HOMELAB_ALERT_NTFY_TOKEN: z.string().min(1).max(500).optional(),
+  /**
+   * Notification URLs (`telegram://…`, `smtp://…`, `ntfy://…`), separated by spaces or newlines: a channel each, named
+   * by its provider (`telegram`, `telegram-2` …), that every rule notifies by default.
+   */
+  HOMELAB_ALERT_NOTIFY_URLS: z
+    .string()
+    .max(20_000)
+    .default('')
+    .superRefine((v, ctx) => {
+      for (const [i, u] of notifyUrls(v).entries())
+        try {
+          parseNotifyUrl(u)
+        } catch (e) {
+          // Only the scheme: the rest of the URL may be a secret.
+          const scheme = /^[a-z0-9+.-]*/i.exec(u)?.[0] ?? ''
+          ctx.addIssue({
+            code: 'custom',
+            message: `URL ${i + 1} (${scheme}://…): ${e instanceof NotifyUrlError ? e.message : String(e)}`,
+          })
+        }
+    }),
+  /** The address people open the dashboard at: notifications link back to the alert there. */
+  HOMELAB_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** How often silence and quiet periods are checked. */
   HOMELAB_ALERT_TICK_MS: duration(50, 60_000).default(1000),
   HOMELAB_ALERT_RETRY_BASE_MS: duration(10, 600_000).default(2000),
@@ -31,12 +55,15 @@ export const AlerterShape = {
 export const AlerterConfig = z.object({ ...commonShape, ...AlerterShape })
 export type AlerterConfig = z.infer<typeof AlerterConfig>
 
+const notifyUrls = (v: string): string[] => v.split(/\s+/).filter(Boolean)
+
 type Settings = z.infer<z.ZodObject<typeof AlerterShape>> & { HOMELAB_DATA_DIR: string }
 
 export interface AlerterSettings {
   dataDir: string
   rulesFile: string
   extraChannels: Record<string, Channel>
+  publicUrl: string | null
   tickMs: number
   retryBaseMs: number
   retryMaxMs: number
@@ -64,8 +91,21 @@ export function alerterSettings(c: Settings): AlerterSettings {
       minSeverity: 'info',
       rateLimit: limit,
     }
+  for (const text of notifyUrls(c.HOMELAB_ALERT_NOTIFY_URLS)) {
+    const parsed = parseNotifyUrl(text)
+    const kind = parsed.target.kind
+    let name: string = kind
+    for (let i = 2; extra[name]; i++) name = `${kind}-${i}`
+    extra[name] = {
+      type: 'url',
+      url: { text, ...parsed },
+      minSeverity: 'info',
+      rateLimit: limit,
+    }
+  }
   return {
     dataDir: c.HOMELAB_DATA_DIR,
+    publicUrl: c.HOMELAB_PUBLIC_URL ?? null,
     rulesFile: c.HOMELAB_ALERT_RULES_FILE ?? join(c.HOMELAB_DATA_DIR, 'alert-rules.json'),
     extraChannels: extra,
     tickMs: c.HOMELAB_ALERT_TICK_MS,

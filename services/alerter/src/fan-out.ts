@@ -11,7 +11,12 @@ import type { AlertStore } from './store.js'
 export function queueNotifications(
   t: Transition,
   a: Alert,
-  d: { store: AlertStore; notifier: Pick<Notifier, 'accepts'>; channels: readonly string[]; now: number },
+  d: {
+    store: AlertStore
+    notifier: Pick<Notifier, 'accepts' | 'holdMs'>
+    channels: readonly string[]
+    now: number
+  },
 ): void {
   const { store, notifier, now } = d
   const text = describe(a, t.state, t.reason)
@@ -44,7 +49,8 @@ export function queueNotifications(
       state: t.state,
       payload,
       status,
-      nextAt: now,
+      // A channel that groups holds the first message briefly, for the alerts that fire with it.
+      nextAt: now + notifier.holdMs(channel),
       now,
     })
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Alert, AlertNotification } from '@homelab/contracts'
 import { Counters, createLogger } from '@homelab/service-kit'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { httpSender, Notifier } from './notifier.js'
+import { channelSender, Notifier } from './notifier.js'
 import type { Channel } from './rules.js'
 import { AlertStore, type Delivery } from './store.js'
 
@@ -79,7 +79,8 @@ function notifier(channels: Record<string, Channel>, clock: { now: number }, gav
   const n = new Notifier({
     store,
     now: () => clock.now,
-    send: httpSender(() => undefined, 1000),
+    send: channelSender({ publishMqtt: () => undefined, timeoutMs: 1000 }),
+    host: 'pi',
     retryBaseMs: 1000,
     retryMaxMs: 60_000,
     maxAttempts: 3,
@@ -223,7 +224,11 @@ describe('notifier', () => {
     await step(n)
     expect(gaveUp.map((d) => [d.id, d.attempts])).toEqual([['ep-1:firing:hook', 3]])
     const recent = store.recentDeliveries(10).find((d) => d.id === 'ep-1:firing:hook')
-    expect(recent).toMatchObject({ status: 'failed', attempts: 3, lastError: 'HTTP 503 Service Unavailable' })
+    expect(recent).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+      lastError: 'the webhook answered HTTP 503',
+    })
     // The queue goes on at once with the next message (still refused here), which is delivered once the receiver
     // is back.
     expect(requests.map((r) => JSON.parse(r.body).id)).toEqual([
@@ -265,7 +270,7 @@ describe('notifier', () => {
     expect(store.recentDeliveries(1)[0]).toMatchObject({
       status: 'pending',
       attempts: 1,
-      lastError: 'ECONNREFUSED',
+      lastError: 'the webhook: ECONNREFUSED',
     })
   })
 })

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
-import type { RulePatch } from '@homelab/contracts'
+import type { ChannelInput, RulePatch } from '@homelab/contracts'
 import type { Logger } from '@homelab/service-kit'
 import { z } from 'zod'
 import {
@@ -8,6 +8,7 @@ import {
   DEFAULT_RULES,
   DEFAULTS_ADDED_LATER,
   formatDuration,
+  NotifyUrl,
   parseRules,
   REVISED_DEFAULTS,
   type RuleSet,
@@ -39,11 +40,14 @@ const FileRule = z
   .object({
     id: z.unknown(),
     type: z.unknown().optional(),
+    notify: z.unknown().optional(),
     for: z.unknown().optional(),
     resolve: z.record(z.string(), z.unknown()).optional(),
   })
   .catchall(z.unknown())
 const FileRules = z.object({ rules: z.array(FileRule) }).catchall(z.unknown())
+const FileObject = z.record(z.string(), z.unknown())
+const FileDefaults = z.object({ notify: z.array(z.string()).optional() }).catchall(z.unknown())
 
 /**
  * The rules file on disk, and the rules in force from it: written with the defaults on a fresh install, topped up
@@ -173,6 +177,8 @@ export class RulesFileStore {
     if (p.resolveValue !== undefined || p.resolveForMs !== undefined) rule.resolve = resolve
     if (p.enabled !== undefined) rule.enabled = p.enabled
     if (p.severity !== undefined) rule.severity = p.severity
+    if (p.notify === null) delete rule.notify
+    else if (p.notify !== undefined) rule.notify = p.notify
     try {
       parseRules(raw, extraChannels)
     } catch (e) {
@@ -185,7 +191,9 @@ export class RulesFileStore {
           ? r.resolve?.for
           : k === 'forMs'
             ? r.for
-            : r[k]
+            : k === 'notify'
+              ? (r.notify ?? 'the defaults')
+              : r[k]
     // Only what changed (the editor sends every field; "value 90 → 90" is noise in the audit).
     const changes =
       Object.keys(p)
@@ -197,6 +205,109 @@ export class RulesFileStore {
         .join(', ') || 'nothing changed'
     this.write(raw)
     return { ok: true, changes }
+  }
+
+  /**
+   * Adds, changes or removes one notification channel in the file, after checking the whole file still reads as
+   * rules. A channel a rule routes to by name is not removed (its rule would send nowhere, or elsewhere): the error
+   * names the rules. Returns what changed for the audit, never a URL whole.
+   */
+  editChannel(
+    name: string,
+    change: { kind: 'set'; input: ChannelInput } | { kind: 'remove' },
+  ):
+    | { ok: true; changes: string }
+    | { ok: false; outcome: 'refused' | 'failed' | 'not_found'; message: string } {
+    const { file, extraChannels } = this.d
+    if (this.rejected)
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: `the rules file is invalid (${this.rejected.errors[0]}); fix it before editing from the UI`,
+      }
+    let raw: z.infer<typeof FileRules>
+    try {
+      raw = FileRules.parse(JSON.parse(readFileSync(file, 'utf8')))
+    } catch (e) {
+      return { ok: false, outcome: 'failed', message: `cannot read ${file}: ${(e as Error).message}` }
+    }
+    const channels = FileObject.safeParse(raw.channels ?? {})
+    const defaults = FileDefaults.safeParse(raw.defaults ?? {})
+    if (!channels.success || !defaults.success)
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: 'channels and defaults must be objects in the rules file',
+      }
+    const chans = channels.data
+    const notify = (defaults.data.notify ?? []).filter((n) => n !== name)
+    const existing = FileObject.safeParse(chans[name])
+    const had = existing.success ? existing.data : null
+    if (!had && extraChannels[name])
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: `channel "${name}" is set by the environment (HOMELAB_ALERT_*); change it there`,
+      }
+    const changes: string[] = []
+    if (change.kind === 'remove') {
+      if (!had) return { ok: false, outcome: 'not_found', message: `no channel "${name}" in the rules file` }
+      const routed = raw.rules
+        .filter((r) => Array.isArray(r.notify) && r.notify.includes(name))
+        .map((r) => r.id)
+      if (routed.length)
+        return {
+          ok: false,
+          outcome: 'refused',
+          message: `rules ${routed.map((id) => `"${String(id)}"`).join(', ')} notify "${name}"; route them elsewhere first`,
+        }
+      delete chans[name]
+      changes.push('removed')
+    } else {
+      const { input } = change
+      if (!had && input.url === undefined)
+        return { ok: false, outcome: 'refused', message: "url: give the new channel's notification URL" }
+      let next: Record<string, unknown> = had ? { ...had } : {}
+      if (input.url !== undefined) {
+        const parsed = NotifyUrl.safeParse(input.url)
+        if (!parsed.success)
+          return { ok: false, outcome: 'refused', message: `url: ${parsed.error.issues[0]?.message}` }
+        // A typed channel given a URL becomes a URL channel: its typed fields (headers, token, topic) go.
+        const { minSeverity, rateLimit, quietHours, group } = next
+        next = { minSeverity, rateLimit, quietHours, group, type: 'url', url: input.url }
+        changes.push(`${had ? 'now sends to' : 'added, sending to'} ${parsed.data.shown}`)
+      }
+      if (input.minSeverity !== undefined && input.minSeverity !== next.minSeverity) {
+        next.minSeverity = input.minSeverity
+        changes.push(`minimum severity ${input.minSeverity}`)
+      }
+      if (input.quietHours === null && next.quietHours !== undefined) {
+        delete next.quietHours
+        changes.push('no quiet hours')
+      } else if (input.quietHours && !isDeepStrictEqual(input.quietHours, next.quietHours)) {
+        next.quietHours = input.quietHours
+        const q = input.quietHours
+        changes.push(
+          `quiet ${q.from}–${q.to}${q.timezone ? ` ${q.timezone}` : ''}${q.except ? ` (except ${q.except})` : ''}`,
+        )
+      }
+      for (const k of Object.keys(next)) if (next[k] === undefined) delete next[k]
+      chans[name] = next
+      const wasDefault = (defaults.data.notify ?? []).includes(name)
+      const isDefault = input.default ?? (had ? wasDefault : true)
+      if (isDefault) notify.push(name)
+      if (isDefault !== wasDefault)
+        changes.push(isDefault ? 'notified by default' : 'no longer notified by default')
+    }
+    raw.channels = chans
+    raw.defaults = { ...defaults.data, notify }
+    try {
+      parseRules(raw, extraChannels)
+    } catch (e) {
+      return { ok: false, outcome: 'refused', message: (e as Error).message }
+    }
+    this.write(raw)
+    return { ok: true, changes: changes.join(', ') || 'nothing changed' }
   }
 
   /** Calls `onChange` when the file changes (polled each second: it also works on bind mounts). */

@@ -1,9 +1,11 @@
 import {
+  ChannelName,
   EVENT_TYPES,
   isReadingKind,
   type LogWatch,
   METRICS,
   PERCENT_METRICS,
+  QuietHours,
   READING_KINDS,
   RuleId,
   Severity,
@@ -11,6 +13,7 @@ import {
 } from '@homelab/contracts'
 import { LogError, searchPredicate } from '@homelab/service-kit'
 import { z } from 'zod'
+import { NotifyUrlError, type ParsedUrl, parseNotifyUrl } from './channels/url.js'
 
 /**
  * The rules file: notification channels, defaults and rules, as JSON. Every field is checked here; an error names
@@ -349,6 +352,13 @@ const channelCommon = {
     .object({ max: z.number().int().min(1).max(10_000), per: Duration })
     .strict()
     .default({ max: 30, per: 3_600_000 }),
+  /** Hours in which messages wait (they are sent when the hours end). */
+  quietHours: QuietHours.optional(),
+  /**
+   * How long the first alert waits for others on the same host to go out as one message; "0s" turns it off. Default:
+   * 5 s for a notification URL to people, off for a webhook, ntfy and MQTT channel (programs read those).
+   */
+  group: Duration.optional(),
 }
 
 const HttpUrl = z
@@ -356,7 +366,28 @@ const HttpUrl = z
   .max(1000)
   .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
 
+/** A notification URL (`telegram://…`, `smtp://…`), parsed once here; its text is kept for writing the file back. */
+export const NotifyUrl = z
+  .string()
+  .max(2000)
+  .transform((text, ctx): ParsedUrl & { text: string } => {
+    try {
+      return { text, ...parseNotifyUrl(text) }
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof NotifyUrlError ? e.message : String(e) })
+      return z.NEVER
+    }
+  })
+
 export const Channel = z.discriminatedUnion('type', [
+  z
+    .object({
+      ...channelCommon,
+      /** Telegram, Discord, Slack, Gotify, Pushover, Matrix, ntfy, e-mail or a webhook, named by its URL. */
+      type: z.literal('url'),
+      url: NotifyUrl,
+    })
+    .strict(),
   z
     .object({
       ...channelCommon,
@@ -385,9 +416,11 @@ export const Channel = z.discriminatedUnion('type', [
 ])
 export type Channel = z.infer<typeof Channel>
 
-const ChannelName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a channel name is 1–64 of A-Z, a-z, 0-9, "_", "-"')
+/** How long a channel's first message waits for others to group with (its `group`, else its kind's default). */
+export function groupMs(c: Channel): number {
+  if (c.group !== undefined) return c.group
+  return c.type === 'url' && c.url.target.kind !== 'webhook' ? 5000 : 0
+}
 
 export const RulesFile = z
   .object({
@@ -409,6 +442,10 @@ export interface RuleSet {
   logWatches: LogWatch[]
   /** Channel names per rule id (its own `notify`, else the defaults). */
   routes: Map<string, string[]>
+  /** The channels of rules without their own `notify`. */
+  defaults: string[]
+  /** Channels defined by the environment (HOMELAB_ALERT_*), not by the file. */
+  fromEnvironment: string[]
 }
 
 /** Describes where an issue is: `rule "cpu-high" (rules[0]): for` or `channels.phone: url`. */
@@ -469,7 +506,11 @@ export function parseRules(
   if (errors.length) throw new RulesError(errors)
   const rules = file.rules.map((r) => (r.type === 'log' ? logAsEventRule(r) : r))
   const logWatches = file.rules.flatMap((r) => (r.type === 'log' && r.enabled ? [logWatchOf(r)] : []))
-  return { file, set: { channels, rules, routes, logWatches } }
+  const fromEnvironment = Object.keys(extraChannels).filter((n) => !file.channels[n])
+  return {
+    file,
+    set: { channels, rules, routes, logWatches, defaults: [...new Set(defaults)], fromEnvironment },
+  }
 }
 
 /** The rules that work out of the box (written to the rules file on first start, for editing). */

@@ -3,6 +3,8 @@ import {
   AlertAction,
   type AlertEventData,
   AlertNotification,
+  ChannelInput,
+  ChannelTest,
   type Event,
   RulePatch,
   readingSamples,
@@ -19,10 +21,12 @@ import {
   serviceConnection,
 } from '@homelab/service-kit'
 import { executeAlertAction, Silences } from './actions.js'
+import type { Endpoints } from './channels/providers.js'
 import type { AlerterSettings } from './config.js'
 import { Evaluator, type Transition } from './evaluator.js'
 import { queueNotifications } from './fan-out.js'
-import { httpSender, Notifier } from './notifier.js'
+import { channelSender, Notifier } from './notifier.js'
+import { Channel } from './rules.js'
 import { RulesFileStore } from './rules-file.js'
 import { StatePublisher } from './state-publisher.js'
 import { AlertStore } from './store.js'
@@ -37,6 +41,8 @@ export interface AlerterOptions {
   log: Logger
   counters?: Counters
   now?: () => number
+  /** Where the hosted notification providers answer (tests); default: the providers' own addresses. */
+  endpoints?: Endpoints
 }
 
 /** The alerter reads the same documents the recorder stores; larger ones are refused unread. */
@@ -87,7 +93,13 @@ export class AlerterService {
     this.notifier = new Notifier({
       store: this.store,
       now: this.now,
-      send: httpSender((topic, n) => this.publishNotification(topic, n), s.httpTimeoutMs),
+      send: channelSender({
+        publishMqtt: (topic, n) => this.publishNotification(topic, n),
+        timeoutMs: s.httpTimeoutMs,
+        publicUrl: s.publicUrl,
+        ...(o.endpoints ? { endpoints: o.endpoints } : {}),
+      }),
+      host: o.host,
       retryBaseMs: s.retryBaseMs,
       retryMaxMs: s.retryMaxMs,
       maxAttempts: s.maxAttempts,
@@ -141,7 +153,7 @@ export class AlerterService {
       rules.rules.some((r) => r.id === id && r.type === 'availability'),
     )
     this.evaluator.setRules(rules)
-    this.notifier.setChannels(rules.channels)
+    this.notifier.setChannels(rules.channels, rules)
     this.silences.load()
 
     this.conn.onMessage((topic, payload, packet) => {
@@ -253,7 +265,7 @@ export class AlerterService {
         this.rulesFile.accept(r)
         this.evaluator.setRules(r.set)
       })
-      this.notifier.setChannels(r.set.channels)
+      this.notifier.setChannels(r.set.channels, r.set)
       this.conn.setStatus('ok', null)
       this.counters.inc('rules.loaded')
       this.o.log.info(`loaded ${r.set.rules.length} alert rules from ${file}`)
@@ -326,14 +338,63 @@ export class AlerterService {
   }
 
   private async execute(c: CommandInput<AlertAction>): Promise<CommandOutcome> {
-    const out = this.store.transaction(() =>
-      c.action === 'update_rule'
-        ? this.updateRule(c)
-        : executeAlertAction(c, { evaluator: this.evaluator, silences: this.silences, now: this.now() }),
-    )
+    if (c.action === 'test_channel') return this.testChannel(c)
+    const out = this.store.transaction(() => {
+      switch (c.action) {
+        case 'update_rule':
+          return this.updateRule(c)
+        case 'set_channel':
+        case 'remove_channel':
+          return this.editChannel(c)
+        default:
+          return executeAlertAction(c, {
+            evaluator: this.evaluator,
+            silences: this.silences,
+            now: this.now(),
+          })
+      }
+    })
     this.state.alertsChanged()
     this.publishState()
     return out
+  }
+
+  /** An admin's channel added, changed or removed: applied to the rules file, validated as a whole, audited. */
+  private editChannel(c: CommandInput<AlertAction>): CommandOutcome {
+    let change: Parameters<RulesFileStore['editChannel']>[1] = { kind: 'remove' }
+    if (c.action === 'set_channel') {
+      const input = ChannelInput.safeParse(c.params ?? {})
+      if (!input.success) {
+        const i = input.error.issues[0]
+        return { outcome: 'refused', message: `${i?.path.join('.') || 'params'}: ${i?.message}` }
+      }
+      change = { kind: 'set', input: input.data }
+    }
+    const r = this.rulesFile.editChannel(c.target, change)
+    if (!r.ok) return { outcome: r.outcome, message: r.message }
+    if (!this.reload('edit')) return { outcome: 'failed', message: 'the edited rules did not load' }
+    return { outcome: 'done', message: `channel ${c.target}: ${r.changes}`, subject: c.target }
+  }
+
+  /** Sends a test notification to a channel (or to a URL not yet saved) and answers with what the provider said. */
+  private async testChannel(c: CommandInput<AlertAction>): Promise<CommandOutcome> {
+    const p = ChannelTest.safeParse(c.params ?? {})
+    if (!p.success) {
+      const i = p.error.issues[0]
+      return { outcome: 'refused', message: `${i?.path.join('.') || 'params'}: ${i?.message}` }
+    }
+    let channel = this.rulesFile.rules.channels.get(c.target)
+    if (p.data.url !== undefined) {
+      const parsed = Channel.safeParse({ type: 'url', url: p.data.url })
+      if (!parsed.success) return { outcome: 'refused', message: `url: ${parsed.error.issues[0]?.message}` }
+      channel = parsed.data
+    }
+    if (!channel) return { outcome: 'not_found', message: `no channel "${c.target}"` }
+    const r = await this.notifier.test(c.target, channel, c.requestedBy)
+    this.state.rulesChanged()
+    return r.ok
+      ? { outcome: 'done', message: `test sent to ${c.target}: ${r.message}`, subject: c.target }
+      : { outcome: 'failed', message: `test to ${c.target} failed: ${r.message}`, subject: c.target }
   }
 
   /** An operator's threshold change: applied to the rules file, validated as a whole, audited by its command event. */

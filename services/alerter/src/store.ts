@@ -128,6 +128,9 @@ export class AlertStore {
         `SELECT d.* FROM delivery d JOIN (SELECT channel, MIN(seq) AS seq FROM delivery WHERE status = 'pending' GROUP BY channel) h
          ON d.seq = h.seq`,
       ),
+      pendingOf: this.db.prepare<[string, number], DeliveryRow>(
+        `SELECT * FROM delivery WHERE status = 'pending' AND channel = ? ORDER BY seq LIMIT ?`,
+      ),
       nextDue: this.db.prepare<[], { at: number | null }>(
         `SELECT MIN(next_at) AS at FROM delivery WHERE status = 'pending'`,
       ),
@@ -196,6 +199,11 @@ export class AlertStore {
   /** The oldest pending delivery of each channel (each channel delivers in order). */
   heads(): Delivery[] {
     return this.s.heads.all().map(toDelivery)
+  }
+
+  /** The first pending deliveries of one channel, in order (what a grouped message may gather). */
+  pendingOf(channel: string, limit: number): Delivery[] {
+    return this.s.pendingOf.all(channel, limit).map(toDelivery)
   }
 
   /** When the earliest pending delivery is due (null when none is pending). */
