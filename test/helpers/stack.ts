@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AlerterSettings } from '@homelab/alerter'
+import type { AlerterSettings, Endpoints } from '@homelab/alerter'
 import { AlerterService } from '@homelab/alerter'
 import {
   type Credentials,
@@ -238,6 +238,8 @@ export function startAlerter(
   url: string,
   password: string | undefined,
   settings: Partial<AlerterSettings> = {},
+  /** Where the hosted notification providers answer (the stand-ins of test/helpers/fake-providers.ts). */
+  endpoints?: Endpoints,
 ): AlerterService {
   const a = new AlerterService({
     url,
@@ -259,6 +261,7 @@ export function startAlerter(
       ...settings,
     },
     log: testLog('alerter'),
+    ...(endpoints ? { endpoints } : {}),
   })
   a.start()
   return a

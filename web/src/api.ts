@@ -1,6 +1,7 @@
 import {
   AlertsResponse,
   ApiError,
+  type ChannelInput,
   CommandResult,
   ContainerHistory,
   ContainerView,
@@ -164,6 +165,16 @@ export const api = {
     call(CommandResult, `/api/alerts/${encodeURIComponent(id)}/silence`, json({ minutes })),
   updateRule: (id: string, patch: RulePatch) =>
     call(CommandResult, `/api/alerts/rules/${encodeURIComponent(id)}`, { ...json(patch), method: 'PATCH' }),
+  setChannel: (name: string, input: ChannelInput) =>
+    call(CommandResult, `/api/alerts/channels/${encodeURIComponent(name)}`, {
+      ...json(input),
+      method: 'PUT',
+    }),
+  removeChannel: (name: string) =>
+    call(CommandResult, `/api/alerts/channels/${encodeURIComponent(name)}`, { method: 'DELETE' }),
+  /** A test notification to a saved channel, or with `url` to one not saved yet; `outcome` says if it arrived. */
+  testChannel: (name: string, url?: string) =>
+    call(CommandResult, `/api/alerts/channels/${encodeURIComponent(name)}/test`, json(url ? { url } : {})),
 }
 
 /** Live messages that did not match their contract; the first is reported in the browser's console. */

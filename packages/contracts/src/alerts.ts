@@ -161,6 +161,8 @@ export const RuleView = z.object({
   severity: Severity,
   enabled: z.boolean(),
   notify: z.array(z.string().max(64)),
+  /** `notify` is the rule's own routing (else it is the defaults). */
+  ownRouting: z.boolean().default(false),
   /** The rule in a sentence ("cpu.usage > 90 for 5m; resolves below 85"). */
   summary: z.string().max(1000),
   /** The collector whose data it needs (docker-collector for container rules …); null for rules about the monitor. */

@@ -582,6 +582,7 @@ export class Evaluator {
         severity: r.severity,
         enabled: r.enabled,
         notify: routes.get(r.id) ?? [],
+        ownRouting: r.notify !== undefined,
         summary: summarize(r),
         source: sourceOfRule(r),
         threshold:

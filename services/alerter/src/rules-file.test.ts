@@ -121,4 +121,83 @@ describe('RulesFileStore', () => {
     rulesFile().loadInitial()
     expect(crashRule(f.path)).toEqual(old)
   })
+
+  it('edits channels as a whole file: a typed channel given a URL drops its typed fields; a routed one stays', () => {
+    const f = rulesFile()
+    writeFileSync(
+      f.path,
+      JSON.stringify({
+        channels: { hook: { type: 'webhook', url: 'https://h.example.org/x', headers: { 'x-key': 'k' } } },
+        defaults: { notify: ['hook'] },
+        rules: [{ ...DEFAULT_RULES.rules[0], notify: ['hook'] }],
+      }),
+    )
+    f.loadInitial()
+    const file = () => JSON.parse(readFileSync(f.path, 'utf8'))
+    expect(
+      f.editChannel('hook', {
+        kind: 'set',
+        input: { url: 'ntfy://ntfy.sh/alerts', minSeverity: 'critical' },
+      }),
+    ).toEqual({
+      ok: true,
+      changes: 'now sends to ntfy://ntfy.sh/…, minimum severity critical',
+    })
+    expect(file().channels.hook).toEqual({
+      type: 'url',
+      url: 'ntfy://ntfy.sh/alerts',
+      minSeverity: 'critical',
+    })
+    expect(file().defaults.notify).toEqual(['hook'])
+    // Without a URL the URL stays; quiet hours set and then taken off.
+    const q = { from: '22:00', to: '07:00' }
+    expect(f.editChannel('hook', { kind: 'set', input: { quietHours: q, default: false } })).toMatchObject({
+      changes: 'quiet 22:00–07:00, no longer notified by default',
+    })
+    expect(file().channels.hook.url).toBe('ntfy://ntfy.sh/alerts')
+    expect(file().defaults.notify).toEqual([])
+    expect(f.editChannel('hook', { kind: 'set', input: { quietHours: null } })).toMatchObject({
+      changes: 'no quiet hours',
+    })
+    expect(file().channels.hook.quietHours).toBeUndefined()
+    // Bad input names the field; nothing is written.
+    const before = readFileSync(f.path, 'utf8')
+    expect(f.editChannel('new', { kind: 'set', input: {} })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^url: give/),
+    })
+    expect(f.editChannel('new', { kind: 'set', input: { url: 'telegram://x@telegram' } })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^url: the bot token/),
+    })
+    expect(f.editChannel('hook', { kind: 'remove' })).toEqual({
+      ok: false,
+      outcome: 'refused',
+      message: `rules "${DEFAULT_RULES.rules[0]?.id}" notify "hook"; route them elsewhere first`,
+    })
+    expect(f.editChannel('nope', { kind: 'remove' })).toMatchObject({ outcome: 'not_found' })
+    expect(readFileSync(f.path, 'utf8')).toBe(before)
+  })
+
+  it('leaves a channel from the environment to the environment', () => {
+    const f = new RulesFileStore({
+      file: join(dir, 'alert-rules.json'),
+      extraChannels: {
+        ntfy: {
+          type: 'ntfy',
+          url: 'https://ntfy.sh/x',
+          minSeverity: 'info',
+          rateLimit: { max: 1, per: 1000 },
+        },
+      },
+      memory: store,
+      log: createLogger('test', () => undefined),
+      now: () => 1000,
+    })
+    f.loadInitial()
+    expect(f.editChannel('ntfy', { kind: 'set', input: { minSeverity: 'critical' } })).toMatchObject({
+      ok: false,
+      message: 'channel "ntfy" is set by the environment (HOMELAB_ALERT_*); change it there',
+    })
+  })
 })

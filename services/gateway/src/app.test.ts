@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import {
   ApiError,
-  type CommandResult,
+  CommandResult,
   ContainerView,
   createTopics,
   FleetResponse,
@@ -512,5 +512,85 @@ describe('history before the first reading', () => {
     expect((await ask('fs.percent{mount=/}')).status).toBe(200)
     expect(ApiError.parse(await (await ask('no.such.series')).json()).error.code).toBe('not_found')
     db.close()
+  })
+
+  it('channel endpoints: admins only, checked before relaying, a failed test answered 200 with the reason', async () => {
+    const t = app()
+    const { app: a, hub } = t
+    hub.online('pi', 'alerter')
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }
+    const { cookie } = await loginAs(t, 'olivia', 'operator')
+    const asOperator = await a.request('/api/alerts/channels/phone', {
+      method: 'PUT',
+      headers: { cookie, origin: 'http://localhost', 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'ntfy://ntfy.sh/x' }),
+    })
+    expect(asOperator.status).toBe(403)
+    const bad = await a.request('/api/alerts/channels/bad name', {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ url: 'ntfy://ntfy.sh/x' }),
+    })
+    expect(bad.status).toBe(400)
+    const extra = await a.request('/api/alerts/channels/phone', {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ url: 'ntfy://ntfy.sh/x', token: 'no such field' }),
+    })
+    expect(extra.status).toBe(400)
+    expect(hub.commands).toHaveLength(0)
+    const answer = (action: string, outcome: CommandResult['outcome'], message: string): CommandResult => ({
+      v: 1,
+      ts: Date.now(),
+      action,
+      target: 'phone',
+      outcome,
+      message,
+    })
+    hub.answer = answer('set_channel', 'done', 'channel phone: added')
+    const put = await a.request('/api/alerts/channels/phone', {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ url: 'ntfy://ntfy.sh/x', minSeverity: 'warning', default: true }),
+    })
+    expect(put.status).toBe(200)
+    expect(hub.commands.at(-1)).toMatchObject({
+      service: 'alerter',
+      req: {
+        action: 'set_channel',
+        target: 'phone',
+        params: { url: 'ntfy://ntfy.sh/x', minSeverity: 'warning', default: true },
+      },
+    })
+    hub.answer = answer('set_channel', 'refused', 'url: the topic (the path) is missing')
+    const refused = await a.request('/api/alerts/channels/phone', {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ url: 'ntfy://ntfy.sh/' }),
+    })
+    expect(refused.status).toBe(400)
+    expect(ApiError.parse(await refused.json()).error).toEqual({
+      code: 'invalid_channel',
+      message: 'url: the topic (the path) is missing',
+    })
+    hub.answer = answer(
+      'test_channel',
+      'failed',
+      'test to phone failed: ntfy answered HTTP 401: unauthorized',
+    )
+    const test = await a.request('/api/alerts/channels/phone/test', {
+      method: 'POST',
+      headers: admin,
+      body: '{}',
+    })
+    expect(test.status).toBe(200)
+    expect(CommandResult.parse(await test.json())).toMatchObject({ outcome: 'failed' })
+    hub.answer = answer(
+      'remove_channel',
+      'refused',
+      'rules "cpu-high" notify "phone"; route them elsewhere first',
+    )
+    const del = await a.request('/api/alerts/channels/phone', { method: 'DELETE', headers: admin })
+    expect(del.status).toBe(409)
   })
 })

@@ -2,6 +2,7 @@ import type { Alert, AlertsResponse, HostSummary, Role, RulesResponse, RuleView 
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { url } from '../base'
+import { Channels } from '../components/channels'
 import { Empty } from '../components/empty'
 import { ago } from '../format'
 
@@ -163,6 +164,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
                 firing={alerts.filter((a) => a.rule === r.id && a.state === 'firing').length}
                 noData={noDataFor(r.source)}
                 operator={operator}
+                channels={(rules?.channels ?? []).map((c) => c.name)}
                 editing={editing === r.id}
                 onEdit={() => setEditing(editing === r.id ? null : r.id)}
                 save={async (patch) => {
@@ -185,28 +187,14 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
       <div class="grid2">
         <div class="card">
           <h3>Channels</h3>
-          {rules && rules.channels.length === 0 && (
-            <Empty testId="channels-empty">
-              No channel: alerts are kept and shown here, but sent nowhere.
-            </Empty>
-          )}
-          <table data-testid="channels" hidden={rules?.channels.length === 0}>
-            <tbody>
-              {(rules?.channels ?? []).map((c) => (
-                <tr key={c.name}>
-                  <td>
-                    <strong>{c.name}</strong> <span class="muted small">{c.type}</span>
-                  </td>
-                  <td class="mono small">{c.target}</td>
-                  <td class="num small">
-                    {c.sent} sent
-                    {c.pending ? ` · ${c.pending} waiting` : ''}
-                    {c.failed ? ` · ${c.failed} failed` : ''}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Channels
+            channels={rules?.channels ?? null}
+            admin={role === 'admin'}
+            onChange={(n) => {
+              setNote(n)
+              load()
+            }}
+          />
           <h3>Failed deliveries</h3>
           {(data?.failedDeliveries ?? []).length === 0 ? (
             <p class="muted small">None.</p>
@@ -373,11 +361,14 @@ function RuleRow({
   firing,
   noData,
   operator,
+  channels,
   editing,
   onEdit,
   save,
 }: {
   r: RuleView
+  /** The channels a rule can be routed to. */
+  channels: string[]
   /** Firing alerts of this rule, from the open alerts (the one source). */
   firing: number
   /** Why its collector gives no data (null when it does). */
@@ -391,8 +382,10 @@ function RuleRow({
     forMs?: number
     resolveForMs?: number
     enabled?: boolean
+    notify?: string[] | null
   }) => Promise<string | null>
 }) {
+  const [routing, setRouting] = useState<string[] | null>(null)
   const pending = r.instances.filter((i) => i.state === 'pending').length
   const t = r.threshold
   const [form, setForm] = useState({ value: '', resolveValue: '', forS: '', resolveForS: '' })
@@ -446,8 +439,62 @@ function RuleRow({
                 <span class="muted">ok</span>
               ))}
         </td>
-        <td class="small" data-label="Sends to">
+        <td class="small" data-label="Sends to" data-testid="rule-routes">
           {r.notify.join(', ') || <span class="muted">nowhere</span>}
+          {!r.ownRouting && r.notify.length > 0 && <span class="muted"> (defaults)</span>}
+          {operator && (
+            <button
+              type="button"
+              class="link small"
+              data-testid="route-rule"
+              onClick={() => setRouting(routing ? null : r.ownRouting ? r.notify : [])}
+            >
+              {routing ? ' cancel' : ' change'}
+            </button>
+          )}
+          {routing && (
+            <form
+              class="stack small"
+              data-testid="rule-routing"
+              onSubmit={async (e) => {
+                e.preventDefault()
+                const err = await save({ notify: routing })
+                if (!err) setRouting(null)
+              }}
+            >
+              {channels.map((name) => (
+                <label key={name}>
+                  <input
+                    type="checkbox"
+                    name={`route-${name}`}
+                    checked={routing.includes(name)}
+                    onChange={(e) =>
+                      setRouting(
+                        (e.target as HTMLInputElement).checked
+                          ? [...routing, name]
+                          : routing.filter((n) => n !== name),
+                      )
+                    }
+                  />{' '}
+                  {name}
+                </label>
+              ))}
+              <div class="toolbar">
+                <button type="submit" class="primary">
+                  Save
+                </button>
+                <button
+                  type="button"
+                  class="ghost"
+                  onClick={async () => {
+                    if (!(await save({ notify: null }))) setRouting(null)
+                  }}
+                >
+                  Use the defaults
+                </button>
+              </div>
+            </form>
+          )}
         </td>
         {operator && (
           <td class="actions">

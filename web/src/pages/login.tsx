@@ -2,6 +2,7 @@ import type { SessionInfo } from '@homelab/contracts'
 import { useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { url } from '../base'
+import { ChannelForm } from '../components/channels'
 
 const value = (e: Event) => (e.target instanceof HTMLInputElement ? e.target.value : '')
 
@@ -112,8 +113,13 @@ export function Login({ session, onLogin }: { session: SessionInfo | null; onLog
   )
 }
 
-/** `/setup#<code>`: creates the first admin with the one-time code `npm start` printed. */
+/**
+ * `/setup#<code>`: creates the first admin with the one-time code `npm start` printed, then offers to add a
+ * notification channel and send a test, so that the owner's phone buzzes before they leave the setup.
+ */
 export function Setup({ onDone }: { onDone: () => void }) {
+  const [step, setStep] = useState<'account' | 'notify'>('account')
+  const [saved, setSaved] = useState<string | null>(null)
   const [code, setCode] = useState(location.hash.slice(1))
   const [username, setUsername] = useState('admin')
   const [password, setPassword] = useState('')
@@ -125,8 +131,41 @@ export function Setup({ onDone }: { onDone: () => void }) {
     }
     await api.setup(code.trim(), username.trim(), password)
     history.replaceState(null, '', url('/'))
-    onDone()
+    setStep('notify')
   })
+  if (step === 'notify')
+    return (
+      <main class="login">
+        <div class="card stack" data-testid="setup-notify">
+          <h1>Get alerts on your phone</h1>
+          <p class="hint">
+            Paste the notification URL of the app you use (ntfy, Telegram, Discord, Gotify, Pushover, Matrix,
+            Slack, e-mail …), send a test, and save it. Every rule notifies it; change that later on the
+            Alerts page.
+          </p>
+          <ChannelForm
+            existing={null}
+            compact
+            onDone={(note) => {
+              if (note.ok) setSaved(note.text)
+            }}
+          />
+          {saved && (
+            <p class="notice" data-testid="setup-channel-saved">
+              {saved}
+            </p>
+          )}
+          <button
+            type="button"
+            class={saved ? 'primary' : 'ghost'}
+            onClick={onDone}
+            data-testid="setup-finish"
+          >
+            {saved ? 'Open the dashboard' : 'Skip for now'}
+          </button>
+        </div>
+      </main>
+    )
   return (
     <main class="login">
       <form onSubmit={submit} class="card" data-testid="setup-form">

@@ -3,6 +3,9 @@ import {
   AlertId,
   AlertsReading,
   type AlertsResponse,
+  ChannelInput,
+  ChannelName,
+  ChannelTest,
   HostId,
   RuleId,
   RulePatch,
@@ -41,6 +44,8 @@ const SilenceBody = z
   .refine((b) => (b.minutes === undefined) !== (b.until === undefined), 'give either minutes or until')
 
 const ORDER = { firing: 0, pending: 1 } as const
+/** The commands the rules page lists as changes (who changed a rule or a channel, who tried a channel). */
+const AUDITED = new Set(['update_rule', 'set_channel', 'remove_channel', 'test_channel'])
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const
 
 /** The alerter's retained state as the gateway sees it: where it runs, online or not, open alerts, rules. */
@@ -130,7 +135,7 @@ export function alertRoutes(deps: GatewayDeps) {
       }) ?? []
     )
       .filter((e) => e.source === SERVICE)
-      .filter((e) => e.type !== 'command.result' || e.data.action === 'update_rule')
+      .filter((e) => e.type !== 'command.result' || AUDITED.has(String(e.data.action)))
       .slice(0, 50)
     const body: RulesResponse = {
       alerter: a.state,
@@ -156,6 +161,49 @@ export function alertRoutes(deps: GatewayDeps) {
     // The alerter checks the edited rules as a whole; what it refuses is a bad request, not a missing right.
     if (result.outcome === 'refused') throw new ApiFailure(400, 'invalid_rule', result.message)
     return c.json(result, status)
+  })
+
+  /** Channels: added, changed and removed by admins (they hold credentials); the alerter edits its rules file. */
+  app.put('/channels/:name', requireRole('admin'), async (c) => {
+    const name = parseInput(ChannelName, c.req.param('name'), 'name')
+    const input = parseInput(ChannelInput, await jsonBody(c), 'body')
+    const { result, status } = await relayCommand(deps, requireAlerter(), SERVICE, {
+      action: 'set_channel',
+      target: name,
+      requestedBy: c.get('principal').name,
+      params: input,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(400, 'invalid_channel', result.message)
+    return c.json(result, status)
+  })
+
+  app.delete('/channels/:name', requireRole('admin'), async (c) => {
+    const name = parseInput(ChannelName, c.req.param('name'), 'name')
+    const { result, status } = await relayCommand(deps, requireAlerter(), SERVICE, {
+      action: 'remove_channel',
+      target: name,
+      requestedBy: c.get('principal').name,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(409, 'conflict', result.message)
+    return c.json(result, status)
+  })
+
+  /**
+   * Sends a test notification to a channel — or, with `url`, to a channel not saved yet — and answers with what the
+   * provider said: 200 whether it arrived (`done`) or the provider refused it (`failed`, its reason in `message`).
+   */
+  app.post('/channels/:name/test', requireRole('admin'), async (c) => {
+    const name = parseInput(ChannelName, c.req.param('name'), 'name')
+    const body = c.req.header('content-type')?.includes('application/json') ? await jsonBody(c) : {}
+    const params = parseInput(ChannelTest, body, 'body')
+    const { result, status } = await relayCommand(deps, requireAlerter(), SERVICE, {
+      action: 'test_channel',
+      target: name,
+      requestedBy: c.get('principal').name,
+      params,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(400, 'invalid_channel', result.message)
+    return c.json(result, result.outcome === 'failed' ? 200 : status)
   })
 
   const action = (name: 'ack' | 'unack' | 'unsilence') =>
