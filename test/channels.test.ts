@@ -223,4 +223,32 @@ describeWith(
     expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
     await page.close()
   })
+
+  it("the Help page renders the API from the gateway's OpenAPI document", async () => {
+    errors.length = 0 // the refusals above were expected
+    const page = await browser.newPage()
+    track(page)
+    await page.goto(`${base}/help`)
+    await page.fill('#username', 'admin')
+    await page.fill('#password', PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('[data-testid=help-page] [data-testid=endpoint]', { timeout: 20_000 })
+    const doc = await (await fetch(`${base}/api/openapi.json`)).json()
+    const documented = Object.values(doc.paths).reduce(
+      (n: number, ops) => n + Object.keys(ops as object).length,
+      0,
+    )
+    expect(await page.locator('[data-testid=endpoint]').count()).toBe(documented)
+    const put = page.locator('[data-testid=endpoint][data-operation=putApiAlertsChannelsName]')
+    await put.locator('summary').click()
+    const text = (await put.textContent()) ?? ''
+    expect(text).toContain('PUT /api/alerts/channels/{name}')
+    expect(text).toContain('The admin role.')
+    expect(text).toMatch(/Body \(JSON\).*url\?.*minSeverity\?.*quietHours\?/s)
+    expect(text).toMatch(/200 the executor answered done.*outcome/s)
+    await page.fill('input[type=search]', 'processes')
+    await expect.poll(() => page.locator('[data-testid=endpoint]').count()).toBe(1)
+    expect(errors).toEqual([])
+    await page.close()
+  })
 })

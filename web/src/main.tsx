@@ -10,6 +10,7 @@ import { Alerts } from './pages/alerts'
 import { Containers } from './pages/containers'
 import { Fleet } from './pages/fleet'
 import { Health } from './pages/health'
+import { Help } from './pages/help'
 import { History } from './pages/history'
 import { Login, Setup } from './pages/login'
 import { Overview } from './pages/overview'
@@ -27,6 +28,7 @@ type Page =
   | 'alerts'
   | 'account'
   | 'users'
+  | 'help'
   | 'notfound'
 
 function pageFromPath(): Page {
@@ -54,6 +56,7 @@ const PATHS: Record<Page, string> = {
   alerts: '/alerts',
   account: '/account',
   users: '/users',
+  help: '/help',
   notfound: '/',
 }
 
@@ -280,6 +283,18 @@ function App() {
           </a>
         )}
         <a
+          href={url('/help')}
+          class="small"
+          data-testid="help-link"
+          aria-current={page === 'help' ? 'page' : undefined}
+          onClick={(e) => {
+            e.preventDefault()
+            go('help')
+          }}
+        >
+          Help
+        </a>
+        <a
           href={url('/account')}
           class="muted small"
           data-testid="account-link"
@@ -306,6 +321,7 @@ function App() {
       {page === 'alerts' && <Alerts role={me.role} onCount={setFiring} />}
       {page === 'account' && <Account me={me} onLoggedOut={() => setMe(null)} />}
       {page === 'users' && me.role === 'admin' && <Users me={me} />}
+      {page === 'help' && <Help />}
       {page === 'notfound' && (
         <main>
           <div class="card" data-testid="not-found">

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { SERVICE_VERSION } from '@homelab/service-kit'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -8,6 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Env, GatewayDeps } from './context.js'
 import { ApiFailure } from './errors.js'
 import { requireLogin } from './middleware.js'
+import { openApiDocument } from './openapi.js'
 import { alertRoutes } from './routes/alerts.js'
 import { authRoutes } from './routes/auth.js'
 import { dockerRoutes } from './routes/docker.js'
@@ -99,6 +101,13 @@ export function createApp(deps: GatewayDeps) {
     }),
   )
   app.route('/metrics', prometheusRoutes(deps))
+  // The API's description is no secret: served without a login, built once.
+  let openApi: string | null = null
+  app.get('/api/openapi.json', (c) => {
+    openApi ??= JSON.stringify(openApiDocument({ version: SERVICE_VERSION, basePath: base }))
+    c.header('Cache-Control', 'no-cache')
+    return c.body(openApi, 200, { 'content-type': 'application/json; charset=utf-8' })
+  })
   app.route('/api/auth', authRoutes(deps))
   app.route('/api/users', userRoutes(deps))
   app.route('/api/tokens', tokenRoutes(deps))

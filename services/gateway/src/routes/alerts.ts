@@ -21,7 +21,7 @@ import { jsonBody, requireRole } from '../middleware.js'
 
 const SERVICE = 'alerter'
 
-const AlertsQuery = z
+export const AlertsQuery = z
   .object({
     host: HostId.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -30,7 +30,7 @@ const AlertsQuery = z
   .strict()
 
 /** A silence: for a number of minutes, or until a time (ms epoch). */
-const SilenceBody = z
+export const SilenceBody = z
   .object({
     minutes: z
       .number()

@@ -5,7 +5,9 @@ import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
 import { requireHistory, timeRange } from './shared.js'
 
-const SeriesQuery = z.object({ host: HostId.optional(), prefix: z.string().max(64).optional() }).strict()
+export const SeriesQuery = z
+  .object({ host: HostId.optional(), prefix: z.string().max(64).optional() })
+  .strict()
 
 export function historyRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()

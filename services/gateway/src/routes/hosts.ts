@@ -15,7 +15,7 @@ import { ApiFailure, parseInput } from '../errors.js'
 import { jsonBody, requireRole } from '../middleware.js'
 import { containerViews } from './docker.js'
 
-const EventsQuery = z
+export const EventsQuery = z
   .object({
     host: HostId.optional(),
     subject: z.string().min(1).max(256).optional(),
@@ -33,7 +33,7 @@ const EventsQuery = z
   })
   .strict()
 
-const CommandBody = z.object({ action: CommandAction, target: CommandTarget }).strict()
+export const CommandBody = z.object({ action: CommandAction, target: CommandTarget }).strict()
 
 /** Every host the monitor knows: its services' availability and state, and when it was last heard from. */
 export function hostSummaries(deps: GatewayDeps): HostSummary[] {

@@ -5,7 +5,7 @@ import { z } from 'zod'
 import type { Env, GatewayDeps } from '../context.js'
 import { parseInput } from '../errors.js'
 
-const LiveQuery = z.object({ host: HostId.optional() }).strict()
+export const LiveQuery = z.object({ host: HostId.optional() }).strict()
 
 /**
  * GET /api/live: server-sent events. On connect, the latest message of every topic (event "message" each), then

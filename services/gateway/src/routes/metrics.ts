@@ -47,7 +47,10 @@ export function latestSystemReading(deps: GatewayDeps, host: string): SystemRead
   return parsed.success ? parsed.data : null
 }
 
-const HostQuery = z.object({ host: HostId.optional(), detail: z.enum(['true', 'false']).optional() }).strict()
+/** `?host=&detail=true` of the current system metrics (`detail`: the whole reading too). */
+export const SystemQuery = z
+  .object({ host: HostId.optional(), detail: z.enum(['true', 'false']).optional() })
+  .strict()
 
 /**
  * Answers of /system/history, kept for a moment: every open dashboard asks the same question, and a 24 h answer
@@ -61,7 +64,7 @@ export function metricsRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
   const answers = new Map<string, { at: number; body: SystemMetricsHistory }>()
   app.get('/system', (c) => {
-    const q = parseInput(HostQuery, c.req.query(), 'query')
+    const q = parseInput(SystemQuery, c.req.query(), 'query')
     const host = q.host ?? deps.host
     const r = latestSystemReading(deps, host)
     if (!r) throw new ApiFailure(404, 'not_found', `no system reading from host "${host}" yet`)

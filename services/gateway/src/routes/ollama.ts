@@ -29,7 +29,7 @@ interface Known {
   stale: boolean
 }
 
-const InferenceQuery = z
+export const InferenceQuery = z
   .object({
     host: HostId.optional(),
     model: ModelName.optional(),
