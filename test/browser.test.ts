@@ -169,6 +169,7 @@ describeWith(
       ['/account', '[data-testid=tokens]'],
       ['/users', '[data-testid=users] tbody tr'],
       ['/health', '[data-testid=health-page] tbody tr'],
+      ['/help', '[data-testid=endpoint]'],
     ] as const) {
       await page.goto(`${base}${path}`)
       await page.waitForSelector(ready, { timeout: 15_000 })

@@ -224,6 +224,77 @@ describeWith(
     await page.close()
   })
 
+  it('an operator creates rules from a form for any metric or event, and removes one', async () => {
+    errors.length = 0
+    const page = await browser.newPage()
+    track(page)
+    await page.goto(`${base}/alerts`)
+    await page.fill('#username', 'admin')
+    await page.fill('#password', PASSWORD)
+    await page.click('button[type=submit]')
+    await page.click('[data-testid=add-rule]')
+    const form = '[data-testid=rule-form]'
+    await page.fill(`${form} input[name=name]`, 'Media disk full')
+    await page.selectOption(`${form} select[name=severity]`, 'critical')
+    await page.selectOption(`${form} select[name=metric]`, 'fs.percent')
+    await page.fill(`${form} input[name=label]`, '/srv*')
+    await page.selectOption(`${form} select[name=op]`, '>=')
+    // Refused by the alerter as the rules file would be: a percentage cannot pass 100.
+    await page.fill(`${form} input[name=value]`, '150')
+    await page.click(`${form} button[type=submit]`)
+    await expect
+      .poll(() => page.textContent('[data-testid=rule-form-error]'), { timeout: 10_000 })
+      .toBe('value: fs.percent is a percentage: 150 is outside 0–100')
+    await page.fill(`${form} input[name=value]`, '90')
+    await page.fill(`${form} input[name=resolveValue]`, '85')
+    await page.uncheck(`${form} input[name=notify-defaults]`)
+    await page.check(`${form} input[name=notify-phone]`)
+    await page.click(`${form} button[type=submit]`)
+    await expect
+      .poll(() => page.textContent('[data-testid=alert-note]'), { timeout: 10_000 })
+      .toBe('rule media-disk-full: added (fs.percent >= 90)')
+    const row = '[data-testid=rule][data-rule=media-disk-full]'
+    await page.waitForSelector(row, { timeout: 10_000 })
+    expect(await page.textContent(row)).toMatch(/fs\.percent\{mount=\/srv\*\} >= 90.*for 5m/)
+    expect(rules().rules.find((r: { id: string }) => r.id === 'media-disk-full')).toEqual({
+      id: 'media-disk-full',
+      name: 'Media disk full',
+      severity: 'critical',
+      notify: ['phone'],
+      type: 'threshold',
+      metric: 'fs.percent',
+      labels: { mount: '/srv*' },
+      op: '>=',
+      value: 90,
+      for: '5m',
+      resolve: { value: 85, for: '0s' },
+      unit: '%',
+    })
+    // An event pattern: three container events of one container within ten minutes.
+    await page.click('[data-testid=add-rule]')
+    await page.check(`${form} input[name=type] >> nth=1`)
+    await page.fill(`${form} input[name=name]`, 'Flaky web')
+    await page.selectOption(`${form} select[name=event]`, 'container.*')
+    await page.fill(`${form} input[name=subject]`, 'web*')
+    await page.fill(`${form} input[name=count]`, '3')
+    await page.click(`${form} button[type=submit]`)
+    await expect
+      .poll(() => page.textContent('[data-testid=alert-note]'), { timeout: 10_000 })
+      .toBe('rule flaky-web: added (container.*)')
+    expect(rules().rules.find((r: { id: string }) => r.id === 'flaky-web')).toMatchObject({
+      type: 'event',
+      match: { event: 'container.*', subject: 'web*' },
+      count: 3,
+      within: '10m',
+    })
+    page.once('dialog', (d) => void d.accept())
+    await page.click('[data-testid=rule][data-rule=flaky-web] [data-testid=remove-rule]')
+    await expect.poll(() => page.$('[data-testid=rule][data-rule=flaky-web]'), { timeout: 10_000 }).toBeNull()
+    expect(rules().rules.some((r: { id: string }) => r.id === 'flaky-web')).toBe(false)
+    expect(errors.filter((e) => !/status of 400/.test(e))).toEqual([])
+    await page.close()
+  })
+
   it("the Help page renders the API from the gateway's OpenAPI document", async () => {
     errors.length = 0 // the refusals above were expected
     const page = await browser.newPage()

@@ -193,6 +193,21 @@ describe('the OpenAPI document', () => {
       ['get', '/api/alerts/rules', '/api/alerts/rules', undefined, 200],
       ['patch', '/api/alerts/rules/{rule}', '/api/alerts/rules/cpu-high', { value: 91 }, 200],
       [
+        'post',
+        '/api/alerts/rules',
+        '/api/alerts/rules',
+        { type: 'threshold', id: 'load', metric: 'load.1', op: '>', value: 8 },
+        201,
+      ],
+      [
+        'post',
+        '/api/alerts/rules',
+        '/api/alerts/rules',
+        { type: 'threshold', id: 'x', metric: 'no.such', op: '>', value: 1 },
+        400,
+      ],
+      ['delete', '/api/alerts/rules/{rule}', '/api/alerts/rules/load', undefined, 200],
+      [
         'put',
         '/api/alerts/channels/{name}',
         '/api/alerts/channels/hook',

@@ -15,6 +15,7 @@ import {
   OllamaInferenceHistory,
   OllamaStatus,
   type Role,
+  type RuleInput,
   type RulePatch,
   RulesResponse,
   SessionInfo,
@@ -165,6 +166,9 @@ export const api = {
     call(CommandResult, `/api/alerts/${encodeURIComponent(id)}/silence`, json({ minutes })),
   updateRule: (id: string, patch: RulePatch) =>
     call(CommandResult, `/api/alerts/rules/${encodeURIComponent(id)}`, { ...json(patch), method: 'PATCH' }),
+  addRule: (rule: RuleInput) => call(CommandResult, '/api/alerts/rules', json(rule)),
+  removeRule: (id: string) =>
+    call(CommandResult, `/api/alerts/rules/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   setChannel: (name: string, input: ChannelInput) =>
     call(CommandResult, `/api/alerts/channels/${encodeURIComponent(name)}`, {
       ...json(input),

@@ -267,6 +267,8 @@ export const AlertAction = z.enum([
   'set_channel',
   'remove_channel',
   'test_channel',
+  'add_rule',
+  'remove_rule',
 ])
 export type AlertAction = z.infer<typeof AlertAction>
 
@@ -295,6 +297,64 @@ export type ChannelInput = z.infer<typeof ChannelInput>
 
 /** `params` of `test_channel`: a URL to try before it is saved; without it, the named channel is tried. */
 export const ChannelTest = z.object({ url: z.string().min(1).max(2000).optional() }).strict()
+
+const MAX_MS = 30 * 86_400_000
+const ruleInputCommon = {
+  id: RuleId,
+  name: z.string().min(1).max(200).optional(),
+  severity: Severity.default('warning'),
+  /** Hosts it applies to (a glob; default every host). */
+  hosts: z.string().min(1).max(256).optional(),
+  /** The channels it notifies; without: the defaults. */
+  notify: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
+    .max(20)
+    .optional(),
+}
+
+/**
+ * `params` of `add_rule` (POST /api/alerts/rules): a rule made in the dashboard's form — a threshold on any metric,
+ * or a pattern of events. The alerter writes it into the rules file in the file's own form and checks the whole
+ * file (an unknown metric or event type, a label the metric has not, a percentage past 100 are refused there).
+ */
+export const RuleInput = z.discriminatedUnion('type', [
+  z
+    .object({
+      ...ruleInputCommon,
+      type: z.literal('threshold'),
+      metric: z.string().min(1).max(128),
+      /** Label globs of the metric's one label (`{"mount": "/mnt/*"}`). */
+      labels: z.record(z.string().max(64), z.string().min(1).max(256)).optional(),
+      op: z.enum(['>', '>=', '<', '<=']),
+      value: z.number().finite(),
+      forMs: z.number().int().min(0).max(MAX_MS).default(0),
+      resolveValue: z.number().finite().optional(),
+      resolveForMs: z.number().int().min(0).max(MAX_MS).default(0),
+      unit: z.string().max(16).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...ruleInputCommon,
+      type: z.literal('event'),
+      /** An event type (`container.died`) or a prefix (`unit.*`). */
+      event: z.string().min(1).max(64),
+      /** A glob over the event's subject (a container, a unit …). */
+      subject: z.string().min(1).max(256).optional(),
+      /** Fire at this many events within `withinMs` (per host and subject). */
+      count: z.number().int().min(1).max(1000).default(1),
+      withinMs: z.number().int().min(1000).max(MAX_MS).optional(),
+      /** Resolves this long after the last match. */
+      resolveAfterMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(MAX_MS)
+        .default(15 * 60_000),
+    })
+    .strict(),
+])
+export type RuleInput = z.infer<typeof RuleInput>
 
 /** `params` of `update_rule`: the threshold fields an operator may change (at least one). */
 export const RulePatch = z

@@ -200,4 +200,50 @@ describe('RulesFileStore', () => {
       message: 'channel "ntfy" is set by the environment (HOMELAB_ALERT_*); change it there',
     })
   })
+
+  it("adds a rule from the form in the file's own form, refuses a second with its id, and removes one", () => {
+    const f = rulesFile()
+    f.loadInitial()
+    const rule = {
+      type: 'event' as const,
+      id: 'oom-anywhere',
+      severity: 'critical' as const,
+      event: 'container.oom',
+      count: 2,
+      withinMs: 3_600_000,
+      resolveAfterMs: 1_800_000,
+    }
+    expect(f.addRule(rule)).toEqual({ ok: true, changes: 'added (container.oom)' })
+    const file = () => JSON.parse(readFileSync(f.path, 'utf8'))
+    expect(file().rules.at(-1)).toEqual({
+      id: 'oom-anywhere',
+      severity: 'critical',
+      type: 'event',
+      match: { event: 'container.oom' },
+      count: 2,
+      within: '1h',
+      resolve: { after: '30m' },
+    })
+    expect(f.addRule(rule)).toMatchObject({ ok: false, message: 'id: a rule "oom-anywhere" exists already' })
+    expect(f.addRule({ ...rule, id: 'nope', event: 'container.exploded' })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^match\.event: unknown event type "container\.exploded"/),
+    })
+    expect(
+      f.addRule({
+        type: 'threshold',
+        id: 'temp',
+        severity: 'warning',
+        metric: 'cpu.temperature',
+        labels: { mount: '/' },
+        op: '>',
+        value: 70,
+        forMs: 0,
+        resolveForMs: 0,
+      }),
+    ).toMatchObject({ ok: false, message: 'labels.mount: cpu.temperature has no labels' })
+    expect(f.removeRule('oom-anywhere')).toEqual({ ok: true, changes: 'removed' })
+    expect(file().rules.some((r: { id: string }) => r.id === 'oom-anywhere')).toBe(false)
+    expect(f.removeRule('oom-anywhere')).toMatchObject({ ok: false, outcome: 'not_found' })
+  })
 })

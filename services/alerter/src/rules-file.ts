@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
-import type { ChannelInput, RulePatch } from '@homelab/contracts'
+import type { ChannelInput, RuleInput, RulePatch } from '@homelab/contracts'
 import type { Logger } from '@homelab/service-kit'
 import { z } from 'zod'
 import {
@@ -142,19 +142,10 @@ export class RulesFileStore {
   ):
     | { ok: true; changes: string }
     | { ok: false; outcome: 'refused' | 'failed' | 'not_found'; message: string } {
-    const { file, extraChannels } = this.d
-    if (this.rejected)
-      return {
-        ok: false,
-        outcome: 'refused',
-        message: `the rules file is invalid (${this.rejected.errors[0]}); fix it before editing from the UI`,
-      }
-    let raw: z.infer<typeof FileRules>
-    try {
-      raw = FileRules.parse(JSON.parse(readFileSync(file, 'utf8')))
-    } catch (e) {
-      return { ok: false, outcome: 'failed', message: `cannot read ${file}: ${(e as Error).message}` }
-    }
+    const { extraChannels } = this.d
+    const editable = this.editable()
+    if (!editable.ok) return editable
+    const raw = editable.rules
     const rule = raw.rules.find((r) => r.id === id)
     if (!rule) return { ok: false, outcome: 'not_found', message: `no rule "${id}"` }
     const thresholdOnly =
@@ -218,19 +209,10 @@ export class RulesFileStore {
   ):
     | { ok: true; changes: string }
     | { ok: false; outcome: 'refused' | 'failed' | 'not_found'; message: string } {
-    const { file, extraChannels } = this.d
-    if (this.rejected)
-      return {
-        ok: false,
-        outcome: 'refused',
-        message: `the rules file is invalid (${this.rejected.errors[0]}); fix it before editing from the UI`,
-      }
-    let raw: z.infer<typeof FileRules>
-    try {
-      raw = FileRules.parse(JSON.parse(readFileSync(file, 'utf8')))
-    } catch (e) {
-      return { ok: false, outcome: 'failed', message: `cannot read ${file}: ${(e as Error).message}` }
-    }
+    const { extraChannels } = this.d
+    const editable = this.editable()
+    if (!editable.ok) return editable
+    const raw = editable.rules
     const channels = FileObject.safeParse(raw.channels ?? {})
     const defaults = FileDefaults.safeParse(raw.defaults ?? {})
     if (!channels.success || !defaults.success)
@@ -308,6 +290,102 @@ export class RulesFileStore {
     }
     this.write(raw)
     return { ok: true, changes: changes.join(', ') || 'nothing changed' }
+  }
+
+  /**
+   * Adds a rule made in the dashboard's form, written in the file's own form (durations as "5m"), after checking the
+   * whole file with it. Its id must be new.
+   */
+  addRule(
+    input: RuleInput,
+  ): { ok: true; changes: string } | { ok: false; outcome: 'refused' | 'failed'; message: string } {
+    const raw = this.editable()
+    if (!raw.ok) return raw
+    if (raw.rules.rules.some((r) => r.id === input.id))
+      return { ok: false, outcome: 'refused', message: `id: a rule "${input.id}" exists already` }
+    const common = {
+      id: input.id,
+      ...(input.name ? { name: input.name } : {}),
+      severity: input.severity,
+      ...(input.hosts ? { hosts: input.hosts } : {}),
+      ...(input.notify ? { notify: input.notify } : {}),
+    }
+    const rule =
+      input.type === 'threshold'
+        ? {
+            ...common,
+            type: 'threshold',
+            metric: input.metric,
+            ...(input.labels && Object.keys(input.labels).length ? { labels: input.labels } : {}),
+            op: input.op,
+            value: input.value,
+            for: formatDuration(input.forMs),
+            resolve: {
+              ...(input.resolveValue !== undefined ? { value: input.resolveValue } : {}),
+              for: formatDuration(input.resolveForMs),
+            },
+            ...(input.unit ? { unit: input.unit } : {}),
+          }
+        : {
+            ...common,
+            type: 'event',
+            match: { event: input.event, ...(input.subject ? { subject: input.subject } : {}) },
+            count: input.count,
+            ...(input.withinMs !== undefined ? { within: formatDuration(input.withinMs) } : {}),
+            resolve: { after: formatDuration(input.resolveAfterMs) },
+          }
+    raw.rules.rules.push(rule)
+    try {
+      parseRules(raw.rules, this.d.extraChannels)
+    } catch (e) {
+      // The new rule is the last: name it by its id, not by an index the operator never saw.
+      const n = raw.rules.rules.length - 1
+      const message = (e as Error).message.replaceAll(`rule "${input.id}" (rules[${n}]): `, '')
+      return { ok: false, outcome: 'refused', message }
+    }
+    this.write(raw.rules)
+    return {
+      ok: true,
+      changes: `added (${input.type === 'threshold' ? `${input.metric} ${input.op} ${input.value}` : input.event})`,
+    }
+  }
+
+  /** Removes a rule from the file (a default rule removed stays removed: defaults are offered once). */
+  removeRule(
+    id: string,
+  ):
+    | { ok: true; changes: string }
+    | { ok: false; outcome: 'refused' | 'failed' | 'not_found'; message: string } {
+    const raw = this.editable()
+    if (!raw.ok) return raw
+    const before = raw.rules.rules.length
+    raw.rules.rules = raw.rules.rules.filter((r) => r.id !== id)
+    if (raw.rules.rules.length === before)
+      return { ok: false, outcome: 'not_found', message: `no rule "${id}"` }
+    try {
+      parseRules(raw.rules, this.d.extraChannels)
+    } catch (e) {
+      return { ok: false, outcome: 'refused', message: (e as Error).message }
+    }
+    this.write(raw.rules)
+    return { ok: true, changes: 'removed' }
+  }
+
+  /** The file as raw JSON for an edit from the UI, unless it is invalid now (then the edit is refused). */
+  private editable():
+    | { ok: true; rules: z.infer<typeof FileRules> }
+    | { ok: false; outcome: 'refused' | 'failed'; message: string } {
+    if (this.rejected)
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: `the rules file is invalid (${this.rejected.errors[0]}); fix it before editing from the UI`,
+      }
+    try {
+      return { ok: true, rules: FileRules.parse(JSON.parse(readFileSync(this.d.file, 'utf8'))) }
+    } catch (e) {
+      return { ok: false, outcome: 'failed', message: `cannot read ${this.d.file}: ${(e as Error).message}` }
+    }
   }
 
   /** Calls `onChange` when the file changes (polled each second: it also works on bind mounts). */

@@ -6,6 +6,7 @@ import {
   ChannelInput,
   ChannelTest,
   type Event,
+  RuleInput,
   RulePatch,
   readingSamples,
   type Topics,
@@ -346,6 +347,9 @@ export class AlerterService {
         case 'set_channel':
         case 'remove_channel':
           return this.editChannel(c)
+        case 'add_rule':
+        case 'remove_rule':
+          return this.editRules(c)
         default:
           return executeAlertAction(c, {
             evaluator: this.evaluator,
@@ -374,6 +378,23 @@ export class AlerterService {
     if (!r.ok) return { outcome: r.outcome, message: r.message }
     if (!this.reload('edit')) return { outcome: 'failed', message: 'the edited rules did not load' }
     return { outcome: 'done', message: `channel ${c.target}: ${r.changes}`, subject: c.target }
+  }
+
+  /** An operator's rule added from the form, or removed: applied to the rules file, validated as a whole, audited. */
+  private editRules(c: CommandInput<AlertAction>): CommandOutcome {
+    let r: ReturnType<RulesFileStore['removeRule']>
+    if (c.action === 'add_rule') {
+      const input = RuleInput.safeParse(c.params ?? {})
+      if (!input.success) {
+        const i = input.error.issues[0]
+        return { outcome: 'refused', message: `${i?.path.join('.') || 'params'}: ${i?.message}` }
+      }
+      if (input.data.id !== c.target) return { outcome: 'refused', message: 'id: must be the target' }
+      r = this.rulesFile.addRule(input.data)
+    } else r = this.rulesFile.removeRule(c.target)
+    if (!r.ok) return { outcome: r.outcome, message: r.message }
+    if (!this.reload('edit')) return { outcome: 'failed', message: 'the edited rules did not load' }
+    return { outcome: 'done', message: `rule ${c.target}: ${r.changes}`, subject: c.target }
   }
 
   /** Sends a test notification to a channel (or to a URL not yet saved) and answers with what the provider said. */

@@ -57,7 +57,7 @@ export function Channels({
           {admin ? ' Add one to have them reach your phone.' : ''}
         </Empty>
       )}
-      <table data-testid="channels" hidden={!channels || channels.length === 0}>
+      <table data-testid="channels" class="cards" hidden={!channels || channels.length === 0}>
         <tbody>
           {(channels ?? []).map((c) => (
             <Fragment key={c.name}>

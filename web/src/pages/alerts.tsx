@@ -4,6 +4,7 @@ import { api, HttpError } from '../api'
 import { url } from '../base'
 import { Channels } from '../components/channels'
 import { Empty } from '../components/empty'
+import { RuleForm } from '../components/rule-form'
 import { ago } from '../format'
 
 const SEVERITY_BADGE = { critical: 'bad', warning: 'warn', info: 'muted' } as const
@@ -33,6 +34,7 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
   const [error, setError] = useState<string | null>(null)
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null)
   const [editing, setEditing] = useState<string | null>(null)
+  const [adding, setAdding] = useState(false)
   const operator = role === 'operator' || role === 'admin'
 
   const [sources, setSources] = useState<Map<string, string | null>>(new Map())
@@ -140,6 +142,22 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
             </ul>
           </div>
         )}
+        {operator &&
+          (adding ? (
+            <RuleForm
+              channels={(rules?.channels ?? []).map((c) => c.name)}
+              onCancel={() => setAdding(false)}
+              onDone={(n) => {
+                setNote(n)
+                setAdding(false)
+                load()
+              }}
+            />
+          ) : (
+            <button type="button" onClick={() => setAdding(true)} data-testid="add-rule">
+              New rule
+            </button>
+          ))}
         {rules && rules.rules.length === 0 && (
           <Empty testId="rules-empty">
             No rules: the rules file has none. Removing the file brings back the default rules at the next
@@ -167,6 +185,10 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
                 channels={(rules?.channels ?? []).map((c) => c.name)}
                 editing={editing === r.id}
                 onEdit={() => setEditing(editing === r.id ? null : r.id)}
+                remove={async () => {
+                  if (!confirm(`Remove the rule "${r.name}"?`)) return
+                  await act(`removing ${r.id}`, api.removeRule(r.id))
+                }}
                 save={async (patch) => {
                   try {
                     const res = await api.updateRule(r.id, patch)
@@ -364,6 +386,7 @@ function RuleRow({
   channels,
   editing,
   onEdit,
+  remove,
   save,
 }: {
   r: RuleView
@@ -376,6 +399,7 @@ function RuleRow({
   operator: boolean
   editing: boolean
   onEdit: () => void
+  remove: () => void
   save: (patch: {
     value?: number
     resolveValue?: number
@@ -505,6 +529,9 @@ function RuleRow({
             )}
             <button type="button" class="ghost" onClick={() => void save({ enabled: !r.enabled })}>
               {r.enabled ? 'Disable' : 'Enable'}
+            </button>
+            <button type="button" class="ghost" onClick={remove} data-testid="remove-rule">
+              Remove
             </button>
           </td>
         )}

@@ -8,6 +8,7 @@ import {
   ChannelTest,
   HostId,
   RuleId,
+  RuleInput,
   RulePatch,
   RulesReading,
   type RulesResponse,
@@ -45,7 +46,14 @@ export const SilenceBody = z
 
 const ORDER = { firing: 0, pending: 1 } as const
 /** The commands the rules page lists as changes (who changed a rule or a channel, who tried a channel). */
-const AUDITED = new Set(['update_rule', 'set_channel', 'remove_channel', 'test_channel'])
+const AUDITED = new Set([
+  'update_rule',
+  'add_rule',
+  'remove_rule',
+  'set_channel',
+  'remove_channel',
+  'test_channel',
+])
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const
 
 /** The alerter's retained state as the gateway sees it: where it runs, online or not, open alerts, rules. */
@@ -160,6 +168,30 @@ export function alertRoutes(deps: GatewayDeps) {
     })
     // The alerter checks the edited rules as a whole; what it refuses is a bad request, not a missing right.
     if (result.outcome === 'refused') throw new ApiFailure(400, 'invalid_rule', result.message)
+    return c.json(result, status)
+  })
+
+  /** A rule made in the dashboard's form; the alerter checks it with the whole file and writes it there. */
+  app.post('/rules', requireRole('operator'), async (c) => {
+    const input = parseInput(RuleInput, await jsonBody(c), 'body')
+    const { result, status } = await relayCommand(deps, requireAlerter(), SERVICE, {
+      action: 'add_rule',
+      target: input.id,
+      requestedBy: c.get('principal').name,
+      params: input,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(400, 'invalid_rule', result.message)
+    return c.json(result, result.outcome === 'done' ? 201 : status)
+  })
+
+  app.delete('/rules/:rule', requireRole('operator'), async (c) => {
+    const rule = parseInput(RuleId, c.req.param('rule'), 'rule')
+    const { result, status } = await relayCommand(deps, requireAlerter(), SERVICE, {
+      action: 'remove_rule',
+      target: rule,
+      requestedBy: c.get('principal').name,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(409, 'conflict', result.message)
     return c.json(result, status)
   })
 
