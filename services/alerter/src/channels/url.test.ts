@@ -123,6 +123,45 @@ describe('notification URLs', () => {
     })
   })
 
+  it("reads Apprise's forms of the same providers", () => {
+    expect(parse('tgram://123456:ABCdefGHIjkl_mno-pq/12345/-100999').target).toMatchObject({
+      kind: 'telegram',
+      token: '123456:ABCdefGHIjkl_mno-pq',
+      chats: [
+        { chat: '12345', thread: null },
+        { chat: '-100999', thread: null },
+      ],
+    })
+    expect(parse('discord://1234567890123/tokentokentokentokentoken_-').target).toMatchObject({
+      kind: 'discord',
+      webhookId: '1234567890123',
+      token: 'tokentokentokentokentoken_-',
+    })
+    expect(
+      parse('pover://uQiRzpo4DXghDmr9QzzfQu27cmVRsG@azGDORePK8gMaC0QOYAMyEEuzJnyUi/phone').target,
+    ).toEqual({
+      kind: 'pushover',
+      token: 'azGDORePK8gMaC0QOYAMyEEuzJnyUi',
+      user: 'uQiRzpo4DXghDmr9QzzfQu27cmVRsG',
+      devices: ['phone'],
+      priority: null,
+    })
+    expect(parse('ntfys://ntfy.example.org/alerts').target).toMatchObject({
+      base: 'https://ntfy.example.org',
+    })
+    expect(parse('gotifys://g.example.org/AzyoeNS.D4iJLVa').target).toMatchObject({
+      base: 'https://g.example.org',
+    })
+    expect(parse('json://10.0.0.2:8000/hook').target).toEqual({
+      kind: 'webhook',
+      url: 'http://10.0.0.2:8000/hook',
+    })
+    expect(parse('jsons://hooks.example.org/x').target).toEqual({
+      kind: 'webhook',
+      url: 'https://hooks.example.org/x',
+    })
+  })
+
   it('shows where a channel sends without any of its secrets', () => {
     const cases = [
       ['telegram://123456:ABCdefGHIjkl_mno-pq@telegram?chats=@homelab', ['ABCdefGHIjkl_mno-pq']],

@@ -108,9 +108,51 @@ function base(u: URL, p: Map<string, string>, path = ''): string {
 
 const EMAIL = /^[^\s@,<>]+@[^\s@,<>]+$/
 
+/**
+ * Apprise's forms of the same providers, read as their Shoutrrr equivalent: `tgram://<bot token>/<chat>[/<chat>…]`,
+ * `discord://<webhook id>/<webhook token>`, `pover://<user key>@<api token>[/<device>…]`, `ntfys://`, `gotifys://`,
+ * `matrixs://` (TLS; `ntfy://`, `gotify://`, `matrix://` are TLS here too, as in Shoutrrr), `json(s)://` (a webhook).
+ */
+function fromApprise(text: string): string {
+  const m = /^([a-z]+):\/\/(.*)$/i.exec(text)
+  if (!m) return text
+  const scheme = (m[1] ?? '').toLowerCase()
+  const rest = m[2] ?? ''
+  const [main = '', query = ''] = rest.split(/\?(.*)/s)
+  const q = query ? `&${query}` : ''
+  switch (scheme) {
+    case 'tgram': {
+      // The bot token holds a ":" that a URL would read as a port: split by hand.
+      const [token = '', ...chats] = main.split('/').filter(Boolean)
+      return `telegram://${token}@telegram?chats=${chats.join(',')}${q}`
+    }
+    case 'discord': {
+      const parts = main.split('/').filter(Boolean)
+      return parts.length === 2 && !main.includes('@')
+        ? `discord://${parts[1]}@${parts[0]}${query ? `?${query}` : ''}`
+        : text
+    }
+    case 'pover': {
+      const [auth = '', ...devices] = main.split('/').filter(Boolean)
+      const [user = '', token = ''] = auth.split('@')
+      return `pushover://shoutrrr:${token}@${user}/?devices=${devices.join(',')}${q}`
+    }
+    case 'ntfys':
+    case 'gotifys':
+    case 'matrixs':
+      return `${scheme.slice(0, -1)}://${rest}`
+    case 'json':
+      return `generic+http://${rest}`
+    case 'jsons':
+      return `generic+https://${rest}`
+    default:
+      return text
+  }
+}
+
 /** Parses a notification URL; throws a NotifyUrlError naming what is wrong and the form expected. */
 export function parseNotifyUrl(raw: string): ParsedUrl {
-  const text = raw.trim()
+  const text = fromApprise(raw.trim())
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase()
   if (!scheme) throw new NotifyUrlError(`not a URL; expected one of ${SCHEMES}, e.g. ${FORMS.ntfy}`)
   let u: URL
