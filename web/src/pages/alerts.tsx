@@ -65,6 +65,15 @@ export function Alerts({ role, onCount }: { role: Role; onCount: (n: number) => 
     return () => clearInterval(t)
   }, [load])
 
+  // A notification's link (/alerts#<alert id>): once the alerts are in, show that one.
+  const [arrived, setArrived] = useState(false)
+  useEffect(() => {
+    if (arrived || !data) return
+    setArrived(true)
+    const id = location.hash.slice(1)
+    if (/^[a-z0-9]{12}$/.test(id)) document.getElementById(id)?.scrollIntoView({ block: 'center' })
+  }, [data, arrived])
+
   const act = async (what: string, p: Promise<{ message: string }>) => {
     try {
       const r = await p
@@ -282,7 +291,7 @@ function AlertRow({
 }) {
   const silenced = a.silencedUntil !== null && a.silencedUntil > Date.now()
   return (
-    <tr data-testid="open-alert" data-state={a.state}>
+    <tr data-testid="open-alert" data-state={a.state} id={a.id}>
       <td>
         <span class={`badge ${a.state === 'firing' ? SEVERITY_BADGE[a.severity] : 'muted'}`}>
           {a.state === 'firing' ? a.severity : 'pending'}
