@@ -22,6 +22,7 @@ COPY services/docker-collector/package.json services/docker-collector/
 COPY services/docker-proxy/package.json services/docker-proxy/
 COPY services/gateway/package.json services/gateway/
 COPY services/ollama-collector/package.json services/ollama-collector/
+COPY services/probe-collector/package.json services/probe-collector/
 COPY services/recorder/package.json services/recorder/
 COPY services/sys-collector/package.json services/sys-collector/
 COPY services/systemd-collector/package.json services/systemd-collector/
@@ -43,8 +44,9 @@ RUN node scripts/build.mjs && npm prune --omit=dev --no-audit --no-fund \
 
 FROM node:22-bookworm-slim
 # journalctl, which the systemd-collector runs to read a unit's logs from the host's journal (Debian ships it only
-# in the systemd package: ~26 MB; nothing of it runs but journalctl, and only while someone reads logs).
-RUN apt-get update && apt-get install -y --no-install-recommends systemd && rm -rf /var/lib/apt/lists/*
+# in the systemd package: ~26 MB; nothing of it runs but journalctl, and only while someone reads logs); ping, for
+# the probe-collector's ICMP probes (Node has no raw sockets).
+RUN apt-get update && apt-get install -y --no-install-recommends systemd iputils-ping && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOMELAB_DATA_DIR=/data \
     HOMELAB_WEB_DIR=/app/web/dist \

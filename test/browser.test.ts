@@ -170,6 +170,7 @@ describeWith(
       ['/users', '[data-testid=users] tbody tr'],
       ['/health', '[data-testid=health-page] tbody tr'],
       ['/help', '[data-testid=endpoint]'],
+      ['/probes', '[data-testid=probes-page] .card'],
     ] as const) {
       await page.goto(`${base}${path}`)
       await page.waitForSelector(ready, { timeout: 15_000 })

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { chmodSync, chownSync, mkdirSync, readFileSync, statfsSync, statSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   type ContainerView,
@@ -29,6 +29,7 @@ const SERVICES = [
   'docker-collector',
   'systemd-collector',
   'ollama-collector',
+  'probe-collector',
   'alerter',
 ]
 
@@ -130,12 +131,26 @@ describeWith(
     // A temp folder is 0700; the host's /run/dbus is 0755 (the collector runs as nobody, like on a real host).
     chmodSync(busDir, 0o755)
     const port = await freePort()
+    // A probe of the broker from inside the stack's network (compose mounts ./config read-only at /config).
+    const probesDir = join(dir.path, 'config')
+    mkdirSync(probesDir, { recursive: true })
+    writeFileSync(
+      join(probesDir, 'probes.json'),
+      JSON.stringify({
+        probes: [
+          { id: 'broker', type: 'tcp', host: 'broker', port: 1883, interval: '5s' },
+          { id: 'broker-ping', type: 'icmp', host: 'broker', count: 2, interval: '5s' },
+        ],
+      }),
+    )
+    chmodSync(probesDir, 0o755)
     env = {
       HOMELAB_IMAGE: IMAGE,
       HOMELAB_PORT: String(port),
       HOMELAB_MQTT_PUBLISH_PORT: String(await freePort()),
       DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
       HOMELAB_DBUS_DIR: busDir,
+      HOMELAB_PROBES_DIR: probesDir,
       HOMELAB_HOST_ID: '',
     }
     base = `http://127.0.0.1:${port}`
@@ -190,6 +205,20 @@ describeWith(
       'every service online on the host',
     )
     expect(hosts.self).toBe(hostId)
+  })
+
+  it('probes from its own container: TCP to the broker, and ping with the image’s iputils as a non-root user', async () => {
+    const probes = await waitFor(
+      async () => {
+        const r = await api<{
+          probes: Array<{ reading: { probe: { id: string }; up: boolean; reason: string | null } }>
+        }>('/api/probes')
+        return r.probes.length === 2 ? r.probes : null
+      },
+      60_000,
+      'the two probes',
+    )
+    for (const p of probes) expect(p.reading, p.reading.probe.id).toMatchObject({ up: true, reason: null })
   })
 
   it('reports the host’s own memory, root filesystem and network interfaces, not its container’s', async () => {

@@ -188,6 +188,8 @@ describe('the OpenAPI document', () => {
       ['get', '/api/ollama/models', '/api/ollama/models', undefined, 200],
       ['get', '/api/ollama/running', '/api/ollama/running', undefined, 200],
       ['get', '/api/ollama/inference', `/api/ollama/inference?from=${now - 3_600_000}`, undefined],
+      ['get', '/api/probes', '/api/probes', undefined, 200],
+      ['get', '/api/probes/{id}/history', '/api/probes/web/history', undefined, 404],
       ['get', '/api/alerts', '/api/alerts', undefined, 200],
       ['get', '/api/alerts/count', '/api/alerts/count', undefined, 200],
       ['get', '/api/alerts/rules', '/api/alerts/rules', undefined, 200],

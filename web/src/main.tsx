@@ -14,6 +14,7 @@ import { Help } from './pages/help'
 import { History } from './pages/history'
 import { Login, Setup } from './pages/login'
 import { Overview } from './pages/overview'
+import { Probes } from './pages/probes'
 import { Services } from './pages/services'
 import './styles.css'
 
@@ -26,6 +27,7 @@ type Page =
   | 'services'
   | 'ai'
   | 'alerts'
+  | 'probes'
   | 'account'
   | 'users'
   | 'help'
@@ -54,6 +56,7 @@ const PATHS: Record<Page, string> = {
   services: '/services',
   ai: '/ai',
   alerts: '/alerts',
+  probes: '/probes',
   account: '/account',
   users: '/users',
   help: '/help',
@@ -231,6 +234,16 @@ function App() {
             AI
           </a>
           <a
+            href={url('/probes')}
+            aria-current={page === 'probes' ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault()
+              go('probes')
+            }}
+          >
+            Probes
+          </a>
+          <a
             href={url('/alerts')}
             aria-current={page === 'alerts' ? 'page' : undefined}
             onClick={(e) => {
@@ -319,6 +332,7 @@ function App() {
       {host && page === 'services' && <Services host={host} role={me.role} />}
       {host && page === 'ai' && <Ai host={host} />}
       {page === 'alerts' && <Alerts role={me.role} onCount={setFiring} />}
+      {page === 'probes' && <Probes />}
       {page === 'account' && <Account me={me} onLoggedOut={() => setMe(null)} />}
       {page === 'users' && me.role === 'admin' && <Users me={me} />}
       {page === 'help' && <Help />}

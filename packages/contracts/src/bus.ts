@@ -23,6 +23,7 @@ import {
   ollamaSamples,
   ollamaSeries,
 } from './ollama.js'
+import { PROBE_EVENT_TYPES, ProbeEventData, ProbeReading, probeSamples, probeSeries } from './probes.js'
 import { ProcessesReading, processSamples, processSeries } from './processes.js'
 import { type Sample, systemSamples, systemSeries } from './series.js'
 import { Availability, ServiceStatus } from './status.js'
@@ -42,6 +43,7 @@ export interface ReadingDocs {
   engine: EngineReading
   unit: UnitReading
   ollama: OllamaReading
+  probe: ProbeReading
   alerts: AlertsReading
   alert: AlertReading
   rules: RulesReading
@@ -64,6 +66,7 @@ export const READING_KINDS: { readonly [K in ReadingKindName]: ReadingKind<Readi
   engine: { schema: EngineReading, samples: (r) => engineSamples(r) },
   unit: { schema: UnitReading, samples: (r) => unitSamples(r) },
   ollama: { schema: OllamaReading, samples: (r) => ollamaSamples(r) },
+  probe: { schema: ProbeReading, samples: (r) => probeSamples(r) },
   alerts: { schema: AlertsReading, samples: (r) => [['alerts.firing', r.firing]] },
   alert: { schema: AlertReading, samples: null },
   rules: { schema: RulesReading, samples: null },
@@ -91,6 +94,7 @@ const PARSERS = {
   engine: parserFor('engine'),
   unit: parserFor('unit'),
   ollama: parserFor('ollama'),
+  probe: parserFor('probe'),
   alerts: parserFor('alerts'),
   alert: parserFor('alert'),
   rules: parserFor('rules'),
@@ -143,6 +147,7 @@ export const METRICS: ReadonlyMap<string, MetricDef> = new Map(
     engineSeries,
     unitSeries,
     ollamaSeries,
+    probeSeries,
     { firing: 'alerts.firing' },
   ]
     .flatMap((t) => metricsOf(t as SeriesTable))
@@ -164,6 +169,7 @@ export const EVENT_TYPES: ReadonlySet<string> = new Set([
   ...UNIT_EVENT_TYPES,
   ...OLLAMA_EVENT_TYPES,
   ...LOG_EVENT_TYPES,
+  ...PROBE_EVENT_TYPES,
   'command.result',
 ])
 
@@ -178,6 +184,7 @@ export const EVENT_DATA: Readonly<Record<string, z.ZodType>> = {
   ...Object.fromEntries(OLLAMA_EVENT_TYPES.map((t) => [t, OllamaEventData])),
   'ollama.inference': InferenceRecord,
   'log.match': LogMatchData,
+  ...Object.fromEntries(PROBE_EVENT_TYPES.map((t) => [t, ProbeEventData])),
   'command.result': CommandAudit,
   ...Object.fromEntries(ACCESS_EVENT_TYPES.map((t) => [t, AccessAudit])),
   'alert.firing': AlertEventData,

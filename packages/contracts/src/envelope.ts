@@ -10,6 +10,7 @@ export const SERVICE_NAMES = [
   'docker-collector',
   'systemd-collector',
   'ollama-collector',
+  'probe-collector',
   'recorder',
   'gateway',
   'alerter',

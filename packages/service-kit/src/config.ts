@@ -213,7 +213,7 @@ export const haShape = {
   /** Which groups of entities to offer: host, containers, units, ollama. */
   HOMELAB_HA_ENTITIES: z
     .string()
-    .default('host,containers,units,ollama')
+    .default('host,containers,units,ollama,probes')
     .transform((s, ctx) => {
       const groups = s
         .split(',')

@@ -449,7 +449,9 @@ export class MqttConnection {
   }
 
   /** The state of the service's source (a collector whose Docker socket is missing is `unavailable`). */
-  setStatus(state: ServiceStatus['state'], reason: string | null): void {
+  setStatus(state: ServiceStatus['state'], raw: string | null): void {
+    // A reason is for people: cut to what the status document holds, so a long one never stops the status.
+    const reason = raw === null ? null : raw.slice(0, 1000)
     const changed = state !== this.status.state || reason !== this.status.reason
     this.status = { ...this.status, state, reason }
     if (changed) this.publishStatus()

@@ -20,6 +20,17 @@ import { NotifyUrlError, type ParsedUrl, parseNotifyUrl } from './channels/url.j
  * the rule and the field, and a rejected file leaves the rules in force unchanged.
  */
 
+/**
+ * The names to suggest for an unknown one: those of its domain (`cpu.usgae` → the `cpu.` metrics), else the domains —
+ * the full list grew past what an error line (and a status document) holds.
+ */
+function suggestions(name: string, all: string[]): string {
+  const domain = name.split('.')[0] ?? ''
+  const same = all.filter((n) => n.startsWith(`${domain}.`))
+  if (same.length > 0) return `known ${domain}.*: ${same.join(', ')}`
+  return `known domains: ${[...new Set(all.map((n) => n.split('.')[0]))].join(', ')}`
+}
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const DURATION_MSG =
   'must be a duration of at least 0 such as "30s", "5m", "2h", "1d" (or a number of milliseconds)'
@@ -81,7 +92,7 @@ const EventMatch = z
       ctx.addIssue({
         code: 'custom',
         path: ['event'],
-        message: `unknown event type "${m.event}" (known: ${[...EVENT_TYPES].join(', ')})`,
+        message: `unknown event type "${m.event}" (${suggestions(m.event, [...EVENT_TYPES])})`,
       })
   })
 export type EventMatch = z.infer<typeof EventMatch>
@@ -122,7 +133,7 @@ const ThresholdRule = z
       ctx.addIssue({
         code: 'custom',
         path: ['metric'],
-        message: `unknown metric "${r.metric}" (known: ${[...METRICS.keys()].join(', ')})`,
+        message: `unknown metric "${r.metric}" (${suggestions(r.metric, [...METRICS.keys()])})`,
       })
       return
     }
@@ -334,6 +345,7 @@ export function sourceOfRule(r: Rule): string | null {
   if (domain === 'container' || domain === 'engine') return 'docker-collector'
   if (domain === 'unit') return 'systemd-collector'
   if (domain === 'ollama') return 'ollama-collector'
+  if (domain === 'probe' || domain === 'cert') return 'probe-collector'
   // Log rules: their events come from whichever collector owns the log.
   if (domain === 'alerts' || domain === 'command' || domain === 'service' || domain === 'log') return null
   return 'sys-collector'
@@ -575,6 +587,27 @@ export const DEFAULT_RULES = {
       unit: '%',
     },
     {
+      id: 'probe-down',
+      name: 'Probe down',
+      type: 'threshold',
+      // probe.up is 1 or 0: down is "≤ 0", and it resolves as soon as it is above (up again).
+      metric: 'probe.up',
+      op: '<=',
+      value: 0,
+      for: '2m',
+      severity: 'critical',
+    },
+    {
+      id: 'cert-expiring',
+      name: 'Certificate expiring',
+      type: 'threshold',
+      metric: 'probe.cert_days',
+      op: '<',
+      value: 14,
+      resolve: { value: 14 },
+      unit: ' days',
+    },
+    {
       id: 'container-crashed',
       name: 'Container exited with an error',
       type: 'event',
@@ -661,7 +694,7 @@ export const DEFAULT_RULES = {
  * appends each once to a rules file that lacks it, and remembers that it did (a rule the owner then deletes stays
  * deleted).
  */
-export const DEFAULTS_ADDED_LATER = ['service-degraded'] as const
+export const DEFAULTS_ADDED_LATER = ['service-degraded', 'probe-down', 'cert-expiring'] as const
 
 /**
  * Default rules a later version changed, with what they were: a rules file whose rule still is exactly the old

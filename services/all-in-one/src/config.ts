@@ -3,6 +3,7 @@ import { BrokerConfig } from '@homelab/broker'
 import { DockerCollectorShape } from '@homelab/docker-collector'
 import { GatewayConfig } from '@homelab/gateway'
 import { OllamaCollectorShape } from '@homelab/ollama-collector'
+import { ProbeCollectorShape } from '@homelab/probe-collector'
 import { RecorderConfig } from '@homelab/recorder'
 import { haShape } from '@homelab/service-kit'
 import { SysCollectorConfig } from '@homelab/sys-collector'
@@ -19,6 +20,7 @@ export const AllInOneConfig = z.object({
   ...DockerCollectorShape,
   ...SystemdCollectorShape,
   ...OllamaCollectorShape,
+  ...ProbeCollectorShape,
   ...haShape,
   ...RecorderConfig.shape,
   ...GatewayConfig.shape,

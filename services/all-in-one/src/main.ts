@@ -5,6 +5,7 @@ import { ensureCredentials, startBrokerFromConfig, usersFilePath } from '@homela
 import { dockerCollector } from '@homelab/docker-collector'
 import { gateway } from '@homelab/gateway'
 import { ollamaCollector } from '@homelab/ollama-collector'
+import { probeCollector } from '@homelab/probe-collector'
 import { databasePath, recorder } from '@homelab/recorder'
 import {
   createLogger,
@@ -34,6 +35,7 @@ const MODULES: readonly ModuleEntry[] = [
   entry(dockerCollector),
   entry(systemdCollector),
   entry(ollamaCollector),
+  entry(probeCollector),
   entry(alerter),
 ]
 

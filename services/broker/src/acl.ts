@@ -6,6 +6,7 @@ export const COLLECTORS = [
   'docker-collector',
   'systemd-collector',
   'ollama-collector',
+  'probe-collector',
 ] as const
 export type Collector = (typeof COLLECTORS)[number]
 /** The central services: one each per installation, on the broker's machine. */
@@ -62,6 +63,8 @@ export function haDeviceIds(service: Collector, host: string): string {
       return `${haIds.scope(host, 'unit')}-*`
     case 'ollama-collector':
       return haIds.entity(host, 'ollama')
+    case 'probe-collector':
+      return `${haIds.scope(host, 'probe')}-*`
   }
 }
 

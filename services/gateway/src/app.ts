@@ -19,6 +19,7 @@ import { hostRoutes } from './routes/hosts.js'
 import { liveRoutes } from './routes/live.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { ollamaRoutes } from './routes/ollama.js'
+import { probeRoutes } from './routes/probes.js'
 import { prometheusRoutes } from './routes/prometheus.js'
 import { serviceRoutes } from './routes/services.js'
 import { tokenRoutes, userRoutes } from './routes/users.js'
@@ -121,6 +122,7 @@ export function createApp(deps: GatewayDeps) {
   api.route('/docker', dockerRoutes(deps))
   api.route('/services', serviceRoutes(deps))
   api.route('/ollama', ollamaRoutes(deps))
+  api.route('/probes', probeRoutes(deps))
   api.route('/alerts', alertRoutes(deps))
   app.route('/api', api)
   app.all('/api/*', () => {

@@ -29,6 +29,8 @@ import {
   OllamaRunningView,
   OllamaStatus,
   PasswordChange,
+  ProbeId,
+  ProbesResponse,
   ProcessesResponse,
   type Role,
   RuleId,
@@ -58,6 +60,7 @@ import { CommandBody, EventsQuery } from './routes/hosts.js'
 import { LiveQuery } from './routes/live.js'
 import { SystemQuery } from './routes/metrics.js'
 import { InferenceQuery } from './routes/ollama.js'
+import { ProbesQuery } from './routes/probes.js'
 import { HostQuery, RangeQuery } from './routes/shared.js'
 
 /**
@@ -96,11 +99,6 @@ const json = (name: string, schema: z.ZodType, description = 'OK'): Answer => ({
   name,
   description,
 })
-const commandAnswer = json(
-  'CommandResult',
-  CommandResult,
-  'the executor answered (its outcome sets the status)',
-)
 const Hosts = z.object({ self: HostId, hosts: z.array(HostSummary) })
 const Events = z.object({ events: z.array(Event) })
 const Series = z.object({ host: HostId, series: z.array(z.string()) })
@@ -118,18 +116,24 @@ const SystemMetricsDetail = SystemMetrics.extend({ detail: SystemReading.optiona
 const ContainerCommandResult = CommandResult.extend({ containerId: z.string(), containerName: z.string() })
 const column = z.array(z.number().nullable())
 const Columns = z.object({ avg: column, min: column, max: column })
-const UnitHistory = z.object({
-  host: HostId,
-  name: UnitName,
-  from: z.number().int(),
-  to: z.number().int(),
-  tier: z.enum(TIERS),
-  stepMs: z.number().int(),
-  x: z.array(z.number()),
-  /** Per bucket of `x`: the average, least and greatest value (null: no sample). */
-  series: z.object({ memory: Columns, cpu: Columns }),
-  events: z.array(Event),
-})
+/**
+ * An entity's history over a range (a unit's, a probe's): the time axis, per series the average, least and greatest
+ * value of each bucket of `x` (null: no sample), and the entity's events.
+ */
+const entityHistory = <K extends string>(key: Record<string, z.ZodType>, series: readonly K[]) =>
+  z.object({
+    host: HostId,
+    ...key,
+    from: z.number().int(),
+    to: z.number().int(),
+    tier: z.enum(TIERS),
+    stepMs: z.number().int(),
+    x: z.array(z.number()),
+    series: z.object(Object.fromEntries(series.map((k) => [k, Columns]))),
+    events: z.array(Event),
+  })
+const UnitHistory = entityHistory({ name: UnitName }, ['memory', 'cpu'])
+const ProbeHistory = entityHistory({ id: ProbeId }, ['up', 'latency', 'certDays'])
 const LogoutAll = z.object({ ok: z.literal(true), sessions: z.number().int().min(0) })
 /**
  * What a relayed command answers: the executor's result with the status of its outcome; refused or not found may
@@ -571,6 +575,26 @@ export const ROUTES: Route[] = [
     query: InferenceQuery,
     responses: { 200: json('OllamaInferenceHistory', OllamaInferenceHistory) },
   },
+  // ---- probes ----
+  {
+    method: 'get',
+    path: '/api/probes',
+    tag: 'probes',
+    summary: "Every probe's latest result, its uptime over 24 h, 7 d and 30 d and a day of latency",
+    access: 'login',
+    query: ProbesQuery,
+    responses: { 200: json('ProbesResponse', ProbesResponse) },
+  },
+  {
+    method: 'get',
+    path: '/api/probes/:id/history',
+    tag: 'probes',
+    summary: "A probe's up/down, latency and certificate days over a time range, with its events",
+    access: 'login',
+    params: { id: ProbeId },
+    query: RangeQuery,
+    responses: { 200: json('ProbeHistory', ProbeHistory) },
+  },
   // ---- alerts ----
   {
     method: 'get',
@@ -779,9 +803,11 @@ export function openApiDocument(o: { version: string; basePath: string }): JsonS
     },
     servers: [{ url: o.basePath || '/' }],
     security: [{ session: [] }, { token: [] }],
-    tags: ['monitor', 'auth', 'accounts', 'hosts', 'docker', 'services', 'ollama', 'alerts'].map((name) => ({
-      name,
-    })),
+    tags: ['monitor', 'auth', 'accounts', 'hosts', 'docker', 'services', 'ollama', 'probes', 'alerts'].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       schemas: components,
