@@ -14,7 +14,7 @@ async function setup() {
   const dir = tempDir()
   const b = await startTestBroker(dir.path)
   cleanups.push(dir.remove, () => b.broker.stop())
-  const client = async (user: 'sys-collector' | 'gateway' | 'recorder' | 'homeassistant') => {
+  const client = async (user: 'sys-collector' | 'gateway' | 'recorder' | 'homeassistant' | 'alerter') => {
     const c = await connectClient(b.url, user, b.credentials[user])
     cleanups.push(() => void c.end(true))
     return c
@@ -94,6 +94,47 @@ describe('broker security', () => {
     await publish(ha, `homelab/${HOST}/docker-collector/set/web`, 'restart')
     await publish(ha, 'homeassistant/status', 'online')
     await expect(publish(ha, `homelab/${HOST}/sys-collector/reading/system`, '{}')).rejects.toThrow()
+  })
+
+  it('delivers a command to its executor only: a channel change and its token never reach the others', async () => {
+    const { client } = await setup()
+    const got = new Map<string, string[]>()
+    const watch = async (user: 'homeassistant' | 'recorder' | 'alerter', filter: string) => {
+      const c = await client(user)
+      got.set(user, [])
+      c.on('message', (topic) => got.get(user)?.push(topic))
+      await c.subscribeAsync(filter, { qos: 1 })
+    }
+    await watch('homeassistant', 'homelab/#')
+    await watch('recorder', 'homelab/#')
+    await watch('alerter', `homelab/${HOST}/alerter/cmd`)
+    const gw = await client('gateway')
+    const cmd = `homelab/${HOST}/alerter/cmd`
+    await publish(
+      gw,
+      cmd,
+      JSON.stringify({
+        v: 1,
+        action: 'set_channel',
+        target: 'phone',
+        params: { url: 'telegram://secret@telegram?chats=1' },
+      }),
+    )
+    // Something every subscriber of everything may see, sent after it: once it is in, the command had its chance.
+    await publish(gw, `homelab/${HOST}/gateway/event/probe`, '{}')
+    await waitFor(
+      () => got.get('homeassistant')?.includes(`homelab/${HOST}/gateway/event/probe`),
+      5000,
+      'the event',
+    )
+    await waitFor(
+      () => got.get('recorder')?.includes(`homelab/${HOST}/gateway/event/probe`),
+      5000,
+      'the event',
+    )
+    await waitFor(() => got.get('alerter')?.includes(cmd), 5000, 'the command at its executor')
+    expect(got.get('homeassistant')).not.toContain(cmd)
+    expect(got.get('recorder')).not.toContain(cmd)
   })
 })
 

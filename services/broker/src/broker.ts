@@ -329,6 +329,20 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
         acks.stored(client.conn, packet.messageId)
       done(null)
     },
+    // A command is for its executor alone: a channel change carries a notification URL with its token, which no other
+    // subscriber of everything (Home Assistant, the recorder) may read. Only `…/cmd` topics are looked at further.
+    authorizeForward(client, packet) {
+      if (!packet.topic.endsWith('/cmd')) return packet
+      const t = topics.parse(packet.topic)
+      if (t?.channel !== 'cmd') return packet
+      const id = userOf.get(client)?.id
+      const executor =
+        (id?.kind === 'central' && id.service === t.service) ||
+        (id?.kind === 'collector' && id.service === t.service && id.host === t.host)
+      if (executor) return packet
+      o.counters.inc('forward.withheld')
+      return null
+    },
     authorizeSubscribe(client, sub, done) {
       const entry = userOf.get(client)
       if (!entry || !canSubscribe(entry.acl, sub.topic)) {
