@@ -13,6 +13,7 @@ import { benchHistory } from './history.js'
 import { benchIngest } from './ingest.js'
 import { benchLogs } from './logs.js'
 import { benchOllama } from './ollama.js'
+import { benchProbes } from './probes.js'
 import { benchProcesses } from './processes.js'
 import { benchSoak } from './soak.js'
 import { benchSysSample } from './sys-sample.js'
@@ -32,6 +33,7 @@ const all = [
   'logs',
   'systemd',
   'ollama',
+  'probes',
   'alerts',
   'faults',
   'fuzz',
@@ -83,6 +85,12 @@ try {
     await benchLogs(dir, Number(process.env.BENCH_SECONDS ?? 30))
   }
   if (run.has('ollama')) await benchOllama()
+  if (run.has('probes')) {
+    execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
+      stdio: 'inherit',
+    })
+    await benchProbes(dir, Number(process.env.BENCH_SECONDS ?? 60))
+  }
   if (run.has('alerts')) await benchAlerts(dir)
   if (run.has('soak')) {
     execFileSync(process.execPath, [join(import.meta.dirname, '..', 'build.mjs'), '--if-stale'], {
