@@ -74,6 +74,13 @@ export function plainLines(m: Message): string[] {
   ]
 }
 
+/** The body without the link, for providers that carry the link in a field of its own (a click URL, an embed's). */
+export function textWithoutLink(m: Message): string {
+  return plainLines(m)
+    .filter((l) => l !== m.link)
+    .join('\n')
+}
+
 export function plainText(m: Message): string {
   return plainLines(m).join('\n')
 }

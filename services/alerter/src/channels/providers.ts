@@ -1,6 +1,6 @@
 import type { Severity } from '@homelab/contracts'
 import { z } from 'zod'
-import { html, type Message, plainLines, plainText } from './format.js'
+import { html, type Message, plainText, textWithoutLink } from './format.js'
 import { type Answer, answerAs, type CallContext, call, DeliveryError, failure } from './http.js'
 import { hideSecrets, type Target } from './url.js'
 
@@ -86,7 +86,6 @@ const DiscordAnswer = z.object({
 
 const discord: Sender<'discord'> = async (t, m, ctx) => {
   const q = new URLSearchParams({ wait: 'true', ...(t.threadId ? { thread_id: t.threadId } : {}) })
-  const [what, ...rest] = plainLines(m)
   const a = await call(
     ctx,
     'Discord',
@@ -100,7 +99,7 @@ const discord: Sender<'discord'> = async (t, m, ctx) => {
         embeds: [
           {
             title: m.title.slice(0, 256),
-            description: [what, ...rest.filter((l) => l !== m.link)].join('\n').slice(0, 4000),
+            description: textWithoutLink(m).slice(0, 4000),
             color: colorOf(m),
             ...(m.link ? { url: m.link } : {}),
             timestamp: new Date(m.since).toISOString(),
@@ -140,9 +139,7 @@ const slack: Sender<'slack'> = async (t, m, ctx) => {
     color: `#${colorOf(m).toString(16).padStart(6, '0')}`,
     title: m.title,
     ...(m.link ? { title_link: m.link } : {}),
-    text: plainLines(m)
-      .filter((l) => l !== m.link)
-      .join('\n'),
+    text: textWithoutLink(m),
     ts: Math.round(m.since / 1000),
   }
   const payload = {
@@ -225,10 +222,7 @@ const pushover: Sender<'pushover'> = async (t, m, ctx) => {
     token: t.token,
     user: t.user,
     title: m.title.slice(0, 250),
-    message: plainLines(m)
-      .filter((l) => l !== m.link)
-      .join('\n')
-      .slice(0, 1024),
+    message: textWithoutLink(m).slice(0, 1024),
     priority: String(t.priority ?? (m.state === 'resolved' ? -1 : PUSHOVER_PRIORITY[m.severity])),
     timestamp: String(Math.round(m.since / 1000)),
     ...(m.link ? { url: m.link, url_title: 'Open in homelab-observability' } : {}),
@@ -367,9 +361,7 @@ const ntfy: Sender<'ntfy'> = async (t, m, ctx) => {
     body: JSON.stringify({
       topic: t.topic,
       title: m.title,
-      message: plainLines(m)
-        .filter((l) => l !== m.link)
-        .join('\n'),
+      message: textWithoutLink(m),
       priority: t.priority ?? (m.state === 'resolved' ? 2 : NTFY_PRIORITY[m.severity]),
       tags: [m.state === 'firing' ? 'rotating_light' : 'white_check_mark'],
       ...(m.link ? { click: m.link } : {}),
