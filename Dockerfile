@@ -45,8 +45,10 @@ RUN node scripts/build.mjs && npm prune --omit=dev --no-audit --no-fund \
 FROM node:22-bookworm-slim
 # journalctl, which the systemd-collector runs to read a unit's logs from the host's journal (Debian ships it only
 # in the systemd package: ~26 MB; nothing of it runs but journalctl, and only while someone reads logs); ping, for
-# the probe-collector's ICMP probes (Node has no raw sockets).
-RUN apt-get update && apt-get install -y --no-install-recommends systemd iputils-ping && rm -rf /var/lib/apt/lists/*
+# the probe-collector's ICMP probes (Node has no raw sockets); smartctl, for the sys-collector's disk health (~2 MB,
+# run every 30 minutes).
+RUN apt-get update && apt-get install -y --no-install-recommends systemd iputils-ping smartmontools \
+  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOMELAB_DATA_DIR=/data \
     HOMELAB_WEB_DIR=/app/web/dist \

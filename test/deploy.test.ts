@@ -131,7 +131,7 @@ describeWith(
     // A temp folder is 0700; the host's /run/dbus is 0755 (the collector runs as nobody, like on a real host).
     chmodSync(busDir, 0o755)
     const port = await freePort()
-    // A probe of the broker from inside the stack's network (compose mounts ./config read-only at /config).
+    // A probe of the broker from inside the stack's network (compose mounts ./config at /config).
     const probesDir = join(dir.path, 'config')
     mkdirSync(probesDir, { recursive: true })
     writeFileSync(

@@ -4,7 +4,7 @@ import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
 import { join } from 'node:path'
-import { createTopics, ProbeReading, ProbesResponse } from '@homelab/contracts'
+import { createTopics, ProbeConfigResponse, ProbeReading, ProbesResponse } from '@homelab/contracts'
 import { ProbeCollectorService } from '@homelab/probe-collector'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCheck } from '../services/probe-collector/src/checks.js'
@@ -507,5 +507,142 @@ describe('the probe-collector on a real broker, with the recorder, gateway and a
       expect.arrayContaining(['probe.down', 'probe.up']),
     )
     ProbeReading.parse(got.probes[0]?.reading)
-  }, 90_000)
+
+    // Admins edit the probes file from the dashboard: the collector checks the whole file as a hand edit, writes it,
+    // and puts it in force; header values, a URL's password and a body are never shown ("…" keeps them).
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`http://127.0.0.1:${gw.port}${path}`, {
+        ...init,
+        headers: { ...auth, 'content-type': 'application/json', ...(init.headers ?? {}) },
+      })
+    const config = async () => {
+      const c = ProbeConfigResponse.parse(await (await api('/api/probes/config')).json()).config
+      if (!c) throw new Error('no probes file reported')
+      return c
+    }
+    expect(await config()).toMatchObject({ file, writable: true, rejected: null, probes: [{ id: 'web' }] })
+    const secretUrl = `${servers.plain.replace('http://', 'http://probe:pa55word@')}/ok`
+    let r = await api('/api/probes/api', {
+      method: 'PUT',
+      body: JSON.stringify({
+        type: 'http',
+        url: secretUrl,
+        headers: { Authorization: 'Bearer s3cret-token' },
+        interval: '5s',
+      }),
+    })
+    expect(await r.json()).toMatchObject({ outcome: 'done', message: 'probe api: added' })
+    expect(JSON.parse(readFileSync(file, 'utf8')).probes[1]).toEqual({
+      type: 'http',
+      url: secretUrl,
+      headers: { Authorization: 'Bearer s3cret-token' },
+      interval: '5s',
+      id: 'api',
+    })
+    await waitFor(() => service.collector.probes.some((p) => p.id === 'api'), 5000, 'the new probe in force')
+    const shown = (await config()).probes.find((p) => p.id === 'api')
+    expect(shown).toMatchObject({
+      headers: { Authorization: '…' },
+      url: expect.stringContaining('probe:%E2%80%A6@'),
+    })
+    expect(JSON.stringify(await config())).not.toMatch(/s3cret|pa55word/)
+    // Sent back as shown, with another interval: the secrets stay.
+    r = await api('/api/probes/api', {
+      method: 'PUT',
+      body: JSON.stringify({ ...shown, id: undefined, interval: '10s' }),
+    })
+    expect((await r.json()).outcome).toBe('done')
+    expect(JSON.parse(readFileSync(file, 'utf8')).probes[1]).toMatchObject({
+      url: secretUrl,
+      headers: { Authorization: 'Bearer s3cret-token' },
+      interval: '10s',
+    })
+    // A probe that is not valid is refused with the field named, and the file is left as it was.
+    const before = readFileSync(file, 'utf8')
+    r = await api('/api/probes/bad', { method: 'PUT', body: JSON.stringify({ type: 'tcp', host: 'db.lan' }) })
+    expect(r.status).toBe(400)
+    expect((await r.json()).error.message).toMatch(/probe "bad" \(probes\[2\]\): port:/)
+    expect(readFileSync(file, 'utf8')).toBe(before)
+    expect((await api('/api/probes/nosuch', { method: 'DELETE' })).status).toBe(404)
+    // Viewers see the board, not the file, and cannot edit it.
+    await gw.auth.accounts.add('vic', 'viewer', TEST_PASSWORD)
+    const vicLogin = await fetch(`http://127.0.0.1:${gw.port}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'vic', password: TEST_PASSWORD }),
+    })
+    const vic = { cookie: (vicLogin.headers.get('set-cookie') ?? '').split(';')[0] ?? '' }
+    expect((await fetch(`http://127.0.0.1:${gw.port}/api/probes`, { headers: vic })).status).toBe(200)
+    expect((await fetch(`http://127.0.0.1:${gw.port}/api/probes/config`, { headers: vic })).status).toBe(403)
+    expect(
+      (
+        await fetch(`http://127.0.0.1:${gw.port}/api/probes/api`, {
+          method: 'DELETE',
+          headers: { ...vic, 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(403)
+
+    // The same in the browser: add a TCP probe, see its refusal, fix it, edit it, remove it.
+    if (chromiumPath()) {
+      const browser = await launchChromium()
+      cleanups.push(() => browser.close())
+      const page = await browser.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (e) => errors.push(String(e)))
+      page.on('dialog', (d) => void d.accept())
+      await page.goto(`http://127.0.0.1:${gw.port}/probes`)
+      await page.fill('#username', 'owner')
+      await page.fill('#password', TEST_PASSWORD)
+      await page.click('button[type=submit]')
+      await page.waitForSelector('[data-testid=probe-add]', { timeout: 15_000 })
+      expect(await page.textContent('[data-testid=probes-file]')).toContain(`2 probes in ${file}`)
+      await page.click('[data-testid=probe-add]')
+      await page.fill('[data-testid=probe-form] input[name=id]', 'gate')
+      await page.fill('[data-testid=probe-form] input[name=name]', 'Gate')
+      await page.selectOption('[data-testid=probe-form] select[name=type]', 'tcp')
+      await page.fill('[data-testid=probe-form] input[name=host]', '127.0.0.1')
+      await page.fill('[data-testid=probe-form] input[name=port]', '99999')
+      await page.click('[data-testid=probe-form] button[type=submit]')
+      await page.waitForSelector('[data-testid=probe-form-error]')
+      expect(await page.textContent('[data-testid=probe-form-error]')).toMatch(/port:/)
+      await page.fill('[data-testid=probe-form] input[name=port]', String(servers.closedPort))
+      await page.fill('[data-testid=probe-form] input[name=interval]', '5s')
+      await page.click('[data-testid=probe-form] button[type=submit]')
+      await page.waitForSelector('[data-testid=probe][data-probe=gate]', { timeout: 15_000 })
+      expect(JSON.parse(readFileSync(file, 'utf8')).probes[2]).toEqual({
+        type: 'tcp',
+        name: 'Gate',
+        interval: '5s',
+        host: '127.0.0.1',
+        port: servers.closedPort,
+        id: 'gate',
+      })
+      await page.click('[data-testid=probe][data-probe=gate] [data-testid=probe-edit]')
+      expect(await page.inputValue('[data-testid=probe-form] input[name=port]')).toBe(
+        String(servers.closedPort),
+      )
+      await page.fill('[data-testid=probe-form] input[name=name]', 'Gate port')
+      await page.click('[data-testid=probe-form] button[type=submit]')
+      await page.waitForFunction(
+        () =>
+          document.querySelector('[data-testid=probe][data-probe=gate]')?.textContent?.includes('Gate port'),
+        undefined,
+        { timeout: 15_000 },
+      )
+      await page.click('[data-testid=probe][data-probe=gate] [data-testid=probe-remove]')
+      await page.waitForFunction(
+        () => !document.querySelector('[data-testid=probe][data-probe=gate]'),
+        undefined,
+        {
+          timeout: 15_000,
+        },
+      )
+      expect(JSON.parse(readFileSync(file, 'utf8')).probes.map((p: { id: string }) => p.id)).toEqual([
+        'web',
+        'api',
+      ])
+      expect(errors).toEqual([])
+    }
+  }, 120_000)
 })

@@ -191,6 +191,7 @@ const SENSOR_CLASSES: Record<string, { units: Array<string | null>; stateClasses
   power_factor: { units: ['%', null], stateClasses: ['measurement'] },
   frequency: { units: ['Hz', 'kHz', 'MHz', 'GHz'], stateClasses: ['measurement'] },
   power: { units: ['mW', 'W', 'kW', 'MW', 'GW', 'TW', 'BTU/h'], stateClasses: ['measurement'] },
+  voltage: { units: ['µV', 'mV', 'V', 'kV', 'MV'], stateClasses: ['measurement'] },
   timestamp: { units: [null], stateClasses: [] },
   date: { units: [null], stateClasses: [] },
   enum: { units: [null], stateClasses: [] },

@@ -14,6 +14,7 @@ import {
   Me,
   OllamaInferenceHistory,
   OllamaStatus,
+  ProbeConfigResponse,
   ProbesResponse,
   type Role,
   type RuleInput,
@@ -158,6 +159,17 @@ export const api = {
       `/api/ollama/inference?${new URLSearchParams({ host, from: String(Math.round(from)), to: String(Math.round(to)), points: '300', limit: '50' })}`,
     ),
   probes: () => call(ProbesResponse, '/api/probes'),
+  probeConfig: (host: string) =>
+    call(ProbeConfigResponse, `/api/probes/config?host=${encodeURIComponent(host)}`),
+  setProbe: (host: string, id: string, body: Record<string, unknown>) =>
+    call(CommandResult, `/api/probes/${encodeURIComponent(id)}?host=${encodeURIComponent(host)}`, {
+      ...json(body),
+      method: 'PUT',
+    }),
+  removeProbe: (host: string, id: string) =>
+    call(CommandResult, `/api/probes/${encodeURIComponent(id)}?host=${encodeURIComponent(host)}`, {
+      method: 'DELETE',
+    }),
   series: (host: string) => call(Series, `/api/series?host=${encodeURIComponent(host)}`),
   alerts: () => call(AlertsResponse, '/api/alerts?limit=200'),
   alertCount: () => call(AlertCount, '/api/alerts/count'),

@@ -332,7 +332,7 @@ function App() {
       {host && page === 'services' && <Services host={host} role={me.role} />}
       {host && page === 'ai' && <Ai host={host} />}
       {page === 'alerts' && <Alerts role={me.role} onCount={setFiring} />}
-      {page === 'probes' && <Probes />}
+      {page === 'probes' && <Probes role={me.role} host={host} />}
       {page === 'account' && <Account me={me} onLoggedOut={() => setMe(null)} />}
       {page === 'users' && me.role === 'admin' && <Users me={me} />}
       {page === 'help' && <Help />}

@@ -13,6 +13,18 @@ import {
   engineSeries,
 } from './docker.js'
 import { Event } from './events.js'
+import {
+  DISK_EVENT_TYPES,
+  DiskEventData,
+  DisksReading,
+  diskSamples,
+  diskSeries,
+  UPS_EVENT_TYPES,
+  UpsEventData,
+  UpsReading,
+  upsSamples,
+  upsSeries,
+} from './hardware.js'
 import { LOG_EVENT_TYPES, LogMatchData, LogWatchesReading } from './logs.js'
 import {
   InferenceRecord,
@@ -23,7 +35,14 @@ import {
   ollamaSamples,
   ollamaSeries,
 } from './ollama.js'
-import { PROBE_EVENT_TYPES, ProbeEventData, ProbeReading, probeSamples, probeSeries } from './probes.js'
+import {
+  PROBE_EVENT_TYPES,
+  ProbeConfigReading,
+  ProbeEventData,
+  ProbeReading,
+  probeSamples,
+  probeSeries,
+} from './probes.js'
 import { ProcessesReading, processSamples, processSeries } from './processes.js'
 import { type Sample, systemSamples, systemSeries } from './series.js'
 import { Availability, ServiceStatus } from './status.js'
@@ -39,11 +58,14 @@ export interface ReadingDocs {
   system: SystemReading
   facts: HostFacts
   processes: ProcessesReading
+  disks: DisksReading
+  ups: UpsReading
   container: ContainerReading
   engine: EngineReading
   unit: UnitReading
   ollama: OllamaReading
   probe: ProbeReading
+  'probe-config': ProbeConfigReading
   alerts: AlertsReading
   alert: AlertReading
   rules: RulesReading
@@ -62,11 +84,14 @@ export const READING_KINDS: { readonly [K in ReadingKindName]: ReadingKind<Readi
   system: { schema: SystemReading, samples: (r) => systemSamples(r) },
   facts: { schema: HostFacts, samples: null },
   processes: { schema: ProcessesReading, samples: (r) => processSamples(r) },
+  disks: { schema: DisksReading, samples: (r) => diskSamples(r) },
+  ups: { schema: UpsReading, samples: (r) => upsSamples(r) },
   container: { schema: ContainerReading, samples: (r) => containerSamples(r) },
   engine: { schema: EngineReading, samples: (r) => engineSamples(r) },
   unit: { schema: UnitReading, samples: (r) => unitSamples(r) },
   ollama: { schema: OllamaReading, samples: (r) => ollamaSamples(r) },
   probe: { schema: ProbeReading, samples: (r) => probeSamples(r) },
+  'probe-config': { schema: ProbeConfigReading, samples: null },
   alerts: { schema: AlertsReading, samples: (r) => [['alerts.firing', r.firing]] },
   alert: { schema: AlertReading, samples: null },
   rules: { schema: RulesReading, samples: null },
@@ -90,11 +115,14 @@ const PARSERS = {
   system: parserFor('system'),
   facts: parserFor('facts'),
   processes: parserFor('processes'),
+  disks: parserFor('disks'),
+  ups: parserFor('ups'),
   container: parserFor('container'),
   engine: parserFor('engine'),
   unit: parserFor('unit'),
   ollama: parserFor('ollama'),
   probe: parserFor('probe'),
+  'probe-config': parserFor('probe-config'),
   alerts: parserFor('alerts'),
   alert: parserFor('alert'),
   rules: parserFor('rules'),
@@ -143,6 +171,8 @@ export const METRICS: ReadonlyMap<string, MetricDef> = new Map(
   [
     systemSeries,
     processSeries,
+    diskSeries,
+    upsSeries,
     containerSeries,
     engineSeries,
     unitSeries,
@@ -170,6 +200,8 @@ export const EVENT_TYPES: ReadonlySet<string> = new Set([
   ...OLLAMA_EVENT_TYPES,
   ...LOG_EVENT_TYPES,
   ...PROBE_EVENT_TYPES,
+  ...DISK_EVENT_TYPES,
+  ...UPS_EVENT_TYPES,
   'command.result',
 ])
 
@@ -185,6 +217,8 @@ export const EVENT_DATA: Readonly<Record<string, z.ZodType>> = {
   'ollama.inference': InferenceRecord,
   'log.match': LogMatchData,
   ...Object.fromEntries(PROBE_EVENT_TYPES.map((t) => [t, ProbeEventData])),
+  ...Object.fromEntries(DISK_EVENT_TYPES.map((t) => [t, DiskEventData])),
+  ...Object.fromEntries(UPS_EVENT_TYPES.map((t) => [t, UpsEventData])),
   'command.result': CommandAudit,
   ...Object.fromEntries(ACCESS_EVENT_TYPES.map((t) => [t, AccessAudit])),
   'alert.firing': AlertEventData,

@@ -11,7 +11,7 @@ export const HA_ORIGIN = {
   support_url: 'https://github.com/homelab-observability/homelab-observability',
 } as const
 
-export const HA_GROUPS = ['host', 'containers', 'units', 'ollama', 'probes'] as const
+export const HA_GROUPS = ['host', 'containers', 'units', 'ollama', 'probes', 'ups'] as const
 export type HaGroup = (typeof HA_GROUPS)[number]
 
 export const HaAvailability = z.object({
@@ -99,10 +99,10 @@ function fnv1a(s: string): number {
  */
 export const haIds = {
   host: (host: string) => `homelab_${haSlug(host)}`,
-  entity: (host: string, scope: 'container' | 'unit' | 'ollama' | 'probe', name?: string) =>
+  entity: (host: string, scope: 'container' | 'unit' | 'ollama' | 'probe' | 'ups', name?: string) =>
     `homelab_${haSlug(host)}-${scope}${name === undefined ? '' : `-${haSlug(name)}`}`,
   /** Prefix of every id of one scope on a host. */
-  scope: (host: string, scope: 'container' | 'unit' | 'ollama' | 'probe') =>
+  scope: (host: string, scope: 'container' | 'unit' | 'ollama' | 'probe' | 'ups') =>
     `homelab_${haSlug(host)}-${scope}`,
 } as const
 

@@ -126,3 +126,42 @@ export const ProbeView = z.object({
 export type ProbeView = z.infer<typeof ProbeView>
 export const ProbesResponse = z.object({ probes: z.array(ProbeView) })
 export type ProbesResponse = z.infer<typeof ProbesResponse>
+
+/** Commands of the probe-collector (admins, from the dashboard): add or change a probe, remove one. */
+export const ProbeAction = z.enum(['set_probe', 'remove_probe'])
+export type ProbeAction = z.infer<typeof ProbeAction>
+
+/** What is hidden of a probe in what is shown (header values, a URL's password, a request body). */
+export const REDACTED = '…'
+
+/**
+ * A probe as its file holds it (durations as written, "30s"), with its secrets replaced by "…": header values, a
+ * URL's password, a request body. Sent back unchanged, a "…" keeps the stored value.
+ */
+export const ProbeEntry = z
+  .object({ id: ProbeId, type: ProbeType, name: z.string().max(200).optional() })
+  .catchall(z.unknown())
+export type ProbeEntry = z.infer<typeof ProbeEntry>
+
+/** `reading/probe-config` (retained): the probes file as the probe-collector holds it, for the dashboard's editor. */
+export const ProbeConfigReading = z.object({
+  ...envelopeShape,
+  source: z.literal('probe-collector'),
+  file: z.string().max(4096),
+  /** The collector may write the file (the dashboard can edit it); false: it is read-only where it runs. */
+  writable: z.boolean(),
+  probes: z.array(ProbeEntry).max(MAX_PROBES),
+  /** The last rejected version of the file, and why (the probes in force stay). */
+  rejected: z.object({ at: EpochMs, errors: z.array(z.string().max(1000)).max(50) }).nullable(),
+})
+export type ProbeConfigReading = z.infer<typeof ProbeConfigReading>
+
+/** GET /api/probes/config: the host's probes file, or null when no probe-collector there has reported one. */
+export const ProbeConfigResponse = z.object({ host: z.string(), config: ProbeConfigReading.nullable() })
+export type ProbeConfigResponse = z.infer<typeof ProbeConfigResponse>
+
+/** `PUT /api/probes/:id`: the probe as the probes file takes it (docs/probes.md); its id is the path's. */
+export const ProbeBody = z
+  .object({ type: ProbeType })
+  .catchall(z.unknown())
+  .refine((b) => !('id' in b), 'id: the probe id is the path’s, not the body’s')

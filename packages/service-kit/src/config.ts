@@ -52,7 +52,8 @@ export function loadConfig<T>(schema: ConfigSchema<T>, env: Source = process.env
   if (!result.success) {
     const issue = result.error.issues[0]!
     const key = String(issue.path[0] ?? '?')
-    const got = input[key]
+    // A URL's credentials (nut://user:pass@…, mqtt://…) are never repeated in an error.
+    const got = input[key]?.replace(/\/\/[^@/\s]*@/g, '//…@')
     throw new ConfigError(`${key}: ${issue.message}${got === undefined ? '' : ` (got "${got}")`}`)
   }
   return result.data
@@ -213,7 +214,7 @@ export const haShape = {
   /** Which groups of entities to offer: host, containers, units, ollama. */
   HOMELAB_HA_ENTITIES: z
     .string()
-    .default('host,containers,units,ollama,probes')
+    .default('host,containers,units,ollama,probes,ups')
     .transform((s, ctx) => {
       const groups = s
         .split(',')

@@ -608,6 +608,43 @@ export const DEFAULT_RULES = {
       unit: ' days',
     },
     {
+      id: 'disk-unhealthy',
+      name: 'Disk health not PASSED',
+      type: 'threshold',
+      // disk.healthy is 1 while smartctl says PASSED, 0 when FAILED (no sample while a disk sleeps or is unknown).
+      metric: 'disk.healthy',
+      op: '<=',
+      value: 0,
+      severity: 'critical',
+    },
+    {
+      id: 'disk-sectors-rising',
+      name: 'Disk sectors failing',
+      type: 'event',
+      // Reallocated, pending or uncorrectable sectors (ATA), or media errors (NVMe), grew since the last read.
+      match: { event: 'disk.sectors_rising' },
+      severity: 'warning',
+      resolve: { after: '24h' },
+    },
+    {
+      id: 'ups-on-battery',
+      name: 'UPS on battery',
+      type: 'threshold',
+      metric: 'ups.on_battery',
+      op: '>=',
+      value: 1,
+      severity: 'warning',
+    },
+    {
+      id: 'ups-low-battery',
+      name: 'UPS battery low',
+      type: 'threshold',
+      metric: 'ups.low_battery',
+      op: '>=',
+      value: 1,
+      severity: 'critical',
+    },
+    {
       id: 'container-crashed',
       name: 'Container exited with an error',
       type: 'event',
@@ -694,7 +731,15 @@ export const DEFAULT_RULES = {
  * appends each once to a rules file that lacks it, and remembers that it did (a rule the owner then deletes stays
  * deleted).
  */
-export const DEFAULTS_ADDED_LATER = ['service-degraded', 'probe-down', 'cert-expiring'] as const
+export const DEFAULTS_ADDED_LATER = [
+  'service-degraded',
+  'probe-down',
+  'cert-expiring',
+  'disk-unhealthy',
+  'disk-sectors-rising',
+  'ups-on-battery',
+  'ups-low-battery',
+] as const
 
 /**
  * Default rules a later version changed, with what they were: a rules file whose rule still is exactly the old

@@ -50,21 +50,22 @@ export function collectorUser(service: Collector, host: string, localHost: strin
 }
 
 /**
- * The Home Assistant device ids a collector on a host owns: the host device is the sys-collector's; containers,
- * units and Ollama are sub-devices of their collectors. `*` at the end of a level matches any rest of that level.
+ * The Home Assistant device ids a collector on a host owns: the host device and its UPSes are the sys-collector's;
+ * containers, units, Ollama and probes are sub-devices of their collectors. `*` at the end of a level matches any rest of that level.
  */
-export function haDeviceIds(service: Collector, host: string): string {
+export function haDeviceIds(service: Collector, host: string): string[] {
   switch (service) {
     case 'sys-collector':
-      return haIds.host(host)
+      // The host (with its disks) and its UPSes.
+      return [haIds.host(host), `${haIds.scope(host, 'ups')}-*`]
     case 'docker-collector':
-      return `${haIds.scope(host, 'container')}-*`
+      return [`${haIds.scope(host, 'container')}-*`]
     case 'systemd-collector':
-      return `${haIds.scope(host, 'unit')}-*`
+      return [`${haIds.scope(host, 'unit')}-*`]
     case 'ollama-collector':
-      return haIds.entity(host, 'ollama')
+      return [haIds.entity(host, 'ollama')]
     case 'probe-collector':
-      return `${haIds.scope(host, 'probe')}-*`
+      return [`${haIds.scope(host, 'probe')}-*`]
   }
 }
 
@@ -91,7 +92,7 @@ export function aclFor(id: Identity, base: string, haPrefix = 'homeassistant'): 
       return {
         publish: [
           ...own(t, id.service, id.host),
-          `${haPrefix}/device/${haDeviceIds(id.service, id.host)}/config`,
+          ...haDeviceIds(id.service, id.host).map((d) => `${haPrefix}/device/${d}/config`),
         ],
         // The discovery configs are read back at start, so a device that vanished meanwhile is still removed.
         subscribe: [

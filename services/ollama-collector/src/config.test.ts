@@ -35,7 +35,7 @@ describe('Home Assistant settings in a collector’s configuration', () => {
     expect(haSettings(c)).toEqual({
       HOMELAB_HA_DISCOVERY: 'on',
       HOMELAB_HA_DISCOVERY_PREFIX: 'homeassistant',
-      HOMELAB_HA_ENTITIES: ['host', 'containers', 'units', 'ollama', 'probes'],
+      HOMELAB_HA_ENTITIES: ['host', 'containers', 'units', 'ollama', 'probes', 'ups'],
       HOMELAB_HA_UNITS: ['*'],
       HOMELAB_HA_GONE_TTL_MS: 3_600_000,
       HOMELAB_HA_BIRTH_DELAY_MS: 5000,

@@ -1,5 +1,5 @@
-import { ProbeReading, type Topics } from '@homelab/contracts'
-import type { Counters, Logger, MqttConnection } from '@homelab/service-kit'
+import { ProbeConfigReading, ProbeReading, type Topics } from '@homelab/contracts'
+import type { CommandInput, CommandOutcome, Counters, Logger, MqttConnection } from '@homelab/service-kit'
 import { type CheckResult, runCheck } from './checks.js'
 import { type ProbeSpec, type ProbesFileStore, targetOf } from './probes-file.js'
 
@@ -58,11 +58,46 @@ export class ProbeCollector {
     this.d.file.read()
     this.apply(this.d.file.probes)
     this.d.conn.setStatus(this.d.file.rejected ? 'degraded' : 'ok', this.rejectedReason())
+    this.publishConfig()
     this.d.file.watch(() => {
       if (this.d.file.read()) this.apply(this.d.file.probes)
       this.d.conn.setStatus(this.d.file.rejected ? 'degraded' : 'ok', this.rejectedReason())
+      this.publishConfig()
     })
     this.d.log.info(`running ${this.states.size} probes`)
+  }
+
+  /** The probes file as the dashboard's editor shows it (secrets replaced by "…"), retained. */
+  private publishConfig(): void {
+    const f = this.d.file
+    const r: ProbeConfigReading = {
+      v: 1,
+      ts: this.now(),
+      host: this.d.host,
+      source: SERVICE,
+      file: f.file,
+      writable: f.writable,
+      probes: f.entries(),
+      rejected: f.rejected ? { at: f.rejected.at, errors: f.rejected.errors.slice(0, 50) } : null,
+    }
+    this.d.conn.publishJson(
+      this.d.topics.reading(this.d.host, SERVICE, 'probe-config'),
+      ProbeConfigReading,
+      r,
+      {
+        retain: true,
+      },
+    )
+  }
+
+  /** An admin's probe added, changed (`set_probe`, params: the probe) or removed (`remove_probe`), in the file. */
+  async execute(c: CommandInput<'set_probe' | 'remove_probe'>): Promise<CommandOutcome> {
+    const r = this.d.file.edit(c.target, c.action === 'set_probe' ? c.params : null)
+    if (!r.ok) return { outcome: r.outcome, message: r.message, subject: c.target }
+    this.apply(this.d.file.probes)
+    this.d.conn.setStatus('ok', null)
+    this.publishConfig()
+    return { outcome: 'done', message: `probe ${c.target}: ${r.changes}`, subject: c.target }
   }
 
   private rejectedReason(): string | null {
@@ -206,6 +241,7 @@ export class ProbeCollector {
   }
 
   republish(): void {
+    this.publishConfig()
     for (const st of this.states.values())
       if (st.last)
         this.d.conn.publishJson(

@@ -1,6 +1,17 @@
-import { existsSync, readFileSync, unwatchFile, watchFile } from 'node:fs'
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unwatchFile,
+  watchFile,
+  writeFileSync,
+} from 'node:fs'
 import { isIP } from 'node:net'
-import { MAX_PROBES, ProbeId } from '@homelab/contracts'
+import { dirname } from 'node:path'
+import { MAX_PROBES, ProbeEntry, ProbeId, REDACTED } from '@homelab/contracts'
 import type { Logger } from '@homelab/service-kit'
 import { z } from 'zod'
 
@@ -230,6 +241,8 @@ export class ProbesFileStore {
   probes: ProbeSpec[] = []
   rejected: { at: number; errors: string[] } | null = null
   private lastText: string | null = null
+  /** The entries of the file in force, as written (durations as "30s"), for the editor and for edits. */
+  private raw: Record<string, unknown>[] = []
 
   constructor(private readonly d: { file: string; log: Logger; now: () => number }) {}
 
@@ -246,6 +259,7 @@ export class ProbesFileStore {
     try {
       if (text.startsWith('\0')) throw new ProbesError([`cannot read ${this.d.file}: ${text.slice(1)}`])
       this.probes = parseProbes(text)
+      this.raw = rawEntries(text)
       this.rejected = null
       return true
     } catch (e) {
@@ -258,6 +272,93 @@ export class ProbesFileStore {
     }
   }
 
+  get file(): string {
+    return this.d.file
+  }
+
+  /** Whether this process may write the file (or create it in its folder). */
+  get writable(): boolean {
+    try {
+      accessSync(existsSync(this.d.file) ? this.d.file : dirname(this.d.file), constants.W_OK)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** The probes in force as the file writes them, secrets replaced by "…" (what the dashboard's editor shows). */
+  entries(): ProbeEntry[] {
+    return this.raw.flatMap((e) => {
+      const r = ProbeEntry.safeParse(redact(e))
+      return r.success ? [r.data] : []
+    })
+  }
+
+  /**
+   * Adds or replaces (`entry`) or removes (null) the probe `id` in the file: a "…" in the entry keeps the stored
+   * secret; the whole file is checked as a hand edit would be, then written (a temporary file renamed over it, so a
+   * crash never leaves half a file) and put in force. Never writes a file that would be rejected.
+   */
+  edit(
+    id: string,
+    entry: Record<string, unknown> | null,
+  ):
+    | { ok: true; changes: string }
+    | { ok: false; outcome: 'refused' | 'not_found' | 'failed'; message: string } {
+    if (this.rejected)
+      return {
+        ok: false,
+        outcome: 'refused',
+        message: `the probes file is rejected (${this.rejected.errors[0]}): fix it by hand first`,
+      }
+    const list = [...this.raw]
+    const at = list.findIndex((e) => e.id === id)
+    let changes: string
+    if (entry === null) {
+      if (at === -1) return { ok: false, outcome: 'not_found', message: `no probe "${id}"` }
+      list.splice(at, 1)
+      changes = 'removed'
+    } else {
+      const merged = keepSecrets({ ...entry, id }, at === -1 ? null : list[at]!)
+      if (at === -1) list.push(merged)
+      else list[at] = merged
+      changes = at === -1 ? 'added' : 'changed'
+    }
+    let before: unknown = {}
+    try {
+      before = this.lastText && !this.lastText.startsWith('\0') ? JSON.parse(this.lastText) : {}
+    } catch {
+      before = {}
+    }
+    const schema =
+      before && typeof before === 'object' && '$schema' in before ? { $schema: before.$schema } : {}
+    const text = `${JSON.stringify({ ...schema, probes: list }, null, 2)}\n`
+    try {
+      parseProbes(text)
+    } catch (e) {
+      const errors = e instanceof ProbesError ? e.errors : [String(e)]
+      return { ok: false, outcome: 'refused', message: errors.slice(0, 3).join('; ') }
+    }
+    const tmp = `${this.d.file}.${process.pid}.tmp`
+    try {
+      writeFileSync(tmp, text, { mode: 0o640 })
+      renameSync(tmp, this.d.file)
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException
+      rmSync(tmp, { force: true })
+      return {
+        ok: false,
+        outcome: 'failed',
+        message:
+          err.code === 'EROFS' || err.code === 'EACCES' || err.code === 'EPERM'
+            ? `the probes file ${this.d.file} is not writable here (${err.code}): edit it by hand, or mount its folder writable for the probe-collector (docs/probes.md)`
+            : `cannot write ${this.d.file}: ${err.message}`,
+      }
+    }
+    this.read()
+    return { ok: true, changes }
+  }
+
   watch(onChange: () => void): void {
     watchFile(this.d.file, { interval: 1000 }, onChange)
   }
@@ -265,4 +366,66 @@ export class ProbesFileStore {
   unwatch(): void {
     unwatchFile(this.d.file)
   }
+}
+
+/** The entries of a probes file's text that parseProbes accepted. */
+function rawEntries(text: string): Record<string, unknown>[] {
+  const j = z.object({ probes: z.array(z.record(z.string(), z.unknown())) }).safeParse(JSON.parse(text))
+  return j.success ? j.data.probes : []
+}
+
+/** A URL's password, as `new URL` keeps it (percent-encoded). */
+const REDACTED_URL_PART = encodeURIComponent(REDACTED)
+
+/** An entry with its secrets replaced by "…": header values, a URL's password, a request body. */
+export function redact(e: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...e }
+  const headers = z.record(z.string(), z.unknown()).safeParse(e.headers)
+  if (headers.success) out.headers = Object.fromEntries(Object.keys(headers.data).map((k) => [k, REDACTED]))
+  if (typeof e.body === 'string') out.body = REDACTED
+  if (typeof e.url === 'string') {
+    try {
+      const u = new URL(e.url)
+      if (u.password) {
+        u.password = REDACTED_URL_PART
+        out.url = u.toString()
+      }
+    } catch {
+      // Not a URL: the file's check says so; nothing to hide.
+    }
+  }
+  return out
+}
+
+/** `next` with each "…" replaced by what `prev` holds there (a secret the editor never saw). */
+export function keepSecrets(
+  next: Record<string, unknown>,
+  prev: Record<string, unknown> | null,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...next }
+  const prevHeaders = z.record(z.string(), z.unknown()).safeParse(prev?.headers)
+  const nextHeaders = z.record(z.string(), z.unknown()).safeParse(next.headers)
+  if (nextHeaders.success)
+    out.headers = Object.fromEntries(
+      Object.entries(nextHeaders.data)
+        .filter(([k, v]) => v !== REDACTED || (prevHeaders.success && k in prevHeaders.data))
+        .map(([k, v]) => [k, v === REDACTED && prevHeaders.success ? prevHeaders.data[k] : v]),
+    )
+  if (next.body === REDACTED) {
+    if (typeof prev?.body === 'string') out.body = prev.body
+    else delete out.body
+  }
+  if (typeof next.url === 'string' && typeof prev?.url === 'string') {
+    try {
+      const u = new URL(next.url)
+      const p = new URL(prev.url)
+      if (u.password === REDACTED_URL_PART) {
+        u.password = p.password
+        out.url = u.toString()
+      }
+    } catch {
+      // A malformed URL is refused by the file's check.
+    }
+  }
+  return out
 }

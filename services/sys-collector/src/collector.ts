@@ -7,10 +7,13 @@ import {
   type Logger,
   type MqttConnection,
 } from '@homelab/service-kit'
+import { DiskMonitor, UpsMonitor } from './hardware.js'
 import { type HostPaths, HostReader, type RawSnapshot } from './host-reader.js'
+import type { NutTarget } from './nut.js'
 import { ProcessReader } from './processes.js'
 import { buildReading } from './sampler.js'
 import { readHostFacts } from './si-adapter.js'
+import type { SmartOptions } from './smart.js'
 
 export interface SysCollectorDeps {
   conn: MqttConnection
@@ -22,6 +25,10 @@ export interface SysCollectorDeps {
   paths: HostPaths
   log: Logger
   counters: Counters
+  /** Disk health through smartctl; null: off. */
+  smart?: (SmartOptions & { intervalMs: number; required: boolean }) | null
+  /** UPSes through NUT; null: off. */
+  ups?: { targets: NutTarget[]; auto: boolean; intervalMs: number; timeoutMs: number } | null
 }
 
 /**
@@ -42,9 +49,16 @@ export class SysCollector {
   readonly onPublished: Callbacks<SystemReading>
   private lastReading: SystemReading | null = null
   private hostFacts: HostFacts | null = null
+  /** Disk health (smartctl), on its own slow interval. */
+  readonly disks: DiskMonitor | null
+  /** UPSes (NUT). */
+  readonly ups: UpsMonitor | null
 
   constructor(private readonly d: SysCollectorDeps) {
     this.reader = new HostReader(d.paths)
+    const hw = { conn: d.conn, topics: d.topics, host: d.host, log: d.log, counters: d.counters }
+    this.disks = d.smart ? new DiskMonitor(hw, d.smart) : null
+    this.ups = d.ups && d.ups.targets.length > 0 ? new UpsMonitor(hw, d.ups) : null
     this.processes =
       d.processesTop > 0
         ? new ProcessReader(d.paths.proc, join(d.paths.rootfs || '/', 'etc/passwd'), d.processesTop)
@@ -76,6 +90,8 @@ export class SysCollector {
       this.d.counters.inc('processes.errors')
       d.log.warn('cannot read processes:', e)
     }
+    this.disks?.start()
+    this.ups?.start()
     this.schedule()
   }
 
@@ -160,6 +176,8 @@ export class SysCollector {
   /** Publishes the facts and the latest reading again (Home Assistant restarted). */
   republish(): void {
     const { d } = this
+    this.disks?.republish()
+    this.ups?.republish()
     if (this.hostFacts)
       d.conn.publishJson(d.topics.reading(d.host, 'sys-collector', 'facts'), HostFacts, this.hostFacts, {
         retain: true,
@@ -185,6 +203,7 @@ export class SysCollector {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
+    await Promise.all([this.disks?.stop(), this.ups?.stop()])
     await this.reader.close()
   }
 }

@@ -1,4 +1,12 @@
-import { type HaComponent, haIds, haSlug, type SystemReading, type Topics } from '@homelab/contracts'
+import {
+  type DisksReading,
+  type HaComponent,
+  haIds,
+  haSlug,
+  type SystemReading,
+  type Topics,
+  type UpsReading,
+} from '@homelab/contracts'
 import { type HaDeviceSpec, haComponents } from '@homelab/service-kit'
 
 /** A Jinja string literal (single-quoted). */
@@ -15,6 +23,7 @@ export function hostDevice(
   topics: Topics,
   r: SystemReading,
   model: string | null,
+  disks: DisksReading | null = null,
 ): HaDeviceSpec {
   const id = haIds.host(host)
   const state = topics.reading(host, 'sys-collector', 'system')
@@ -92,15 +101,119 @@ export function hostDevice(
     state_class: 'total_increasing',
     entity_category: 'diagnostic',
   })
+  // Disk health, from the retained `reading/disks`: a problem sensor (on when SMART does not say PASSED), the
+  // temperature and, for ATA disks, reallocated sectors.
+  const disksTopic = topics.reading(host, 'sys-collector', 'disks')
+  for (const d of disks?.disks ?? []) {
+    const pick = (expr: string) =>
+      `{% for d in value_json.disks %}{% if d.name == ${lit(d.name)} %}{{ ${expr} }}{% endif %}{% endfor %}`
+    const k = `smart_${haSlug(d.name)}`
+    addAny(`${k}_problem`, 'binary_sensor', `Disk ${d.name} health`, {
+      state_topic: disksTopic,
+      value_template: pick("'ON' if d.health == 'failed' else 'OFF'"),
+      device_class: 'problem',
+    })
+    if (d.temperatureC !== null)
+      addAny(`${k}_temperature`, 'sensor', `Disk ${d.name} temperature`, {
+        state_topic: disksTopic,
+        value_template: pick("d.temperatureC if d.temperatureC is not none else 'unknown'"),
+        device_class: 'temperature',
+        unit_of_measurement: '°C',
+        state_class: 'measurement',
+      })
+    if (d.reallocatedSectors !== null)
+      addAny(`${k}_reallocated`, 'sensor', `Disk ${d.name} reallocated sectors`, {
+        state_topic: disksTopic,
+        value_template: pick('d.reallocatedSectors'),
+        state_class: 'measurement',
+        icon: 'mdi:harddisk-remove',
+        entity_category: 'diagnostic',
+      })
+    if (d.usedPercent !== null)
+      addAny(`${k}_wear`, 'sensor', `Disk ${d.name} wear`, {
+        state_topic: disksTopic,
+        value_template: pick('d.usedPercent'),
+        unit_of_measurement: '%',
+        state_class: 'measurement',
+        icon: 'mdi:harddisk',
+        entity_category: 'diagnostic',
+      })
+  }
   return { objectId: id, name: host, ...(model ? { model } : {}), components }
 }
 
-/** What makes the host device change (new mounts, interfaces, a sensor appearing): rebuild only then. */
-export function hostShape(r: SystemReading, model: string | null): string {
+/** What makes the host device change (new mounts, interfaces, a sensor or disk appearing): rebuild only then. */
+export function hostShape(r: SystemReading, model: string | null, disks: DisksReading | null = null): string {
   return [
     model,
     r.cpuTemperature === null,
     r.filesystems.map((f) => f.mount).join('\n'),
     r.network.map((n) => n.iface).join('\n'),
+    (disks?.disks ?? [])
+      .map(
+        (d) =>
+          `${d.name}:${d.temperatureC !== null}:${d.reallocatedSectors !== null}:${d.usedPercent !== null}`,
+      )
+      .join('\n'),
   ].join('|')
+}
+
+/**
+ * A UPS as a Home Assistant sub-device (via the host), like HA's own NUT integration shows it: on battery, low
+ * battery, charge, runtime, load, input voltage and the raw status — read from the retained `reading/ups/<name>`.
+ */
+export function upsDevice(host: string, topics: Topics, r: UpsReading): HaDeviceSpec {
+  const id = haIds.entity(host, 'ups', r.ups.name)
+  const state = topics.reading(host, 'sys-collector', 'ups', r.ups.name)
+  const { components, add: addAny } = haComponents(id)
+  const add = (key: string, platform: HaComponent['platform'], name: string, extra: Partial<HaComponent>) =>
+    addAny(key, platform, name, { state_topic: state, ...extra })
+  const value = (field: string) =>
+    `{{ value_json.${field} if value_json.reachable and value_json.${field} is not none else 'unknown' }}`
+  // While the server does not answer the document keeps the last known state (and says reachable: false).
+  add('on_battery', 'binary_sensor', 'On battery', {
+    value_template: "{{ 'ON' if value_json.onBattery else 'OFF' }}",
+    icon: 'mdi:battery-alert-variant-outline',
+  })
+  add('low_battery', 'binary_sensor', 'Low battery', {
+    value_template: "{{ 'ON' if value_json.lowBattery else 'OFF' }}",
+    device_class: 'battery',
+  })
+  add('charge', 'sensor', 'Battery charge', {
+    value_template: value('chargePercent'),
+    device_class: 'battery',
+    unit_of_measurement: '%',
+    state_class: 'measurement',
+  })
+  add('runtime', 'sensor', 'Battery runtime', {
+    value_template: value('runtimeSec'),
+    device_class: 'duration',
+    unit_of_measurement: 's',
+    state_class: 'measurement',
+  })
+  add('load', 'sensor', 'Load', {
+    value_template: value('loadPercent'),
+    unit_of_measurement: '%',
+    state_class: 'measurement',
+    icon: 'mdi:gauge',
+  })
+  add('input_voltage', 'sensor', 'Input voltage', {
+    value_template: value('inputVoltage'),
+    device_class: 'voltage',
+    unit_of_measurement: 'V',
+    state_class: 'measurement',
+  })
+  add('status', 'sensor', 'Status', {
+    value_template: "{{ value_json.status if value_json.reachable else 'unreachable' }}",
+    icon: 'mdi:power-plug-battery',
+    entity_category: 'diagnostic',
+  })
+  return {
+    objectId: id,
+    name: `${r.ups.name} (UPS)`,
+    model: (r.ups.model ?? r.ups.description ?? `UPS on ${r.ups.server}`).slice(0, 200),
+    manufacturer: 'homelab-observability',
+    viaDevice: haIds.host(host),
+    components,
+  }
 }

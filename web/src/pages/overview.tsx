@@ -1,6 +1,7 @@
 import {
   type Alert,
   type ContainerView,
+  type DisksReading,
   type HostFacts,
   type HostSummary,
   isVirtualInterface,
@@ -9,6 +10,7 @@ import {
   type ServiceStatus,
   type SystemReading,
   type UnitView,
+  type UpsReading,
 } from '@homelab/contracts'
 import type { ComponentChildren } from 'preact'
 import { useEffect, useMemo, useState } from 'preact/hooks'
@@ -18,6 +20,7 @@ import { url } from '../base'
 import { liveOptions } from '../charts'
 import { Chart } from '../components/chart'
 import { Empty } from '../components/empty'
+import { DiskHealthCard, UpsCard } from '../components/hardware'
 import { Processes } from '../components/processes'
 import { ago, bytes, duration, pct, percentFmt, rate } from '../format'
 import { perfMark } from '../perf'
@@ -57,6 +60,8 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   const [alerts, setAlerts] = useState<Alert[]>([])
   const [allNics, setAllNics] = useState(false)
   const [processes, setProcesses] = useState<ProcessesReading | null>(null)
+  const [diskHealth, setDiskHealth] = useState<DisksReading | null>(null)
+  const [ups, setUps] = useState<Record<string, UpsReading>>({})
 
   useEffect(() => {
     // What the other pages detail, summarised here: refreshed every 5 s (containers, units) and 10 s (alerts).
@@ -88,6 +93,8 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
   useEffect(() => {
     setReading(null)
     setProcesses(null)
+    setDiskHealth(null)
+    setUps({})
     setLive({ x: [], cpu: [], mem: [] })
     const to = Date.now()
     // Backfill the live charts from history, then append what the stream brings.
@@ -119,7 +126,15 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
           setLive((l) => push(l, r))
         } else if (m.channel === 'reading' && m.kind === 'facts' && m.payload) setFacts(m.payload)
         else if (m.channel === 'reading' && m.kind === 'processes') setProcesses(m.payload)
-        else if (m.channel === 'status' && m.payload) {
+        else if (m.channel === 'reading' && m.kind === 'disks') setDiskHealth(m.payload)
+        else if (m.channel === 'reading' && m.kind === 'ups' && m.entity !== null) {
+          const name = m.entity
+          const doc = m.payload
+          setUps((u) => {
+            const { [name]: _gone, ...rest } = u
+            return doc ? { ...rest, [name]: doc } : rest
+          })
+        } else if (m.channel === 'status' && m.payload) {
           const status = m.payload
           setStatus((s) => ({ ...s, [m.service]: status }))
         } else if (m.channel === 'availability') setAvail((a) => ({ ...a, [m.service]: m.payload }))
@@ -297,6 +312,13 @@ export function Overview({ host, summary }: { host: string; summary: HostSummary
               </table>
             )}
           </div>
+          {diskHealth && <DiskHealthCard reading={diskHealth} stale={avail['sys-collector'] === 'offline'} />}
+          {Object.keys(ups).length > 0 && (
+            <UpsCard
+              ups={Object.values(ups).sort((a, b) => a.ups.name.localeCompare(b.ups.name))}
+              stale={avail['sys-collector'] === 'offline'}
+            />
+          )}
           {r.temperatures.length > 0 && (
             <div class="card">
               <h3>Temperatures</h3>

@@ -1,7 +1,8 @@
-import type { ProbesResponse, ProbeView } from '@homelab/contracts'
+import type { ProbeConfigReading, ProbeEntry, ProbesResponse, ProbeView, Role } from '@homelab/contracts'
 import { useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { Empty } from '../components/empty'
+import { ProbeForm, ProbesFileBar } from '../components/probe-editor'
 import { ago } from '../format'
 
 const pct = (v: number | null) => (v === null ? '–' : `${v >= 99.995 ? '100' : v.toFixed(2)} %`)
@@ -33,7 +34,16 @@ function Sparkline({ values }: { values: Array<number | null> }) {
   )
 }
 
-function Row({ p, hosts }: { p: ProbeView; hosts: boolean }) {
+function Row({
+  p,
+  hosts,
+  actions,
+}: {
+  p: ProbeView
+  hosts: boolean
+  /** An admin's edit and remove buttons, for a probe of the file that can be edited here. */
+  actions: { edit: () => void; remove: () => void } | null
+}) {
   const r = p.reading
   const warnCert = r.cert !== null && r.cert.daysLeft < 14
   return (
@@ -76,6 +86,16 @@ function Row({ p, hosts }: { p: ProbeView; hosts: boolean }) {
         ) : (
           <span class="muted">–</span>
         )}
+        {actions && (
+          <div>
+            <button type="button" class="ghost small" data-testid="probe-edit" onClick={actions.edit}>
+              Edit
+            </button>{' '}
+            <button type="button" class="ghost small" data-testid="probe-remove" onClick={actions.remove}>
+              Remove
+            </button>
+          </div>
+        )}
       </td>
     </tr>
   )
@@ -85,22 +105,44 @@ function Row({ p, hosts }: { p: ProbeView; hosts: boolean }) {
  * Probes: a status board of every probe — up or down and since when, why, latency now and over the day, uptime over
  * 24 h, 7 d and 30 d, the certificate's days left — down first.
  */
-export function Probes() {
+export function Probes({ role, host }: { role: Role; host: string | null }) {
   const [data, setData] = useState<ProbesResponse | null>(null)
   const [error, setError] = useState<string | null>(null)
-  useEffect(() => {
-    const load = () =>
-      api.probes().then(
-        (d) => {
-          setData(d)
-          setError(null)
-        },
-        (e) => setError(e instanceof HttpError ? e.message : String(e)),
+  const [config, setConfig] = useState<ProbeConfigReading | null>(null)
+  /** The probe being edited (null: a new one); undefined: no form open. */
+  const [editing, setEditing] = useState<ProbeEntry | null | undefined>(undefined)
+  const admin = role === 'admin' && host !== null
+  const load = () => {
+    api.probes().then(
+      (d) => {
+        setData(d)
+        setError(null)
+      },
+      (e) => setError(e instanceof HttpError ? e.message : String(e)),
+    )
+    // Admins edit the probes file of the host in view (its probe-collector holds it).
+    if (admin)
+      api.probeConfig(host).then(
+        (c) => setConfig(c.config),
+        () => setConfig(null),
       )
+  }
+  useEffect(() => {
     load()
     const t = setInterval(load, 5000)
     return () => clearInterval(t)
-  }, [])
+  }, [admin, host])
+  const remove = async (id: string) => {
+    if (!host || !confirm(`Remove the probe "${id}" from the probes file?`)) return
+    try {
+      await api.removeProbe(host, id)
+      load()
+    } catch (e) {
+      setError(e instanceof HttpError ? e.message : String(e))
+    }
+  }
+  const entry = (p: ProbeView) =>
+    config?.writable && p.host === host ? config.probes.find((e) => e.id === p.reading.probe.id) : undefined
   const probes = data?.probes ?? []
   const down = probes.filter((p) => !p.reading.up).length
   const hosts = new Set(probes.map((p) => p.host)).size > 1
@@ -114,6 +156,18 @@ export function Probes() {
             {data ? `${probes.length - down} up, ${down} down` : ''}
           </span>
         </h3>
+        {admin && config && <ProbesFileBar config={config} onAdd={() => setEditing(null)} />}
+        {host && editing !== undefined && (
+          <ProbeForm
+            key={editing?.id ?? '(new)'}
+            host={host}
+            entry={editing}
+            onDone={() => {
+              setEditing(undefined)
+              load()
+            }}
+          />
+        )}
         {data && probes.length === 0 ? (
           <Empty testId="probes-empty">
             No probes yet: name what to check (HTTP, TCP, TLS certificates, DNS, ping) in the probes file,{' '}
@@ -133,7 +187,15 @@ export function Probes() {
             </thead>
             <tbody>
               {probes.map((p) => (
-                <Row key={`${p.host}/${p.reading.probe.id}`} p={p} hosts={hosts} />
+                <Row
+                  key={`${p.host}/${p.reading.probe.id}`}
+                  p={p}
+                  hosts={hosts}
+                  actions={(() => {
+                    const e = entry(p)
+                    return e ? { edit: () => setEditing(e), remove: () => void remove(e.id) } : null
+                  })()}
+                />
               ))}
             </tbody>
           </table>

@@ -1,11 +1,15 @@
 import {
   CommandAction,
   CommandTarget,
+  DisksReading,
+  type DisksResponse,
   HostId,
   type HostSummary,
   ProcessesReading,
   type ProcessesResponse,
   ServiceName,
+  type UpsReading,
+  type UpsResponse,
 } from '@homelab/contracts'
 import { Hono } from 'hono'
 import { z } from 'zod'
@@ -82,6 +86,8 @@ export function hostSummaries(deps: GatewayDeps): HostSummary[] {
 /** Hosts and their services' availability, the event log, and the generic command relay. */
 export function hostRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
+  const sysOnline = (host: string) =>
+    deps.hub.latestOn(deps.topics.availability(host, 'sys-collector'))?.payload === 'online'
 
   app.get('/hosts', (c) => c.json({ self: deps.host, hosts: hostSummaries(deps) }))
 
@@ -114,6 +120,36 @@ export function hostRoutes(deps: GatewayDeps) {
           : null,
       })),
     }
+    return c.json(body)
+  })
+
+  app.get('/hosts/:host/disks', (c) => {
+    const host = parseInput(HostId, c.req.param('host'), 'host')
+    const topic = deps.topics.reading(host, 'sys-collector', 'disks')
+    const live = deps.hub.latestOn(topic)
+    let r: DisksReading | null = live?.channel === 'reading' && live.kind === 'disks' ? live.payload : null
+    if (!r) {
+      const row = deps.projections()?.latest(topic)
+      const parsed = row ? DisksReading.safeParse(JSON.parse(row.payload)) : null
+      r = parsed?.success ? parsed.data : null
+    }
+    if (!r)
+      throw new ApiFailure(
+        404,
+        'not_found',
+        `no disk health from host "${host}" yet (its sys-collector reads the disks at start and every HOMELAB_SMART_INTERVAL_MS unless HOMELAB_SMART is off)`,
+      )
+    const body: DisksResponse = { ...r, stale: !sysOnline(host) }
+    return c.json(body)
+  })
+
+  app.get('/hosts/:host/ups', (c) => {
+    const host = parseInput(HostId, c.req.param('host'), 'host')
+    const ups: UpsReading[] = []
+    for (const m of deps.hub.snapshot((m) => m.host === host && m.service === 'sys-collector'))
+      if (m.channel === 'reading' && m.kind === 'ups' && m.payload) ups.push(m.payload)
+    ups.sort((a, b) => a.ups.name.localeCompare(b.ups.name))
+    const body: UpsResponse = { host, stale: !sysOnline(host), ups }
     return c.json(body)
   })
 

@@ -1,6 +1,9 @@
 import {
   type Event,
   HostId,
+  ProbeBody,
+  ProbeConfigReading,
+  type ProbeConfigResponse,
   ProbeId,
   ProbeReading,
   type ProbesResponse,
@@ -10,8 +13,10 @@ import {
 import type { HistoryReader } from '@homelab/storage'
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { relayCommand } from '../command-relay.js'
 import type { Env, GatewayDeps } from '../context.js'
 import { ApiFailure, parseInput } from '../errors.js'
+import { jsonBody, requireRole } from '../middleware.js'
 import { RangeQuery, requireHistory, timeRange } from './shared.js'
 
 const SERVICE = 'probe-collector'
@@ -77,6 +82,45 @@ export function probeRoutes(deps: GatewayDeps) {
     )
     const body: ProbesResponse = { probes }
     return c.json(body)
+  })
+
+  /** The probes file as its collector holds it (secrets shown as "…"), for the editor; admins, like the edits. */
+  app.get('/config', requireRole('admin'), (c) => {
+    const q = parseInput(ProbesQuery, c.req.query(), 'query')
+    const host = q.host ?? deps.host
+    const m = deps.hub.latestOn(deps.topics.reading(host, SERVICE, 'probe-config'))
+    const r =
+      m?.channel === 'reading' && m.kind === 'probe-config' ? ProbeConfigReading.safeParse(m.payload) : null
+    // No probe-collector there (or none yet): nothing to edit, which is not an error.
+    const body: ProbeConfigResponse = { host, config: r?.success ? r.data : null }
+    return c.json(body)
+  })
+
+  /** A probe added or changed in its collector's file (the collector checks it as a hand edit would be checked). */
+  app.put('/:id', requireRole('admin'), async (c) => {
+    const id = parseInput(ProbeId, c.req.param('id'), 'id')
+    const q = parseInput(ProbesQuery, c.req.query(), 'query')
+    const body = parseInput(ProbeBody, await jsonBody(c), 'body')
+    const { result, status } = await relayCommand(deps, q.host ?? deps.host, SERVICE, {
+      action: 'set_probe',
+      target: id,
+      requestedBy: c.get('principal').name,
+      params: body,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(400, 'invalid_probe', result.message)
+    return c.json(result, status)
+  })
+
+  app.delete('/:id', requireRole('admin'), async (c) => {
+    const id = parseInput(ProbeId, c.req.param('id'), 'id')
+    const q = parseInput(ProbesQuery, c.req.query(), 'query')
+    const { result, status } = await relayCommand(deps, q.host ?? deps.host, SERVICE, {
+      action: 'remove_probe',
+      target: id,
+      requestedBy: c.get('principal').name,
+    })
+    if (result.outcome === 'refused') throw new ApiFailure(409, 'conflict', result.message)
+    return c.json(result, status)
   })
 
   app.get('/:id/history', (c) => {
