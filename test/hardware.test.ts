@@ -346,6 +346,21 @@ describeWith(
       20_000,
       'the UPS alerts resolved',
     )
+    // The disk healthy again (replaced, say): the health event back to PASSED, and its alert resolves.
+    disk('sda', 'sata.json')
+    await sys.collector.disks?.read()
+    const healed = await waitFor(
+      () =>
+        events.find((e) => e.type === 'disk.health_changed' && (e.data as { to: string }).to === 'passed'),
+      10_000,
+      'disk.health_changed back to passed',
+    )
+    expect(healed).toMatchObject({ subject: 'sda', severity: 'info' })
+    await waitFor(
+      async () => !(await alerts()).some((a) => a.rule === 'disk-unhealthy'),
+      20_000,
+      'the disk-unhealthy alert resolved',
+    )
 
     // The NUT server goes away: the UPS is unreachable (last values kept), the collector degraded, saying which.
     await nut.close()

@@ -201,7 +201,7 @@ export function parseDevice(json: unknown, scanned: ScannedDevice, now: number):
     failingAttributes: failing,
     message:
       exit & EXIT.commandFailed
-        ? `some SMART commands failed: ${said ?? `exit status ${exit}`}`
+        ? `some SMART commands failed: ${said ?? `exit status ${exit}`}`.slice(0, 1000)
         : messageText(header.data.smartctl.messages, 'error'),
     readAt: now,
   }
@@ -340,7 +340,10 @@ export class SmartReader {
       disks.push({
         ...base,
         state: p.kind === 'standby' ? 'standby' : 'error',
-        message: p.kind === 'standby' ? 'in standby: not woken (values from its last read)' : p.message,
+        message:
+          p.kind === 'standby'
+            ? 'in standby: not woken (values from its last read)'
+            : p.message.slice(0, 1000),
       })
     }
     const listed = new Set(devices.map((d) => d.name))
