@@ -60,6 +60,8 @@ function Highlight({ text, match }: { text: string; match: RegExp | null }) {
   return <>{parts}</>
 }
 
+const NO_LINES: LogLine[] = []
+
 /**
  * A container's or unit's logs: live tail (pausable), search with highlighting, stream or priority filter, wrap,
  * a jump to a time, older lines on demand, download as text. `around` opens the minute either side of a moment
@@ -74,7 +76,9 @@ export function LogsPanel({
   role: Role
   around?: number | null
 }) {
-  const [lines, setLines] = useState<LogLine[]>([])
+  const [loadedLines, setLines] = useState<LogLine[]>([])
+  /** Which view (target, query, window) the lines were read for: another view's lines are never shown. */
+  const [loadedKey, setLoadedKey] = useState<string | null>(null)
   const [window, setWindow] = useState<[number, number] | null>(
     around ? [around - AROUND_MS, around + AROUND_MS] : null,
   )
@@ -119,12 +123,18 @@ export function LogsPanel({
   }, [applied])
 
   const allowed = RANK[role] >= RANK.operator
+  // Between a change of view and the effect that reads it, the last view's lines would show for a frame (the live
+  // tail under the header of a window): they are shown only once read for this view.
+  const viewKey = `${target.kind}|${target.host}|${target.name}|${query.toString()}|${window ? window.join('-') : ''}`
+  const current = loadedKey === viewKey
+  const lines = current ? loadedLines : NO_LINES
 
   // A read (the window, or the last lines), then — without a window — the live tail on top of it.
   useEffect(() => {
     if (!allowed) return
     let stop = false
     let es: EventSource | null = null
+    const key = viewKey
     setLines([])
     setWaiting([])
     setSkipped(0)
@@ -147,6 +157,7 @@ export function LogsPanel({
         }
         const r = LogsResponse.parse(body)
         setLines(r.lines)
+        setLoadedKey(key)
         setCursor(r.cursor)
         setLoading(false)
         if (window) return
@@ -345,7 +356,7 @@ export function LogsPanel({
         </button>
       )}
       <div class={`logbox${wrap ? ' wrap' : ''}`} ref={box} data-testid="log-lines" role="log">
-        {!loading && lines.length === 0 && (
+        {!loading && current && lines.length === 0 && (
           <p class="muted small" data-testid="logs-empty">
             {applied.q ? `No line matches “${applied.q}”` : 'No lines'}
             {window ? ' in this window.' : ' yet: new ones appear here as they are written.'}
