@@ -72,6 +72,7 @@ export const duration = (min: number, max: number) =>
     .min(min, `must be at least ${min} ms`)
     .max(max, `must be at most ${max} ms`)
 
+/** A comma-separated list setting (globs, names, devices): trimmed, empty entries dropped. */
 export const globList = z
   .string()
   .default('')

@@ -1,4 +1,4 @@
-import { commonShape, duration, haShape } from '@homelab/service-kit'
+import { commonShape, duration, globList, haShape } from '@homelab/service-kit'
 import { z } from 'zod'
 import { type NutTarget, parseNutTarget } from './nut.js'
 
@@ -43,27 +43,18 @@ export const SysCollectorConfig = z.object({
   /** The smartctl binary; default: `smartctl` on PATH, else /usr/sbin/smartctl (where Debian puts it). */
   HOMELAB_SMARTCTL: z.string().min(1).optional(),
   /** Devices to read instead of what `smartctl --scan-open` finds: `/dev/sda`, `/dev/sdb:sat`, comma-separated. */
-  HOMELAB_SMART_DEVICES: z
-    .string()
-    .default('')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((p) => p.trim())
-        .filter((p) => p !== ''),
-    )
-    .pipe(
-      z
-        .array(
-          z
-            .string()
-            .regex(
-              /^\/dev\/[A-Za-z0-9/._-]+(?::[a-z0-9,+_-]+)?$/,
-              'a device is /dev/<name>[:<smartctl -d type>]',
-            ),
-        )
-        .max(64),
-    ),
+  HOMELAB_SMART_DEVICES: globList.pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(
+            /^\/dev\/[A-Za-z0-9/._-]+(?::[a-z0-9,+_-]+)?$/,
+            'a device is /dev/<name>[:<smartctl -d type>]',
+          ),
+      )
+      .max(64),
+  ),
   /** UPSes through NUT: `auto`, `off`, or `nut://[user:pass@]host[:port][/ups]`, `ups@host[:port]`, `host[:port]`. */
   HOMELAB_UPS: UpsSetting,
   /** How often the UPSes are read (1 s to 10 min). */

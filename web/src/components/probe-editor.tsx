@@ -1,6 +1,7 @@
 import { PROBE_TYPES, type ProbeConfigReading, type ProbeEntry, ProbeType } from '@homelab/contracts'
 import { useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
+import { inputValue, selectValue } from '../forms'
 
 /** The form's fields per probe type (the rest of an entry — headers, body, JSON checks — is kept as it is). */
 const FIELDS: Record<
@@ -31,9 +32,6 @@ const FIELDS: Record<
     { key: 'count', label: 'Packets', placeholder: '3', number: true },
   ],
 }
-
-const inputValue = (e: Event) => (e.target instanceof HTMLInputElement ? e.target.value : '')
-const selectValue = (e: Event) => (e.target instanceof HTMLSelectElement ? e.target.value : '')
 
 const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '')
 

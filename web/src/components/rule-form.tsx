@@ -1,6 +1,7 @@
 import { EVENT_TYPES, METRICS, PERCENT_METRICS, type RuleInput, Severity } from '@homelab/contracts'
 import { useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
+import { inputValue, selectValue } from '../forms'
 
 const OPS = ['>', '>=', '<', '<='] as const
 const METRIC_NAMES = [...METRICS.keys()].sort()
@@ -16,8 +17,6 @@ const slug = (s: string) =>
     .replace(/^-+|-+$/g, '')
     .slice(0, 64)
 
-const input = (e: Event) => (e.target instanceof HTMLInputElement ? e.target.value : '')
-const select = (e: Event) => (e.target instanceof HTMLSelectElement ? e.target.value : '')
 const seconds = (s: string) => Math.round(Number(s) * 1000)
 
 /**
@@ -127,11 +126,15 @@ export function RuleForm({
       </div>
       <div class="toolbar">
         <label>
-          Name <input name="name" required value={name} onInput={(e) => setName(input(e))} />
+          Name <input name="name" required value={name} onInput={(e) => setName(inputValue(e))} />
         </label>
         <label>
           Severity{' '}
-          <select name="severity" value={severity} onChange={(e) => setSeverity(Severity.parse(select(e)))}>
+          <select
+            name="severity"
+            value={severity}
+            onChange={(e) => setSeverity(Severity.parse(selectValue(e)))}
+          >
             <option value="info">info</option>
             <option value="warning">warning</option>
             <option value="critical">critical</option>
@@ -144,7 +147,7 @@ export function RuleForm({
             placeholder="* (all)"
             size={10}
             value={hosts}
-            onInput={(e) => setHosts(input(e))}
+            onInput={(e) => setHosts(inputValue(e))}
           />
         </label>
       </div>
@@ -152,7 +155,7 @@ export function RuleForm({
         <div class="toolbar">
           <label>
             Metric{' '}
-            <select name="metric" value={metric} onChange={(e) => setMetric(select(e))}>
+            <select name="metric" value={metric} onChange={(e) => setMetric(selectValue(e))}>
               {METRIC_NAMES.map((m) => (
                 <option key={m} value={m}>
                   {m}
@@ -168,7 +171,7 @@ export function RuleForm({
                 placeholder="* (any)"
                 size={12}
                 value={label}
-                onInput={(e) => setLabel(input(e))}
+                onInput={(e) => setLabel(inputValue(e))}
               />
             </label>
           )}
@@ -177,7 +180,7 @@ export function RuleForm({
             aria-label="comparison"
             value={op}
             onChange={(e) => {
-              const v = select(e)
+              const v = selectValue(e)
               const found = OPS.find((o) => o === v)
               if (found) setOp(found)
             }}
@@ -188,9 +191,15 @@ export function RuleForm({
               </option>
             ))}
           </select>
-          <input name="value" aria-label="value" size={6} value={value} onInput={(e) => setValue(input(e))} />
+          <input
+            name="value"
+            aria-label="value"
+            size={6}
+            value={value}
+            onInput={(e) => setValue(inputValue(e))}
+          />
           <label>
-            for (s) <input name="for" size={5} value={forS} onInput={(e) => setForS(input(e))} />
+            for (s) <input name="for" size={5} value={forS} onInput={(e) => setForS(inputValue(e))} />
           </label>
           <label>
             resolves past{' '}
@@ -199,7 +208,7 @@ export function RuleForm({
               size={6}
               placeholder="the value"
               value={resolveValue}
-              onInput={(e) => setResolveValue(input(e))}
+              onInput={(e) => setResolveValue(inputValue(e))}
             />
           </label>
         </div>
@@ -207,7 +216,7 @@ export function RuleForm({
         <div class="toolbar">
           <label>
             Event{' '}
-            <select name="event" value={event} onChange={(e) => setEvent(select(e))}>
+            <select name="event" value={event} onChange={(e) => setEvent(selectValue(e))}>
               {EVENT_CHOICES.map((t) => (
                 <option key={t} value={t}>
                   {t}
@@ -222,16 +231,17 @@ export function RuleForm({
               placeholder="* (any)"
               size={12}
               value={subject}
-              onInput={(e) => setSubject(input(e))}
+              onInput={(e) => setSubject(inputValue(e))}
             />
           </label>
           <label>
-            at least <input name="count" size={3} value={count} onInput={(e) => setCount(input(e))} /> times
+            at least <input name="count" size={3} value={count} onInput={(e) => setCount(inputValue(e))} />{' '}
+            times
           </label>
           {Number(count) > 1 && (
             <label>
               within (s){' '}
-              <input name="within" size={5} value={withinS} onInput={(e) => setWithinS(input(e))} />
+              <input name="within" size={5} value={withinS} onInput={(e) => setWithinS(inputValue(e))} />
             </label>
           )}
         </div>

@@ -2,7 +2,8 @@ import type { Me, Role, TokenView, UserView } from '@homelab/contracts'
 import { useCallback, useEffect, useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { ago } from '../format'
-import { ErrorLine, useSubmit, value } from './login'
+import { inputValue } from '../forms'
+import { ErrorLine, useSubmit } from './login'
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin']
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 }
@@ -32,7 +33,7 @@ function PasswordForm({ onChanged }: { onChanged: () => void }) {
         type="password"
         autocomplete="current-password"
         value={current}
-        onInput={(e) => setCurrent(value(e))}
+        onInput={(e) => setCurrent(inputValue(e))}
         required
       />
       <label for="next-password">New password (at least 10 characters)</label>
@@ -41,7 +42,7 @@ function PasswordForm({ onChanged }: { onChanged: () => void }) {
         type="password"
         autocomplete="new-password"
         value={next}
-        onInput={(e) => setNext(value(e))}
+        onInput={(e) => setNext(inputValue(e))}
         required
         minLength={10}
       />
@@ -89,7 +90,7 @@ function Tokens({ me }: { me: Me }) {
           aria-label="token name"
           placeholder="what it is for"
           value={name}
-          onInput={(e) => setName(value(e))}
+          onInput={(e) => setName(inputValue(e))}
           required
           maxLength={64}
         />
@@ -208,7 +209,7 @@ function AddUser({ onAdded }: { onAdded: () => void }) {
           aria-label="user name"
           placeholder="user name"
           value={name}
-          onInput={(e) => setName(value(e))}
+          onInput={(e) => setName(inputValue(e))}
           required
         />
         <select aria-label="role" value={role} onChange={(e) => setRole(selected(e))}>
@@ -224,7 +225,7 @@ function AddUser({ onAdded }: { onAdded: () => void }) {
           autocomplete="new-password"
           placeholder="password (10+ characters)"
           value={password}
-          onInput={(e) => setPassword(value(e))}
+          onInput={(e) => setPassword(inputValue(e))}
           required
           minLength={10}
         />

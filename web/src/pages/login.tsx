@@ -3,8 +3,7 @@ import { useState } from 'preact/hooks'
 import { api, HttpError } from '../api'
 import { url } from '../base'
 import { ChannelForm } from '../components/channels'
-
-const value = (e: Event) => (e.target instanceof HTMLInputElement ? e.target.value : '')
+import { inputValue } from '../forms'
 
 /** Runs a form's action, showing its error (the gateway's message) under the form. */
 function useSubmit(action: () => Promise<void>) {
@@ -63,7 +62,7 @@ export function Login({ session, onLogin }: { session: SessionInfo | null; onLog
               type="password"
               autocomplete="off"
               value={token}
-              onInput={(e) => setToken(value(e))}
+              onInput={(e) => setToken(inputValue(e))}
               required
               minLength={16}
             />
@@ -81,7 +80,7 @@ export function Login({ session, onLogin }: { session: SessionInfo | null; onLog
               autocomplete="username"
               autocapitalize="none"
               value={username}
-              onInput={(e) => setUsername(value(e))}
+              onInput={(e) => setUsername(inputValue(e))}
               required
             />
             <label for="password">Password</label>
@@ -91,7 +90,7 @@ export function Login({ session, onLogin }: { session: SessionInfo | null; onLog
               type="password"
               autocomplete="current-password"
               value={password}
-              onInput={(e) => setPassword(value(e))}
+              onInput={(e) => setPassword(inputValue(e))}
               required
             />
           </>
@@ -178,7 +177,7 @@ export function Setup({ onDone }: { onDone: () => void }) {
           id="code"
           autocomplete="off"
           value={code}
-          onInput={(e) => setCode(value(e))}
+          onInput={(e) => setCode(inputValue(e))}
           required
           minLength={16}
         />
@@ -188,7 +187,7 @@ export function Setup({ onDone }: { onDone: () => void }) {
           autocomplete="username"
           autocapitalize="none"
           value={username}
-          onInput={(e) => setUsername(value(e))}
+          onInput={(e) => setUsername(inputValue(e))}
           required
         />
         <label for="new-password">Password (at least 10 characters)</label>
@@ -197,7 +196,7 @@ export function Setup({ onDone }: { onDone: () => void }) {
           type="password"
           autocomplete="new-password"
           value={password}
-          onInput={(e) => setPassword(value(e))}
+          onInput={(e) => setPassword(inputValue(e))}
           required
           minLength={10}
         />
@@ -207,7 +206,7 @@ export function Setup({ onDone }: { onDone: () => void }) {
           type="password"
           autocomplete="new-password"
           value={again}
-          onInput={(e) => setAgain(value(e))}
+          onInput={(e) => setAgain(inputValue(e))}
           required
           minLength={10}
         />
@@ -220,4 +219,4 @@ export function Setup({ onDone }: { onDone: () => void }) {
   )
 }
 
-export { ErrorLine, useSubmit, value }
+export { ErrorLine, useSubmit }

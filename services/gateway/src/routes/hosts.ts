@@ -5,6 +5,7 @@ import {
   type DisksResponse,
   HostId,
   type HostSummary,
+  type LiveMessage,
   ProcessesReading,
   type ProcessesResponse,
   ServiceName,
@@ -83,6 +84,24 @@ export function hostSummaries(deps: GatewayDeps): HostSummary[] {
   return [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host))
 }
 
+/**
+ * A retained reading: the broker's copy the gateway holds (`live` picks it from the message), else the recorder's
+ * stored copy (the collector is gone, the broker restarted without it), checked against its schema.
+ */
+function latestReading<T>(
+  deps: GatewayDeps,
+  topic: string,
+  schema: z.ZodType<T>,
+  live: (m: LiveMessage) => T | null,
+): T | null {
+  const m = deps.hub.latestOn(topic)
+  const fromLive = m ? live(m) : null
+  if (fromLive) return fromLive
+  const row = deps.projections()?.latest(topic)
+  const parsed = row ? schema.safeParse(JSON.parse(row.payload)) : null
+  return parsed?.success ? parsed.data : null
+}
+
 /** Hosts and their services' availability, the event log, and the generic command relay. */
 export function hostRoutes(deps: GatewayDeps) {
   const app = new Hono<Env>()
@@ -93,15 +112,12 @@ export function hostRoutes(deps: GatewayDeps) {
 
   app.get('/hosts/:host/processes', (c) => {
     const host = parseInput(HostId, c.req.param('host'), 'host')
-    const topic = deps.topics.reading(host, 'sys-collector', 'processes')
-    const live = deps.hub.latestOn(topic)
-    let r: ProcessesReading | null =
-      live?.channel === 'reading' && live.kind === 'processes' ? live.payload : null
-    if (!r) {
-      const row = deps.projections()?.latest(topic)
-      const parsed = row ? ProcessesReading.safeParse(JSON.parse(row.payload)) : null
-      r = parsed?.success ? parsed.data : null
-    }
+    const r = latestReading(
+      deps,
+      deps.topics.reading(host, 'sys-collector', 'processes'),
+      ProcessesReading,
+      (m) => (m.channel === 'reading' && m.kind === 'processes' ? m.payload : null),
+    )
     if (!r)
       throw new ApiFailure(
         404,
@@ -125,14 +141,9 @@ export function hostRoutes(deps: GatewayDeps) {
 
   app.get('/hosts/:host/disks', (c) => {
     const host = parseInput(HostId, c.req.param('host'), 'host')
-    const topic = deps.topics.reading(host, 'sys-collector', 'disks')
-    const live = deps.hub.latestOn(topic)
-    let r: DisksReading | null = live?.channel === 'reading' && live.kind === 'disks' ? live.payload : null
-    if (!r) {
-      const row = deps.projections()?.latest(topic)
-      const parsed = row ? DisksReading.safeParse(JSON.parse(row.payload)) : null
-      r = parsed?.success ? parsed.data : null
-    }
+    const r = latestReading(deps, deps.topics.reading(host, 'sys-collector', 'disks'), DisksReading, (m) =>
+      m.channel === 'reading' && m.kind === 'disks' ? m.payload : null,
+    )
     if (!r)
       throw new ApiFailure(
         404,
