@@ -204,6 +204,7 @@ export class SysCollector {
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
     await Promise.all([this.disks?.stop(), this.ups?.stop()])
+    this.processes?.close()
     await this.reader.close()
   }
 }

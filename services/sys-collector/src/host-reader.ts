@@ -95,18 +95,22 @@ export class HostReader {
       this.mountsReadAt = now
     }
     const f = this.files
-    const [stat, meminfo, loadavg, uptime, diskstats, netdev, temperature, filesystems, temperatures] =
-      await Promise.all([
-        f.stat.read(),
-        f.meminfo.read(),
-        f.loadavg.read(),
-        f.uptime.read(),
-        f.diskstats.read().catch(() => ''),
-        f.netdev.read(),
-        this.readTemperature(),
-        Promise.all(this.mounts.map((m) => this.statMount(m))),
-        this.readSensors(),
-      ])
+    // The kernel's counters first, on the loop (see ProcFile); sensors and file systems, which may wait on a device
+    // or a mount, through the thread pool.
+    const stat = f.stat.readSync()
+    const meminfo = f.meminfo.readSync()
+    const loadavg = f.loadavg.readSync()
+    const uptime = f.uptime.readSync()
+    let diskstats = ''
+    try {
+      diskstats = f.diskstats.readSync()
+    } catch {}
+    const netdev = f.netdev.readSync()
+    const [temperature, filesystems, temperatures] = await Promise.all([
+      this.readTemperature(),
+      Promise.all(this.mounts.map((m) => this.statMount(m))),
+      this.readSensors(),
+    ])
     return {
       at: now,
       cpu: parseProcStat(stat),

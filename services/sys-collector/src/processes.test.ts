@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ProcessInfo } from '@homelab/contracts'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -114,5 +114,44 @@ describe('the process reader on this machine', () => {
     expect(s.total).toBeGreaterThan(s.processes.length / 2)
     expect(s.total).toBeGreaterThanOrEqual(2)
     expect(s.processes.length).toBeLessThanOrEqual(20)
+    reader.close()
+  })
+})
+
+describe('the stat files the reader keeps open', () => {
+  /** Our own descriptors open on some process's /proc/[pid]/stat, by pid. */
+  const statFdsOf = (pid: number | '*') =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`)
+        return pid === '*' ? /^\/proc\/\d+\/stat$/.test(target) : target === `/proc/${pid}/stat`
+      } catch {
+        return false
+      }
+    }).length
+
+  it('reads each process through one descriptor across samples and closes it when the process exits', async () => {
+    const reader = new ProcessReader('/proc', '/etc/passwd', 10)
+    reader.init()
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' })
+    const pid = child.pid!
+    await sleep(200)
+    const first = reader.sample()
+    expect(statFdsOf(pid)).toBe(1)
+    expect(reader.openStats).toBe(first.total)
+    reader.sample()
+    expect(statFdsOf(pid)).toBe(1) // the same one, not another per sample
+
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+    const after = reader.sample()
+    expect(after.processes.some((p) => p.pid === pid)).toBe(false)
+    expect(statFdsOf(pid)).toBe(0)
+    expect(reader.openStats).toBe(after.total)
+
+    reader.close()
+    expect(reader.openStats).toBe(0)
+    expect(statFdsOf('*')).toBe(0)
   })
 })
