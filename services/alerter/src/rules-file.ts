@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, renameSync, unwatchFile, watchFile, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { ChannelInput, RuleInput, RulePatch } from '@homelab/contracts'
-import type { Logger } from '@homelab/service-kit'
+import { type Logger, watchForChanges } from '@homelab/service-kit'
 import { z } from 'zod'
 import {
   type Channel,
@@ -388,13 +388,17 @@ export class RulesFileStore {
     }
   }
 
-  /** Calls `onChange` when the file changes (polled each second: it also works on bind mounts). */
+  private stopWatching: (() => void) | null = null
+
+  /** Calls `onChange` when the file changes (inotify, which also sees writes to a bind-mounted file; see watchForChanges). */
   watch(onChange: () => void): void {
-    watchFile(this.d.file, { interval: 1000 }, onChange)
+    this.stopWatching?.()
+    this.stopWatching = watchForChanges(this.d.file, onChange)
   }
 
   unwatch(): void {
-    unwatchFile(this.d.file)
+    this.stopWatching?.()
+    this.stopWatching = null
   }
 
   private lastGood(): RuleSet {

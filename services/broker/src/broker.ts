@@ -156,8 +156,9 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
   }
 
   // A full disk lets some small writes through now and then: the store counts as writable again only after 10 s
-  // without a failed write.
+  // without a failed write. The check runs only while the store is failing (no timer wakes a healthy broker).
   let storeFailedAt = 0
+  let storeCheck: NodeJS.Timeout | null = null
   store.onError = (e) => {
     storeFailedAt = Date.now()
     o.counters.inc('store.errors')
@@ -167,14 +168,17 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       e,
     )
     if (conditions.set('store', `cannot write its store ${store.path}: ${e.message}`)) publishStatus()
+    if (storeCheck) return
+    storeCheck = setInterval(() => {
+      if (Date.now() - storeFailedAt < 10_000) return
+      if (storeCheck) clearInterval(storeCheck)
+      storeCheck = null
+      o.log.info('the broker store takes writes again')
+      conditions.set('store', null)
+      publishStatus()
+    }, 2000)
+    storeCheck.unref()
   }
-  const storeCheck = setInterval(() => {
-    if (!conditions.has('store') || Date.now() - storeFailedAt < 10_000) return
-    o.log.info('the broker store takes writes again')
-    conditions.set('store', null)
-    publishStatus()
-  }, 2000)
-  storeCheck.unref()
   const persistence = queueAsForwarded(tolerateUnqueued(store, () => o.counters.inc('persistence.unqueued')))
   const acks = new AckAfterStore()
 
@@ -475,7 +479,7 @@ export async function startBroker(o: BrokerOptions): Promise<RunningBroker> {
       if (stopping) return
       stopping = true
       clearInterval(statusTimer)
-      clearInterval(storeCheck)
+      if (storeCheck) clearInterval(storeCheck)
       // Take nothing new, finish storing what was received (its publishers have no PUBACK yet and would resend it
       // otherwise, but it is ours to keep), then close.
       const closed = new Promise<void>((r) => server.close(() => r()))

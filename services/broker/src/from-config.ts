@@ -1,6 +1,6 @@
-import { statSync, unwatchFile, watchFile } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Counters, type Logger, resolveHostId } from '@homelab/service-kit'
+import { Counters, type Logger, resolveHostId, watchForChanges } from '@homelab/service-kit'
 import { type RunningBroker, startBroker } from './broker.js'
 import type { BrokerConfig } from './config.js'
 import { type Credentials, readUsers, usersFilePath } from './credentials.js'
@@ -52,7 +52,7 @@ export async function startBrokerFromConfig(
     log,
     counters: new Counters(),
   })
-  watchFile(file, { interval: 2000 }, () => {
+  const unwatch = watchForChanges(file, () => {
     try {
       seen = version()
       broker.setCredentials(readUsers(file))
@@ -66,7 +66,7 @@ export async function startBrokerFromConfig(
       return broker.status
     },
     async stop() {
-      unwatchFile(file)
+      unwatch()
       await broker.stop()
     },
   }

@@ -1,18 +1,8 @@
-import {
-  accessSync,
-  constants,
-  existsSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  unwatchFile,
-  watchFile,
-  writeFileSync,
-} from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname } from 'node:path'
 import { MAX_PROBES, ProbeEntry, ProbeId, REDACTED } from '@homelab/contracts'
-import type { Logger } from '@homelab/service-kit'
+import { type Logger, watchForChanges } from '@homelab/service-kit'
 import { z } from 'zod'
 
 /**
@@ -359,12 +349,17 @@ export class ProbesFileStore {
     return { ok: true, changes }
   }
 
+  private stopWatching: (() => void) | null = null
+
+  /** Calls `onChange` when the file changes (see watchForChanges). */
   watch(onChange: () => void): void {
-    watchFile(this.d.file, { interval: 1000 }, onChange)
+    this.stopWatching?.()
+    this.stopWatching = watchForChanges(this.d.file, onChange)
   }
 
   unwatch(): void {
-    unwatchFile(this.d.file)
+    this.stopWatching?.()
+    this.stopWatching = null
   }
 }
 
