@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -61,5 +61,15 @@ describe('watchForChanges', () => {
     writeFileSync(file, '{"a":2}')
     await sleep(300)
     expect(calls.length).toBe(0)
+  })
+
+  it('falls back to a stat every second where the folder cannot be watched (it does not exist yet)', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'homelab-watch-'))
+    const file = join(parent, 'later', 'probes.json')
+    const calls: number[] = []
+    stops.push(watchForChanges(file, () => calls.push(Date.now()), { settleMs: 50 }))
+    mkdirSync(join(parent, 'later'))
+    writeFileSync(file, '{"probes":[]}')
+    expect(await until(() => calls.length === 1, 4000)).toBe(true)
   })
 })

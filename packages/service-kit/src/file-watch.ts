@@ -14,8 +14,9 @@ export interface FileWatchOptions {
  * Through inotify on the file (writes in place, also when the file alone is bind-mounted into a container) and on
  * its folder (created, renamed over, removed), so a file that does not change costs nothing: `fs.watchFile` at 1 s,
  * as before, woke the event loop and made a trip through libuv's thread pool every second for each file watched.
- * A stat every `pollMs` (30 s) stays as a backstop where inotify sees nothing. Only a change of the file's identity,
- * size or modification time calls `onChange`, once per settled burst of events. Returns the function that stops it.
+ * A stat every `pollMs` (30 s) stays as a backstop where inotify sees nothing (every second where the folder cannot
+ * be watched at all). Only a change of the file's identity, size or modification time calls `onChange`, once per
+ * settled burst of events. Returns the function that stops it.
  */
 export function watchForChanges(file: string, onChange: () => void, o: FileWatchOptions = {}): () => void {
   const settleMs = o.settleMs ?? 100
@@ -73,7 +74,9 @@ export function watchForChanges(file: string, onChange: () => void, o: FileWatch
     // No folder to watch (or no inotify): the file's watch and the backstop stat remain.
   }
   watchTheFile()
-  watchFile(file, { interval: o.pollMs ?? 30_000, persistent: false }, poke)
+  // Where the folder cannot be watched (no inotify here, or its watch limit reached), the stat is all there is: it
+  // runs every second, as fs.watchFile did before.
+  watchFile(file, { interval: dirWatch ? (o.pollMs ?? 30_000) : 1000, persistent: false }, poke)
 
   return () => {
     stopped = true

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import {
   cgroupPlace,
   commandLine,
+  openFilesLimit,
   ProcessReader,
   parsePasswd,
   parsePidStat,
@@ -52,6 +53,17 @@ describe('the /proc parsers', () => {
     expect(cgroupPlace('0::/user.slice/user-1000.slice/session-3.scope\n').unit).toBe('session-3.scope')
     expect(cgroupPlace('0::/\n')).toStrictEqual({ containerId: null, unit: null })
     expect(cgroupPlace('')).toStrictEqual({ containerId: null, unit: null })
+  })
+
+  it('reads the soft limit on open files', () => {
+    const limits = [
+      'Limit                     Soft Limit           Hard Limit           Units',
+      'Max processes             95571                95571                processes',
+      'Max open files            1024                 524288               files',
+    ].join('\n')
+    expect(openFilesLimit(limits)).toBe(1024)
+    expect(openFilesLimit(limits.replace('1024   ', 'unlimited'))).toBeNull()
+    expect(openFilesLimit('garbage')).toBeNull()
   })
 
   it('maps uids to names, first entry wins', () => {

@@ -115,8 +115,17 @@ export interface ProcessSample {
 
 /** USER_HZ: the unit of the tick counts in stat, 100 on every Linux architecture. */
 const TICKS_PER_SEC = 100
-/** `stat` files kept open between samples at most; past that, the rest are opened and closed each sample. */
+/**
+ * `stat` files kept open between samples at most (and never more than a quarter of the process's limit on open
+ * files, so sockets and the database always have room); past that, the rest are opened and closed each sample.
+ */
 export const MAX_OPEN_STATS = 1024
+
+/** The soft limit on open files from `/proc/self/limits`' text; null when unlimited or not found. Pure. */
+export function openFilesLimit(limits: string): number | null {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits)
+  return m?.[1] && m[1] !== 'unlimited' ? Number(m[1]) : null
+}
 
 export class ProcessReader {
   private readonly buf = Buffer.allocUnsafe(4096)
@@ -132,6 +141,7 @@ export class ProcessReader {
   /** pid → its `/proc/[pid]/stat` kept open. The descriptor belongs to that process, not to the number: once it has
    * exited, a read fails (ESRCH) even if a new process took the pid, and the path is opened again. */
   private readonly statFds = new Map<number, number>()
+  private maxOpenStats = MAX_OPEN_STATS
 
   constructor(
     private readonly proc: string,
@@ -146,6 +156,11 @@ export class ProcessReader {
     const pages = Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1])
     const guess = pages > 0 ? process.memoryUsage().rss / pages : 4096
     this.pageSize = [4096, 16384, 65536].reduce((a, b) => (Math.abs(b - guess) < Math.abs(a - guess) ? b : a))
+    let limit: number | null = null
+    try {
+      limit = openFilesLimit(readFileSync('/proc/self/limits', 'utf8'))
+    } catch {}
+    this.maxOpenStats = Math.min(MAX_OPEN_STATS, limit === null ? MAX_OPEN_STATS : Math.floor(limit / 4))
   }
 
   /** Reads a small /proc file into the shared buffer; null when the process is gone. */
@@ -172,7 +187,7 @@ export class ProcessReader {
     let keep = false
     try {
       const text = this.buf.toString('latin1', 0, readSync(fd, this.buf, 0, this.buf.length, 0))
-      keep = this.statFds.size < MAX_OPEN_STATS
+      keep = this.statFds.size < this.maxOpenStats
       if (keep) this.statFds.set(pid, fd)
       return text
     } catch {
