@@ -68,6 +68,9 @@ describe('watchForChanges', () => {
     const file = join(parent, 'later', 'probes.json')
     const calls: number[] = []
     stops.push(watchForChanges(file, () => calls.push(Date.now()), { settleMs: 50 }))
+    // The stat's first answer (through the thread pool) is what later ones are compared with: a file created before
+    // it arrives is "no change" to it. Started a second ago, as a watcher is long before anyone edits its file.
+    await sleep(1100)
     mkdirSync(join(parent, 'later'))
     writeFileSync(file, '{"probes":[]}')
     expect(await until(() => calls.length === 1, 4000)).toBe(true)
