@@ -8,6 +8,16 @@ export interface FileWatchOptions {
   pollMs?: number
 }
 
+/** What tells one version of a file from another: its inode, size and modification time ('missing' when absent). */
+export function fileSignature(file: string): string {
+  try {
+    const s = statSync(file)
+    return `${s.ino}:${s.size}:${s.mtimeMs}`
+  } catch {
+    return 'missing'
+  }
+}
+
 /**
  * Calls `onChange` when `file` is written, replaced (an editor's or our own write-and-rename), created or removed.
  *
@@ -21,14 +31,7 @@ export interface FileWatchOptions {
 export function watchForChanges(file: string, onChange: () => void, o: FileWatchOptions = {}): () => void {
   const settleMs = o.settleMs ?? 100
   const name = basename(file)
-  const signature = (): string => {
-    try {
-      const s = statSync(file)
-      return `${s.ino}:${s.size}:${s.mtimeMs}`
-    } catch {
-      return 'missing'
-    }
-  }
+  const signature = () => fileSignature(file)
   let seen = signature()
   let settle: NodeJS.Timeout | null = null
   let fileWatch: FSWatcher | null = null

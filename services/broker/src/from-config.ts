@@ -1,6 +1,5 @@
-import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Counters, type Logger, resolveHostId, watchForChanges } from '@homelab/service-kit'
+import { Counters, fileSignature, type Logger, resolveHostId, watchForChanges } from '@homelab/service-kit'
 import { type RunningBroker, startBroker } from './broker.js'
 import type { BrokerConfig } from './config.js'
 import { type Credentials, readUsers, usersFilePath } from './credentials.js'
@@ -15,17 +14,10 @@ export async function startBrokerFromConfig(
   log: Logger,
 ): Promise<RunningBroker> {
   const file = usersFilePath(c.HOMELAB_DATA_DIR)
-  const version = () => {
-    try {
-      const st = statSync(file)
-      return `${st.mtimeMs}:${st.size}:${st.ino}`
-    } catch {
-      return ''
-    }
-  }
+  const version = () => fileSignature(file)
   let seen = version()
   // A login about to be refused re-reads the file if it changed (one stat otherwise), so an enrolment made a moment
-  // ago counts before the 2 s poll below sees it.
+  // ago counts even before the file's watch below reports it.
   const refreshCredentials = (): Credentials | null => {
     const v = version()
     if (v === seen) return null
