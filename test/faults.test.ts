@@ -229,6 +229,44 @@ describe('faults: separate processes, readings published exactly as the collecto
     db2.close()
   })
 
+  it('clears a retained per-alert document from before a restart whose alert is no longer open, and keeps its own documents out of evaluation', {
+    timeout: 60_000,
+  }, async () => {
+    const s = stackIn()
+    await s.startBroker()
+    // Left by an alerter that ran before: an alert that was open then and is not now.
+    const before = await client(s, 'alerter')
+    const gone = `homelab/${HOST}/alerter/reading/alert/0123456789ab`
+    expect(
+      await publishResult(before, gone, JSON.stringify({ v: 1, note: 'from an earlier run' }), true),
+    ).toBe(0)
+    before.end(true)
+    await s.startAlerter()
+    const watch = await client(s, 'gateway')
+    const seen: Array<{ topic: string; size: number }> = []
+    watch.on('message', (topic, payload) => seen.push({ topic, size: payload.length }))
+    await watch.subscribeAsync(`homelab/${HOST}/alerter/reading/#`, { qos: 1 })
+    // The alerter's rules document arrives, and the old per-alert document is cleared (or already was).
+    await waitFor(
+      () => seen.some((m) => m.topic.endsWith('/reading/rules') && m.size > 0),
+      20_000,
+      'the rules',
+    )
+    await waitFor(
+      () => (seen.filter((m) => m.topic === gone).at(-1)?.size ?? 0) === 0,
+      10_000,
+      'the old per-alert document cleared',
+    )
+    const fresh = await client(s, 'gateway')
+    const retained: number[] = []
+    fresh.on('message', (topic, payload) => topic === gone && retained.push(payload.length))
+    await fresh.subscribeAsync(gone, { qos: 1 })
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(retained).toStrictEqual([])
+    // Its own documents are neither evaluated nor counted as invalid (the one above was no valid document).
+    expect(s.alerter!.output()).not.toMatch(/ignoring a message/)
+  })
+
   it('an alert flood (1,000 crashed containers) keeps the alerter online, its documents within the packet limit', {
     timeout: 180_000,
   }, async () => {

@@ -205,6 +205,17 @@ export class AlerterService {
   }
 
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const t = this.o.topics.parse(topic)
+    if (t?.channel === 'reading' && t.service === 'alerter') {
+      // Its own documents come back on its subscription: the rules document (up to 200 KB, every 10 s) and the
+      // alerts are not read again. Per-alert documents retained from before a restart are cleared when no longer
+      // open, which needs only the topic and whether the payload is empty.
+      if (t.kind === 'alert' && t.entity) {
+        if (payload.length === 0) this.state.onOwnAlertDocument(t.entity, 'cleared')
+        else if (retained) this.state.onOwnAlertDocument(t.entity, 'retained')
+      }
+      return
+    }
     const r = decode({ topics: this.o.topics, maxPayloadBytes: MAX_PAYLOAD_BYTES }, topic, payload)
     if (!r.ok) {
       this.invalid(topic, r.reason)
@@ -226,16 +237,9 @@ export class AlerterService {
         this.evaluator.onEvent(m.doc)
         return
       case 'cleared':
-        if (m.topic.channel === 'reading' && m.topic.service === 'alerter' && m.topic.kind === 'alert')
-          this.state.onOwnAlertDocument(m.topic.entity ?? '', 'cleared')
         return
       case 'reading': {
-        const { host, service, kind, entity } = m.topic
-        if (service === 'alerter') {
-          // Its own per-alert documents, retained from before a restart: clear those no longer open.
-          if (kind === 'alert' && entity && retained) this.state.onOwnAlertDocument(entity, 'retained')
-          return
-        }
+        const { host, kind, entity } = m.topic
         const { doc } = m.reading
         const samples = readingSamples(m.reading, entity)
         const at = retained ? doc.ts : this.now()
